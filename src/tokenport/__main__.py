@@ -1,0 +1,3 @@
+from tokenport.cli import main
+
+main()

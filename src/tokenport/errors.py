@@ -1,0 +1,187 @@
+"""tokenport's one exception tree.
+
+    TokenportError
+    ├── ClientError                 the caller's fault; never retried, never falls back
+    │   ├── BadRequest              400  malformed JSON, wrong types, unsupported parameter
+    │   ├── Unauthorized            401  missing, unknown, revoked or expired key
+    │   ├── PaymentRequired         402  not enough credit to reserve the request's maximum cost
+    │   ├── Forbidden               403  admin endpoint without the admin key; model not allowed
+    │   ├── NotFound                404  unknown model (with close matches) or generation id
+    │   ├── PayloadTooLarge         413  body over the configured limit
+    │   └── RateLimited             429  the key's own RPM/TPM limit (carries Retry-After)
+    ├── UpstreamError               something went wrong at a provider; may fall back
+    │   ├── UpstreamTimeout         the attempt's deadline passed
+    │   ├── UpstreamConnectError    could not connect / connection dropped
+    │   ├── UpstreamRateLimited     upstream 429 (may carry Retry-After)
+    │   ├── UpstreamServerError     upstream 5xx
+    │   ├── UpstreamAuthError       upstream 401/403: our configured key is bad -> 502
+    │   ├── UpstreamBadRequest      upstream 4xx other than auth/429: the request itself is bad
+    │   └── UpstreamProtocolError   upstream answered something we cannot parse
+    ├── AllProvidersFailed          every candidate failed; carries the attempts -> 502/503
+    ├── ServiceUnavailable          503  a dependency of the gateway itself is down
+    └── ConfigError                 invalid configuration file or environment
+
+Errors map to OpenAI-shaped JSON in exactly one place: `api/errors.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tokenport.types import Attempt
+
+
+class TokenportError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    type: str = "api_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ClientError(TokenportError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class BadRequest(ClientError):
+    status = 400
+    code = "invalid_request"
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class Unauthorized(ClientError):
+    status = 401
+    code = "invalid_api_key"
+    type = "authentication_error"
+
+
+class PaymentRequired(ClientError):
+    status = 402
+    code = "insufficient_credits"
+    type = "insufficient_quota"
+
+
+class Forbidden(ClientError):
+    status = 403
+    code = "forbidden"
+    type = "permission_error"
+
+
+class NotFound(ClientError):
+    status = 404
+    code = "not_found"
+    type = "not_found_error"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+    def __init__(self, model: str, suggestions: Sequence[str]) -> None:
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(
+            f"The model '{model}' is not in the catalog.{hint} GET /v1/models lists every model."
+        )
+        self.model = model
+        self.suggestions = list(suggestions)
+
+
+class PayloadTooLarge(ClientError):
+    status = 413
+    code = "payload_too_large"
+
+
+class RateLimited(ClientError):
+    status = 429
+    code = "rate_limited"
+    type = "rate_limit_error"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamError(TokenportError):
+    """A failure at one provider. `retryable` decides whether the next candidate is tried."""
+
+    status = 502
+    code = "upstream_error"
+    type = "upstream_error"
+    retryable = True
+
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "upstream_timeout"
+
+
+class UpstreamConnectError(UpstreamError):
+    code = "upstream_unreachable"
+
+
+class UpstreamRateLimited(UpstreamError):
+    status = 429
+    code = "upstream_rate_limited"
+
+
+class UpstreamServerError(UpstreamError):
+    code = "upstream_server_error"
+
+
+class UpstreamAuthError(UpstreamError):
+    code = "upstream_auth_failed"
+    retryable = True  # another provider with a good key can still serve the request
+
+
+class UpstreamBadRequest(UpstreamError):
+    """The upstream rejected the request itself; another provider would likely do the same."""
+
+    status = 400
+    code = "upstream_bad_request"
+    type = "invalid_request_error"
+    retryable = False
+
+
+class UpstreamProtocolError(UpstreamError):
+    code = "upstream_protocol_error"
+
+
+class AllProvidersFailed(TokenportError):
+    status = 502
+    code = "all_providers_failed"
+    type = "upstream_error"
+
+    def __init__(self, attempts: Sequence[Attempt], last: TokenportError | None = None) -> None:
+        detail = "; ".join(f"{a.provider}/{a.model}: {a.error}" for a in attempts) or "none tried"
+        super().__init__(f"All {len(attempts)} route(s) failed: {detail}")
+        self.attempts = list(attempts)
+        self.last = last
+        if last is not None and isinstance(last, UpstreamError | ClientError):
+            # Surface the most telling status: a lone 429 stays a 429, a lone timeout a 504.
+            self.status = last.status if len(attempts) == 1 else self.status
+
+
+class ServiceUnavailable(TokenportError):
+    status = 503
+    code = "service_unavailable"
+
+
+class ConfigError(TokenportError):
+    code = "config_error"
