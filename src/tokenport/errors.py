@@ -19,6 +19,7 @@
     │   └── UpstreamProtocolError   upstream answered something we cannot parse
     ├── AllProvidersFailed          every candidate failed; carries the attempts -> 502/503
     ├── ServiceUnavailable          503  a dependency of the gateway itself is down
+    │   └── ProviderUnavailable     503  the model's providers are not configured (no key)
     └── ConfigError                 invalid configuration file or environment
 
 Errors map to OpenAI-shaped JSON in exactly one place: `api/errors.py`.
@@ -181,6 +182,10 @@ class AllProvidersFailed(TokenportError):
 class ServiceUnavailable(TokenportError):
     status = 503
     code = "service_unavailable"
+
+
+class ProviderUnavailable(ServiceUnavailable):
+    code = "provider_unavailable"
 
 
 class ConfigError(TokenportError):

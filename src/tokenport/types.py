@@ -81,7 +81,11 @@ class ChatRequest(msgspec.Struct, omit_defaults=True):
 
     def output_cap(self) -> int | None:
         """The most tokens the client allows; `max_completion_tokens` wins when both are set."""
-        return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+        return (
+            self.max_completion_tokens
+            if self.max_completion_tokens is not None
+            else self.max_tokens
+        )
 
 
 class Usage(msgspec.Struct, omit_defaults=True):

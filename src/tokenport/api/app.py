@@ -1,0 +1,299 @@
+"""The ASGI edge: routes, body limits, and the app's lifespan.
+
+Handlers parse once, hand typed values to the `Gateway`, and serialize once. Starlette is
+used bare (no middleware stack) because every layer on the hot path is per-request cost.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route as HttpRoute
+from ulid import ULID
+
+from tokenport.api.errors import error_payload, handle_tokenport_error, handle_unexpected
+from tokenport.api.openai import parse_chat_request
+from tokenport.catalog.model import ModelEntry
+from tokenport.catalog.store import Catalog
+from tokenport.config import Settings, load_settings
+from tokenport.errors import BadRequest, NotFound, PayloadTooLarge, TokenportError
+from tokenport.gateway import Gateway, OpenStream, RequestContext, StreamEnd
+from tokenport.ledger.record import LedgerRecord
+from tokenport.ledger.writer import Ledger
+from tokenport.openai_wire import encode_chunk, encode_response, encode_usage_chunk
+from tokenport.providers.registry import Registry, build_registry
+from tokenport.providers.sse import sse_frame
+from tokenport.routing.health import Health
+from tokenport.tokenize import TokenCounter
+from tokenport.types import Chunk
+
+LOCAL_URL_ENV = "TOKENPORT_LOCAL_BASE_URL"
+_encoder = msgspec.json.Encoder()
+_JSON = "application/json"
+_DONE = b"data: [DONE]\n\n"
+
+
+@dataclass(slots=True)
+class State:
+    settings: Settings
+    catalog: Catalog
+    registry: Registry
+    gateway: Gateway
+    ledger: Ledger
+    models_body: bytes
+    started: float
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(_encoder.encode(obj), status_code=status, media_type=_JSON)
+
+
+def _state(request: Request) -> State:
+    state: State = request.app.state.tp
+    return state
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _context(request: Request) -> RequestContext:
+    h = request.headers
+    return RequestContext(
+        gen_id=f"gen-{ULID()}",
+        app=h.get("x-title") or h.get("http-referer") or h.get("referer"),
+    )
+
+
+async def chat_completions(request: Request) -> Response:
+    st = _state(request)
+    body = await _read_body(request, st.settings.max_body_bytes)
+    chat = parse_chat_request(body)
+    ctx = _context(request)
+    if not chat.stream:
+        served = await st.gateway.complete(chat, ctx)
+        return Response(
+            encode_response(
+                served.response, served.usage, served.cost, {"provider": served.route.provider}
+            ),
+            media_type=_JSON,
+        )
+    opened = await st.gateway.open_stream(chat, ctx)
+    return StreamingResponse(
+        _sse(st.gateway, opened),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _sse(gateway: Gateway, s: OpenStream) -> AsyncIterator[bytes]:
+    created = int(s.ctx.ts)
+    model = s.route.model_id
+
+    def emit(chunk: Chunk) -> bytes:
+        return sse_frame(encode_chunk(s.ctx.gen_id, model, created, chunk))
+
+    def end(e: StreamEnd) -> bytes:
+        if e.error is not None:
+            # Bytes already reached the client, so no fallback: say so in the stream itself.
+            return sse_frame(_encoder.encode(error_payload(e.error))) + _DONE
+        return sse_frame(encode_usage_chunk(s.ctx.gen_id, model, created, e.usage, e.cost)) + _DONE
+
+    async for frame in gateway.relay(s, emit, end):
+        yield frame
+
+
+def _per_token(usd_per_m: float | None) -> str | None:
+    return None if usd_per_m is None else f"{usd_per_m / 1_000_000:.12f}".rstrip("0").rstrip(".")
+
+
+def model_entry_json(e: ModelEntry, available: bool) -> dict[str, Any]:
+    p = e.pricing
+    return {
+        "id": e.id,
+        "name": e.name,
+        "object": "model",
+        "owned_by": e.author,
+        "provider": e.provider,
+        "slug": e.slug,
+        "context_length": e.context_length,
+        "author": e.author,
+        "country": e.country,
+        "available": available,
+        "pricing": {
+            "prompt": _per_token(p.input),
+            "completion": _per_token(p.output),
+            "input_cache_read": _per_token(p.cache_read),
+            "input_cache_write": _per_token(p.cache_write),
+        },
+        "top_provider": {"context_length": e.context_length, "max_completion_tokens": e.max_output},
+    }
+
+
+def _models_body(catalog: Catalog, registry: Registry) -> bytes:
+    data = [model_entry_json(e, e.provider in registry.providers) for e in catalog.entries()]
+    return _encoder.encode({"object": "list", "data": data})
+
+
+async def list_models(request: Request) -> Response:
+    st = _state(request)
+    if request.query_params.get("available") in ("1", "true"):
+        data = [
+            model_entry_json(e, True)
+            for e in st.catalog.entries()
+            if e.provider in st.registry.providers
+        ]
+        return _json({"object": "list", "data": data})
+    return Response(st.models_body, media_type=_JSON)
+
+
+def generation_json(r: LedgerRecord) -> dict[str, Any]:
+    return {
+        "data": {
+            "id": r.id,
+            "created_at": r.ts,
+            "model": r.model_served or r.model_requested,
+            "model_requested": r.model_requested,
+            "provider_name": r.provider,
+            "status": r.status,
+            "error_class": r.error_class,
+            "http_status": r.http_status,
+            "tokens_prompt": r.prompt_tokens,
+            "tokens_completion": r.completion_tokens,
+            "native_tokens_cached": r.cached_tokens,
+            "native_tokens_cache_write": r.cache_write_tokens,
+            "native_tokens_reasoning": r.reasoning_tokens,
+            "usage_estimated": r.usage_estimated,
+            "total_cost": r.cost,
+            "upstream_cost": r.upstream_cost,
+            "latency": r.latency_ms,
+            "time_to_first_token": r.ttft_ms,
+            "finish_reason": r.finish_reason,
+            "streamed": r.stream,
+            "app": r.app,
+            "attempts": [msgspec.structs.asdict(a) for a in r.attempts],
+        }
+    }
+
+
+async def generation(request: Request) -> Response:
+    gen_id = request.query_params.get("id")
+    if not gen_id:
+        raise BadRequest("Query parameter `id` is required, e.g. ?id=gen-...", param="id")
+    record = await _state(request).ledger.get(gen_id)
+    if record is None:
+        raise NotFound(f"No generation with id '{gen_id}'.")
+    return _json(generation_json(record))
+
+
+async def healthz(request: Request) -> Response:
+    st = _state(request)
+    return _json(
+        {
+            "status": "ok",
+            "uptime_s": round(time.monotonic() - st.started, 1),
+            "providers": {n: s.available for n, s in sorted(st.registry.states.items())},
+            "ledger_backlog": st.ledger.backlog(),
+            "routes": st.gateway.health.snapshot(),
+        }
+    )
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return _json(error_payload(NotFound(f"No route {request.method} {request.url.path}.")), 404)
+
+
+def build_state(
+    settings: Settings,
+    env: Mapping[str, str],
+    local_base_url: str | None,
+    catalog: Catalog | None = None,
+) -> State:
+    registry = build_registry(settings, env, local_base_url)
+    catalog = (catalog or Catalog.load()).with_entries(registry.extra_entries)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(settings.ledger_url(), settings.data_dir / "journal" / f"w{os.getpid()}")
+    gateway = Gateway(
+        resolve=catalog.resolve,
+        suggest=catalog.suggest,
+        providers=registry.providers,
+        states=registry.states,
+        health=Health(settings.breaker_failures, settings.breaker_cooldown_s),
+        ledger=ledger,
+        counter=TokenCounter(),
+        attempt_timeout_s=settings.attempt_timeout_s,
+        stream_idle_timeout_s=settings.stream_idle_timeout_s,
+    )
+    return State(
+        settings,
+        catalog,
+        registry,
+        gateway,
+        ledger,
+        _models_body(catalog, registry),
+        time.monotonic(),
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    local_base_url: str | None = None,
+    catalog: Catalog | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Starlette:
+    env = os.environ if env is None else env
+    settings = settings or load_settings(env=env)
+    local_base_url = local_base_url or env.get(LOCAL_URL_ENV)
+    state = build_state(settings, env, local_base_url, catalog)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await state.ledger.start()
+        try:
+            yield
+        finally:
+            await state.gateway.aclose()
+            await state.ledger.stop()
+
+    app = Starlette(
+        routes=[
+            HttpRoute("/v1/chat/completions", chat_completions, methods=["POST"]),
+            HttpRoute("/v1/models", list_models, methods=["GET"]),
+            HttpRoute("/api/v1/models", list_models, methods=["GET"]),
+            HttpRoute("/api/v1/generation", generation, methods=["GET"]),
+            HttpRoute("/healthz", healthz, methods=["GET"]),
+        ],
+        exception_handlers={
+            TokenportError: handle_tokenport_error,
+            404: not_found,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.tp = state
+    return app
+
+
+def app_factory() -> Starlette:
+    """Entry for `uvicorn --factory` in each worker process."""
+    return create_app()

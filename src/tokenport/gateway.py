@@ -1,0 +1,369 @@
+"""The request pipeline between the API edge and the providers.
+
+plan routes -> try them in order (one short fallback loop shared by the streamed and the
+non-streamed path) -> settle usage and cost -> append the ledger record. The record is
+made durable before the answer's last bytes leave, so an answer a client saw is never
+missing from the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from tokenport.catalog.model import ModelEntry
+from tokenport.errors import (
+    AllProvidersFailed,
+    TokenportError,
+    UpstreamError,
+    UpstreamProtocolError,
+)
+from tokenport.ledger.record import LedgerRecord
+from tokenport.pricing import cost_usd
+from tokenport.providers.base import Provider
+from tokenport.routing.candidates import ProviderState, plan
+from tokenport.routing.health import Health
+from tokenport.tokenize import TokenCounter
+from tokenport.types import Attempt, ChatRequest, ChatResponse, Chunk, Route, Usage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class LedgerSink(Protocol):
+    async def append(self, record: LedgerRecord) -> None: ...
+
+    async def get(self, record_id: str) -> LedgerRecord | None: ...
+
+
+@dataclass(slots=True)
+class RequestContext:
+    gen_id: str
+    ts: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.perf_counter)
+    key_id: str | None = None
+    app: str | None = None
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
+
+
+@dataclass(slots=True)
+class Served:
+    """A settled non-streamed answer."""
+
+    route: Route
+    response: ChatResponse
+    usage: Usage
+    cost: float
+
+
+@dataclass(slots=True)
+class OpenStream:
+    """A stream whose first chunk has arrived; from here on there is no fallback."""
+
+    request: ChatRequest
+    ctx: RequestContext
+    route: Route
+    first: Chunk
+    rest: AsyncIterator[Chunk]
+    attempts: list[Attempt]
+    ttft_ms: float
+
+
+@dataclass(slots=True)
+class StreamEnd:
+    """What the API edge needs to close a stream: usage and cost, or the error."""
+
+    usage: Usage
+    cost: float
+    error: TokenportError | None = None
+
+
+@dataclass
+class Gateway:
+    resolve: Callable[[str], list[ModelEntry]]
+    suggest: Callable[[str], list[str]]
+    providers: Mapping[str, Provider]
+    states: Mapping[str, ProviderState]
+    health: Health
+    ledger: LedgerSink
+    counter: TokenCounter
+    attempt_timeout_s: float = 60.0
+    stream_idle_timeout_s: float = 60.0
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def routes_for(self, request: ChatRequest) -> list[Route]:
+        return plan(request, self.resolve, self.suggest, self.states, self.health)
+
+    async def _first_success(
+        self,
+        routes: list[Route],
+        start: Callable[[Provider, Route], Awaitable[T]],
+        attempts: list[Attempt],
+    ) -> tuple[Route, T]:
+        last: UpstreamError | None = None
+        for route in routes:
+            t0 = time.perf_counter()
+            try:
+                result = await start(self.providers[route.provider], route)
+            except UpstreamError as exc:
+                attempts.append(_failed_attempt(route, t0, exc))
+                self.health.record_failure(route.provider, route.model_id, exc.retry_after)
+                last = exc
+                if not exc.retryable:
+                    raise
+                continue
+            attempts.append(Attempt(route.provider, route.upstream_model, "ok", _ms(t0)))
+            return route, result
+        raise AllProvidersFailed(attempts, last)
+
+    async def complete(self, request: ChatRequest, ctx: RequestContext) -> Served:
+        attempts: list[Attempt] = []
+        try:
+            routes = self.routes_for(request)
+            route, resp = await self._first_success(
+                routes, lambda p, r: p.chat(request, r, self.attempt_timeout_s), attempts
+            )
+        except TokenportError as exc:
+            await self.ledger.append(_error_record(request, ctx, attempts, exc, stream=False))
+            raise
+        usage = resp.usage or await self._estimate(request, _response_text(resp))
+        cost = cost_usd(usage, route.pricing)
+        latency = ctx.elapsed_ms()
+        self.health.record_success(
+            route.provider, route.model_id, latency, usage.completion_tokens, latency / 1000.0
+        )
+        resp.id, resp.model = ctx.gen_id, route.model_id
+        finish = resp.choices[0].finish_reason if resp.choices else None
+        await self.ledger.append(
+            _ok_record(request, ctx, route, usage, cost, attempts, latency, latency, finish, False)
+        )
+        return Served(route, resp, usage, cost)
+
+    async def open_stream(self, request: ChatRequest, ctx: RequestContext) -> OpenStream:
+        """Route and wait for the first chunk; failures up to here fall back."""
+        attempts: list[Attempt] = []
+
+        async def start(p: Provider, r: Route) -> tuple[Chunk, AsyncIterator[Chunk]]:
+            it = aiter(p.stream_chat(request, r, self.stream_idle_timeout_s))
+            try:
+                return await anext(it), it
+            except StopAsyncIteration as exc:
+                raise UpstreamProtocolError(r.provider, "stream ended before any chunk") from exc
+
+        try:
+            routes = self.routes_for(request)
+            route, (first, rest) = await self._first_success(routes, start, attempts)
+        except TokenportError as exc:
+            await self.ledger.append(_error_record(request, ctx, attempts, exc, stream=True))
+            raise
+        return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms())
+
+    async def relay(
+        self, s: OpenStream, emit: Callable[[Chunk], bytes], end: Callable[[StreamEnd], bytes]
+    ) -> AsyncIterator[bytes]:
+        """Yield the client's bytes: each chunk via `emit`, then the closing frame via `end`.
+
+        The upstream's own usage chunk is held back: the gateway sends its own, priced for
+        the route that served, after the ledger record is durable.
+        """
+        text: list[str] = []
+        usage: Usage | None = None
+        finish: str | None = None
+        error: TokenportError | None = None
+        chunk: Chunk | None = s.first
+        try:
+            while chunk is not None:
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                else:
+                    finish = chunk.finish_reason or finish
+                    _collect(chunk, text)
+                    yield emit(chunk)
+                try:
+                    chunk = await anext(s.rest)
+                except StopAsyncIteration:
+                    chunk = None
+        except UpstreamError as exc:
+            error = exc
+            self.health.record_failure(s.route.provider, s.route.model_id, exc.retry_after)
+        except (asyncio.CancelledError, GeneratorExit):
+            # The client went away mid-stream; record it without blocking the cancellation.
+            self._spawn(self._finish_stream(s, usage, text, finish, _Disconnected("client disconnected mid-stream")))
+            raise
+        settled = await self._finish_stream(s, usage, text, finish, error)
+        yield end(settled)
+
+    async def _finish_stream(
+        self,
+        s: OpenStream,
+        usage: Usage | None,
+        text: list[str],
+        finish: str | None,
+        error: TokenportError | None,
+    ) -> StreamEnd:
+        if usage is None:
+            usage = await self._estimate(s.request, "".join(text))
+        cost = cost_usd(usage, s.route.pricing)
+        latency = s.ctx.elapsed_ms()
+        record = _ok_record(
+            s.request,
+            s.ctx,
+            s.route,
+            usage,
+            cost,
+            s.attempts,
+            latency,
+            s.ttft_ms,
+            finish,
+            True,
+        )
+        if error is not None:
+            record.status, record.error_class, record.http_status = (
+                "error",
+                type(error).__name__,
+                502,
+            )
+        else:
+            gen_s = max(1e-6, (latency - s.ttft_ms) / 1000.0)
+            self.health.record_success(
+                s.route.provider, s.route.model_id, s.ttft_ms, usage.completion_tokens, gen_s
+            )
+        await self.ledger.append(record)
+        return StreamEnd(usage, cost, error)
+
+    async def _estimate(self, request: ChatRequest, completion: str) -> Usage:
+        prompt = await asyncio.to_thread(self.counter.count_messages, request.messages)
+        out = await asyncio.to_thread(self.counter.count, completion)
+        return Usage(prompt_tokens=prompt, completion_tokens=out, estimated=True)
+
+    def _spawn(self, coro: Awaitable[object]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("recording an interrupted stream failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        await self.drain()
+        for provider in self.providers.values():
+            await provider.aclose()
+
+
+class _Disconnected(TokenportError):
+    code = "client_disconnected"
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def _failed_attempt(route: Route, t0: float, exc: UpstreamError) -> Attempt:
+    return Attempt(
+        route.provider,
+        route.upstream_model,
+        "error",
+        _ms(t0),
+        error_class=type(exc).__name__,
+        error=exc.message[:300],
+        http_status=exc.http_status,
+    )
+
+
+def _collect(chunk: Chunk, text: list[str]) -> None:
+    d = chunk.delta
+    if d is None:
+        return
+    if d.content:
+        text.append(d.content)
+    if d.reasoning_content:
+        text.append(d.reasoning_content)
+    for call in d.tool_calls or ():
+        fn = call.get("function") or {}
+        text.append(str(fn.get("name") or "") + str(fn.get("arguments") or ""))
+
+
+def _response_text(resp: ChatResponse) -> str:
+    parts: list[str] = []
+    for choice in resp.choices:
+        m = choice.message
+        if isinstance(m.content, str):
+            parts.append(m.content)
+        for call in m.tool_calls or ():
+            fn = call.get("function") or {}
+            parts.append(str(fn.get("name") or "") + str(fn.get("arguments") or ""))
+    return "".join(parts)
+
+
+def _ok_record(
+    request: ChatRequest,
+    ctx: RequestContext,
+    route: Route,
+    usage: Usage,
+    cost: float,
+    attempts: list[Attempt],
+    latency_ms: float,
+    ttft_ms: float,
+    finish: str | None,
+    stream: bool,
+) -> LedgerRecord:
+    return LedgerRecord(
+        id=ctx.gen_id,
+        ts=ctx.ts,
+        model_requested=request.model,
+        status="ok",
+        key_id=ctx.key_id,
+        app=ctx.app,
+        model_served=route.model_id,
+        provider=route.provider,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cached_tokens=usage.cached_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        cost=cost,
+        upstream_cost=usage.upstream_cost,
+        latency_ms=latency_ms,
+        ttft_ms=ttft_ms,
+        usage_estimated=usage.estimated,
+        finish_reason=finish,
+        stream=stream,
+        http_status=200,
+        attempts=attempts,
+    )
+
+
+def _error_record(
+    request: ChatRequest,
+    ctx: RequestContext,
+    attempts: list[Attempt],
+    exc: TokenportError,
+    stream: bool,
+) -> LedgerRecord:
+    return LedgerRecord(
+        id=ctx.gen_id,
+        ts=ctx.ts,
+        model_requested=request.model,
+        status="error",
+        key_id=ctx.key_id,
+        app=ctx.app,
+        latency_ms=ctx.elapsed_ms(),
+        error_class=type(exc).__name__,
+        stream=stream,
+        http_status=exc.status,
+        attempts=attempts,
+        provider=attempts[-1].provider if attempts else None,
+    )

