@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tokenport.api.openai import parse_chat_request
+from tokenport.errors import BadRequest
+
+
+def _req(**fields: object) -> bytes:
+    return json.dumps(
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}], **fields}
+    ).encode()
+
+
+def test_known_fields_typed_and_unknown_kept() -> None:
+    r = parse_chat_request(
+        _req(max_tokens=5, top_k=3, provider={"sort": "price"}, models=["a", "b"], stream=True)
+    )
+    assert r.max_tokens == 5 and r.stream is True and r.models == ["a", "b"]
+    assert r.provider is not None and r.provider.sort == "price"
+    assert r.extra == {"top_k": 3}
+
+
+def test_ssrf_fields_dropped() -> None:
+    r = parse_chat_request(
+        _req(
+            api_base="http://169.254.169.254",
+            api_key="sk-x",
+            base_url="http://x",
+            extra_headers={"a": "b"},
+        )
+    )
+    assert r.extra == {}
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"max_tokens": "x"}, "max_tokens"),
+        ({"temperature": 3}, "temperature"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"provider": {"sort": "vibes"}}, "provider"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"n": 0}, "n"),
+    ],
+)
+def test_bad_values_name_the_param(fields: dict[str, object], param: str) -> None:
+    with pytest.raises(BadRequest) as err:
+        parse_chat_request(_req(**fields))
+    assert err.value.param == param
+
+
+def test_bad_role_and_shapes() -> None:
+    with pytest.raises(BadRequest, match="role"):
+        parse_chat_request(b'{"model":"m","messages":[{"role":"wizard","content":"x"}]}')
+    with pytest.raises(BadRequest, match="model"):
+        parse_chat_request(b'{"messages":[{"role":"user","content":"x"}]}')
+    with pytest.raises(BadRequest, match="not valid JSON"):
+        parse_chat_request(b"\xff")

@@ -1,0 +1,160 @@
+"""Shared fixtures: fake upstreams on loopback and a real gateway served by uvicorn.
+
+The gateway runs in a thread with its own event loop so tests can use the official
+synchronous `openai` and `anthropic` SDKs against it, as a user would.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import openai
+import pytest
+import uvicorn
+
+if TYPE_CHECKING:
+    # Imported lazily below so that area test suites can run while other areas are unbuilt.
+    from tokenport.api.app import State
+    from tokenport.catalog.store import Catalog
+    from tokenport.config import Settings
+    from tokenport.providers.fake import FakeUpstream
+
+FAKE_OA_PRICE = {"input_price": 1.0, "output_price": 2.0, "cache_read_price": 0.1}
+FAKE_ANT_PRICE = {
+    "input_price": 3.0,
+    "output_price": 15.0,
+    "cache_read_price": 0.3,
+    "cache_write_price": 3.75,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningGateway:
+    base_url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+    state: State
+
+    def client(self, **kw: Any) -> openai.OpenAI:
+        return openai.OpenAI(
+            base_url=self.base_url + "/v1",
+            api_key="sk-test",
+            max_retries=0,
+            timeout=kw.pop("timeout", 20.0),
+            **kw,
+        )
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def start_gateway(
+    settings: Settings,
+    *,
+    local_base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    catalog: Catalog | None = None,
+) -> RunningGateway:
+    from tokenport.api.app import create_app
+
+    app = create_app(settings, local_base_url=local_base_url, env=env or {}, catalog=catalog)
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="asyncio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True, name="gateway")
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the gateway did not start; see the log above")
+        time.sleep(0.02)
+    return RunningGateway(f"http://127.0.0.1:{port}", server, thread, app.state.tp)
+
+
+def fake_settings(tmp: Path, fakes: Mapping[str, FakeUpstream], **extra: Any) -> Settings:
+    """Settings that declare each fake as a provider. Names starting with `ant` speak Anthropic."""
+    from tokenport.config import Settings
+
+    providers: dict[str, Any] = {}
+    for name, fake in fakes.items():
+        anthropic = name.startswith("ant")
+        providers[name] = {
+            "base_url": fake.base_url if anthropic else fake.base_url + "/v1",
+            "protocol": "anthropic" if anthropic else "openai",
+            "models": [
+                {
+                    "id": "fake-claude" if anthropic else "fake-model",
+                    "slug": "fake-model",
+                    "author": "tokenport",
+                    "country": "US",
+                    "context_length": 8192,
+                    **(FAKE_ANT_PRICE if anthropic else FAKE_OA_PRICE),
+                },
+            ],
+            **extra.pop(f"{name}_extra", {}),
+        }
+    raw = {
+        "data_dir": str(tmp),
+        "local": {"enabled": False},
+        "providers": providers,
+        "attempt_timeout_s": 2.0,
+        "stream_idle_timeout_s": 2.0,
+        **extra,
+    }
+    return Settings.model_validate(raw)
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    from tokenport.catalog.store import Catalog
+
+    return Catalog.load()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeUpstream]:
+    from tokenport.providers.fake import FakeUpstream
+
+    f = FakeUpstream.start_in_thread()
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def fake2() -> Iterator[FakeUpstream]:
+    from tokenport.providers.fake import FakeUpstream
+
+    f = FakeUpstream.start_in_thread()
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def gateway_factory(tmp_path: Path, catalog: Catalog) -> Iterator[Callable[..., RunningGateway]]:
+    started: list[RunningGateway] = []
+
+    def make(
+        fakes: Mapping[str, FakeUpstream], env: Mapping[str, str] | None = None, **extra: Any
+    ) -> RunningGateway:
+        gw = start_gateway(fake_settings(tmp_path, fakes, **extra), env=env, catalog=catalog)
+        started.append(gw)
+        return gw
+
+    yield make
+    for gw in started:
+        gw.stop()
