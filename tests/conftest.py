@@ -34,6 +34,30 @@ FAKE_ANT_PRICE = {
 }
 
 
+_SERVICES = {
+    5432: "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | head -1) main start",
+    6379: "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
+}
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start PostgreSQL and Redis when installed but stopped, so one command runs everything.
+
+    Tests that need them still fail with a clear message if this could not help.
+    """
+    import subprocess
+
+    for port, cmd in _SERVICES.items():
+        if not _port_open(port):
+            subprocess.run(cmd, shell=True, capture_output=True, timeout=60, check=False)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -66,6 +66,12 @@ class _WireDeltaChoice(msgspec.Struct):
 class _WireChunk(msgspec.Struct):
     choices: list[_WireDeltaChoice] = msgspec.field(default_factory=list)
     usage: WireUsage | None = None
+    # Some upstreams report a failure mid-stream as a data payload {"error": {...}}.
+    error: dict[str, Any] | str | None = None
+
+
+class StreamErrorPayload(Exception):
+    """An upstream put an error object in its stream; the adapter maps it to its provider."""
 
 
 _response_decoder = msgspec.json.Decoder(_WireResponse)
@@ -87,6 +93,8 @@ def decode_response(body: bytes) -> ChatResponse:
 def decode_chunk(data: bytes) -> list[Chunk]:
     """One upstream SSE data payload -> zero or more typed chunks (usage last)."""
     wire = _chunk_decoder.decode(data)
+    if wire.error is not None:
+        raise StreamErrorPayload(str(wire.error)[:300])
     out = [
         Chunk(index=c.index, delta=c.delta, finish_reason=c.finish_reason)
         for c in wire.choices

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from tokenport.providers.anthropic import AnthropicProvider
 from tokenport.providers.base import Provider, ProviderSpec
-from tokenport.types import ChatRequest, Chunk, Message, Pricing, Route
+from tokenport.types import ChatRequest, Chunk, Message, Pricing, Route, Usage
 
 API_KEY = "sk-ant-api03-SECRETSECRETSECRET1234567890"
 PROMPT = [Message(role="system", content="You are terse."), Message(role="user", content="Say hi")]
@@ -85,3 +85,35 @@ def tool_calls_of(chunks: list[Chunk]) -> list[dict[str, Any]]:
 
 def arguments(call: dict[str, Any]) -> Any:
     return orjson.loads(call["function"]["arguments"])
+
+
+class Outcome(NamedTuple):
+    """One answer, the same shape whether it was streamed or not."""
+
+    text: str
+    finish: str | None
+    usage: Usage | None
+    tool_calls: list[dict[str, Any]]
+
+
+async def outcome(
+    provider: Provider,
+    stream: bool,
+    request: ChatRequest | None = None,
+    timeout: float = 5.0,
+    into: list[Chunk] | None = None,
+) -> Outcome:
+    request = request or chat_request()
+    if not stream:
+        resp = await provider.chat(request, route(), timeout)
+        message = resp.choices[0].message
+        assert isinstance(message.content, str | None)
+        text, calls = message.content or "", message.tool_calls or []
+        return Outcome(text, resp.choices[0].finish_reason, resp.usage, calls)
+    chunks = await collect(provider.stream_chat(request, route(), timeout), into)
+    with_usage = [i for i, c in enumerate(chunks) if c.usage is not None]
+    assert with_usage in ([], [len(chunks) - 1]), "usage comes once, in the last chunk"
+    usage = chunks[-1].usage if with_usage else None
+    if usage is not None:
+        assert chunks[-1].delta is None, "the usage chunk carries no delta"
+    return Outcome(text_of(chunks), finish_of(chunks), usage, tool_calls_of(chunks))

@@ -213,6 +213,7 @@ async def healthz(request: Request) -> Response:
             "uptime_s": round(time.monotonic() - st.started, 1),
             "providers": {n: s.available for n, s in sorted(st.registry.states.items())},
             "ledger_backlog": st.ledger.backlog(),
+        "local_model": st.registry.specs["local"].base_url if "local" in st.registry.specs else None,
             "routes": st.gateway.health.snapshot(),
         }
     )

@@ -52,10 +52,21 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 
 def error_for_status(
-    provider: str, status: int, body: bytes, headers: Mapping[str, str]
+    provider: str,
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: tuple[str, ...] = (),
 ) -> UpstreamError:
-    """Classify a non-2xx upstream answer. The body is shortened and redacted."""
-    text = redact(body[:500].decode("utf-8", "replace"))
+    """Classify a non-2xx upstream answer. The body is shortened and redacted.
+
+    `secrets` are the values this client itself sent (its key): removed verbatim, whatever
+    their format, before the pattern-based `redact` catches the common shapes.
+    """
+    text = body[:500].decode("utf-8", "replace")
+    for secret in secrets:
+        text = text.replace(secret, "[REDACTED]")
+    text = redact(text)
     if status in (401, 403):
         return UpstreamAuthError(
             provider, f"upstream rejected the configured API key (HTTP {status}): {text}", status
@@ -88,6 +99,11 @@ class UpstreamClient:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self._headers = dict(headers)
+        self._secrets = tuple(
+            v.removeprefix("Bearer ").strip()
+            for k, v in headers.items()
+            if k.lower() in ("authorization", "x-api-key", "api-key") and v.strip()
+        )
         self._session: aiohttp.ClientSession | None = None
 
     def _session_now(self) -> aiohttp.ClientSession:
@@ -128,7 +144,9 @@ class UpstreamClient:
             ) as resp:
                 if resp.status >= 300:
                     raw = await resp.read()
-                    raise error_for_status(self.provider, resp.status, raw, resp.headers)
+                    raise error_for_status(
+                        self.provider, resp.status, raw, resp.headers, self._secrets
+                    )
                 yield resp
         except TimeoutError as exc:
             raise UpstreamTimeout(self.provider, f"no answer within {timeout:g}s") from exc

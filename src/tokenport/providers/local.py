@@ -90,9 +90,11 @@ class LocalModelSupervisor:
             )
         log.info("local model starting (pid %s) on %s", self._proc.pid, self.base_url)
 
-    def healthy(self, timeout: float = 2.0) -> bool:
+    def healthy(self, timeout: float = 2.0, path: str = "/openapi.json") -> bool:
+        """Liveness. The default path never waits on the model lock, so a long generation
+        in progress does not look like a hang; /v1/models (readiness) does take that lock."""
         try:
-            with urllib.request.urlopen(self.base_url + "/v1/models", timeout=timeout) as r:
+            with urllib.request.urlopen(self.base_url + path, timeout=timeout) as r:
                 return bool(r.status == 200)
         except (urllib.error.URLError, OSError):
             return False
@@ -105,7 +107,7 @@ class LocalModelSupervisor:
                     f"The local model server exited with code {self._proc.returncode} while "
                     f"starting. Its log: {self.log_file}\n{self._log_tail()}"
                 )
-            if self.healthy():
+            if self.healthy(path="/v1/models"):
                 log.info("local model ready on %s", self.base_url)
                 return
             time.sleep(0.2)

@@ -12,8 +12,8 @@ from typing import Any
 
 import msgspec
 
-from tokenport.errors import UpstreamProtocolError
-from tokenport.openai_wire import decode_chunk, decode_response
+from tokenport.errors import UpstreamProtocolError, UpstreamServerError
+from tokenport.openai_wire import StreamErrorPayload, decode_chunk, decode_response
 from tokenport.providers.base import ProviderSpec
 from tokenport.providers.http import UpstreamClient
 from tokenport.providers.sse import iter_sse
@@ -71,8 +71,12 @@ class OpenAICompatProvider:
                     return
                 try:
                     chunks = decode_chunk(data)
+                except StreamErrorPayload as exc:
+                    raise UpstreamServerError(self.spec.name, f"error in stream: {exc}") from exc
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    raise _stream_error(self.spec.name, data, exc) from exc
+                    raise UpstreamProtocolError(
+                        self.spec.name, f"unreadable stream chunk: {exc}"
+                    ) from exc
                 for chunk in chunks:
                     yield chunk
 
@@ -81,14 +85,3 @@ class OpenAICompatProvider:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def _stream_error(provider: str, data: bytes, exc: Exception) -> UpstreamProtocolError:
-    # Some upstreams report a failure mid-stream as a data payload {"error": {...}}.
-    try:
-        err = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        err = None
-    if isinstance(err, dict) and "error" in err:
-        return UpstreamProtocolError(provider, f"error in stream: {str(err['error'])[:300]}")
-    return UpstreamProtocolError(provider, f"unreadable stream chunk: {exc}")

@@ -1,0 +1,351 @@
+"""The fake upstream's wire bodies: what an OpenAI or Anthropic server would send.
+
+Pure functions of a `Script` and the request's `Turn`, so `fake.py` can cache the
+encoded bytes and answer thousands of requests a second.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any, Literal
+
+import msgspec
+import orjson
+
+from tokenport.providers.sse import sse_frame
+
+Protocol = Literal["openai", "anthropic"]
+Frames = tuple[list[bytes], list[bytes], list[bytes]]  # (head, deltas, tail) of a stream
+_TEXT_KEYS = frozenset({"content", "text"})
+_DONE = b"data: [DONE]\n\n"
+CREATED = 1_700_000_000  # fixed so bodies can be cached
+
+
+class Script(msgspec.Struct, frozen=True, kw_only=True):
+    """How the fake answers one request. Frozen and hashable: bodies are cached per script."""
+
+    text: str = "Hello from the fake upstream."
+    latency_ms: float = 0.0  # before the response headers
+    chunks: int = 3  # stream deltas the reply is split into (at most one per character)
+    chunk_interval_ms: float = 0.0  # pause before each delta after the first
+    status: int = 200  # non-2xx answers an error body in the protocol's own shape
+    error_message: str | None = None  # None: a stock message (401 echoes the presented key)
+    retry_after: float | None = None  # sent as a Retry-After header, on any status
+    hang: bool = False  # accept the request and never answer
+    cut_after: int | None = None  # drop the connection after k stream deltas (non-stream: at once)
+    stream_error_after: int | None = None  # emit an in-stream error event after k deltas
+    stream_error_type: str = "overloaded_error"  # Anthropic error type of that event
+    usage: bool = True  # False: omit usage even when the client asks for it
+    tool_calls: bool = True  # answer with a call to a tool when the request offers tools
+    tool_arguments: str = '{"city": "Paris"}'  # a JSON object, as text
+    finish: Literal["stop", "length"] = "stop"
+    cost: float | None = None  # reported as OpenRouter's `usage.cost` (OpenAI protocol)
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+class Turn(msgspec.Struct, frozen=True):
+    """The parts of a request that shape the answer."""
+
+    protocol: Protocol
+    model: str
+    stream: bool
+    include_usage: bool
+    words: int
+    tool: str | None
+
+
+# ---------------------------------------------------------------------------------------
+# Reading a request
+
+
+def _words(node: Any) -> int:
+    if isinstance(node, str):
+        return len(node.split())
+    if isinstance(node, list):
+        return sum(_words(item) for item in node)
+    if isinstance(node, dict):
+        return sum(_words(v) for k, v in node.items() if k in _TEXT_KEYS)
+    return 0
+
+
+def _tool_name(body: dict[str, Any]) -> str | None:
+    """The tool a reply should call: the forced one, else the first offered; None for 'none'."""
+    tools = body.get("tools") or []
+    choice = body.get("tool_choice")
+    if not tools or choice == "none" or (isinstance(choice, dict) and choice.get("type") == "none"):
+        return None
+    if isinstance(choice, dict):
+        forced = choice.get("name") or (choice.get("function") or {}).get("name")
+        if forced:
+            return str(forced)
+    first = tools[0]
+    return str((first.get("function") or {}).get("name") or first.get("name") or "tool")
+
+
+def turn_of(protocol: Protocol, body: dict[str, Any], script: Script) -> Turn:
+    options = body.get("stream_options") or {}
+    # Anthropic always reports usage; OpenAI streams only when asked.
+    wants_usage = protocol == "anthropic" or not body.get("stream") or options.get("include_usage")
+    return Turn(
+        protocol=protocol,
+        model=str(body.get("model", "fake-model")),
+        stream=bool(body.get("stream")),
+        include_usage=bool(wants_usage) and script.usage,
+        words=_words(body.get("messages")) + _words(body.get("system")),
+        tool=_tool_name(body) if script.tool_calls else None,
+    )
+
+
+def _split(text: str, n: int) -> list[str]:
+    n = max(1, min(n, len(text)))
+    size, extra = divmod(len(text), n)
+    cuts = [i * size + min(i, extra) for i in range(n + 1)]
+    return [text[a:b] for a, b in itertools.pairwise(cuts)]
+
+
+def _completion_tokens(script: Script, turn: Turn) -> int:
+    return max(1, len((script.tool_arguments if turn.tool else script.text).split()))
+
+
+# ---------------------------------------------------------------------------------------
+# OpenAI bodies
+
+
+def _openai_usage(script: Script, turn: Turn) -> dict[str, Any]:
+    prompt = turn.words + script.cache_read_tokens + script.cache_write_tokens
+    completion = _completion_tokens(script, turn)
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {
+            "cached_tokens": script.cache_read_tokens,
+            "cache_write_tokens": script.cache_write_tokens,
+        },
+    }
+    if script.cost is not None:
+        usage["cost"] = script.cost
+    return usage
+
+
+def _openai_finish(script: Script, turn: Turn) -> str:
+    return "tool_calls" if turn.tool else script.finish
+
+
+def _openai_call(turn: Turn, arguments: str) -> dict[str, Any]:
+    return {
+        "id": "call_fake_0",
+        "type": "function",
+        "function": {"name": turn.tool, "arguments": arguments},
+    }
+
+
+def _openai_body(script: Script, turn: Turn) -> bytes:
+    message: dict[str, Any] = {"role": "assistant", "content": None if turn.tool else script.text}
+    if turn.tool:
+        message["tool_calls"] = [_openai_call(turn, script.tool_arguments)]
+    body: dict[str, Any] = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": turn.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": _openai_finish(script, turn),
+                "logprobs": None,
+            }
+        ],
+    }
+    if turn.include_usage:
+        body["usage"] = _openai_usage(script, turn)
+    return orjson.dumps(body)
+
+
+def _openai_chunk(turn: Turn, delta: dict[str, Any], finish: str | None = None) -> bytes:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+    return _openai_frame(turn, {"choices": [choice]})
+
+
+def _openai_frame(turn: Turn, fields: dict[str, Any]) -> bytes:
+    base = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": turn.model,
+    }
+    return sse_frame(orjson.dumps(base | fields))
+
+
+def _openai_stream(script: Script, turn: Turn) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """(head, deltas, tail) frames of an OpenAI stream."""
+    head = [_openai_chunk(turn, {"role": "assistant", "content": ""})]
+    if turn.tool:
+        head.append(_openai_chunk(turn, {"tool_calls": [{"index": 0, **_openai_call(turn, "")}]}))
+        deltas = [
+            _openai_chunk(turn, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            for piece in _split(script.tool_arguments, script.chunks)
+        ]
+    else:
+        deltas = [
+            _openai_chunk(turn, {"content": piece}) for piece in _split(script.text, script.chunks)
+        ]
+    tail = [_openai_chunk(turn, {}, _openai_finish(script, turn))]
+    if turn.include_usage:
+        tail.append(_openai_frame(turn, {"choices": [], "usage": _openai_usage(script, turn)}))
+    return head, deltas, [*tail, _DONE]
+
+
+def _openai_stream_error(script: Script) -> bytes:
+    error = {
+        "message": f"fake upstream {script.stream_error_type}",
+        "type": "server_error",
+        "code": 502,
+    }
+    return sse_frame(orjson.dumps({"error": error}))
+
+
+# ---------------------------------------------------------------------------------------
+# Anthropic bodies
+
+
+def _anthropic_usage(script: Script, turn: Turn, output: int) -> dict[str, Any]:
+    return {
+        "input_tokens": turn.words,
+        "output_tokens": output,
+        "cache_creation_input_tokens": script.cache_write_tokens,
+        "cache_read_input_tokens": script.cache_read_tokens,
+    }
+
+
+def _anthropic_stop(script: Script, turn: Turn) -> str:
+    if turn.tool:
+        return "tool_use"
+    return "max_tokens" if script.finish == "length" else "end_turn"
+
+
+def _anthropic_message(
+    script: Script, turn: Turn, content: list[Any], done: bool
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": turn.model,
+        "content": content,
+        "stop_reason": _anthropic_stop(script, turn) if done else None,
+        "stop_sequence": None,
+    }
+    if turn.include_usage:
+        output = _completion_tokens(script, turn) if done else 1
+        message["usage"] = _anthropic_usage(script, turn, output)
+    return message
+
+
+def _anthropic_block(script: Script, turn: Turn, done: bool) -> dict[str, Any]:
+    if turn.tool:
+        args = orjson.loads(script.tool_arguments) if done else {}
+        return {"type": "tool_use", "id": "toolu_fake_0", "name": turn.tool, "input": args}
+    return {"type": "text", "text": script.text if done else ""}
+
+
+def _anthropic_body(script: Script, turn: Turn) -> bytes:
+    return orjson.dumps(
+        _anthropic_message(script, turn, [_anthropic_block(script, turn, True)], True)
+    )
+
+
+def _event(name: str, payload: dict[str, Any]) -> bytes:
+    return sse_frame(orjson.dumps({"type": name, **payload}), name)
+
+
+def _anthropic_stream(script: Script, turn: Turn) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """(head, deltas, tail) frames of a Messages stream, in Anthropic's event order."""
+    head = [
+        _event("message_start", {"message": _anthropic_message(script, turn, [], False)}),
+        _event(
+            "content_block_start",
+            {"index": 0, "content_block": _anthropic_block(script, turn, False)},
+        ),
+        _event("ping", {}),
+    ]
+    if turn.tool:
+        pieces = _split(script.tool_arguments, script.chunks)
+        kind, field = "input_json_delta", "partial_json"
+    else:
+        pieces = _split(script.text, script.chunks)
+        kind, field = "text_delta", "text"
+    deltas = [
+        _event("content_block_delta", {"index": 0, "delta": {"type": kind, field: p}})
+        for p in pieces
+    ]
+    stop: dict[str, Any] = {
+        "delta": {"stop_reason": _anthropic_stop(script, turn), "stop_sequence": None}
+    }
+    if turn.include_usage:
+        stop["usage"] = {"output_tokens": _completion_tokens(script, turn)}
+    tail = [
+        _event("content_block_stop", {"index": 0}),
+        _event("message_delta", stop),
+        _event("message_stop", {}),
+    ]
+    return head, deltas, tail
+
+
+def _anthropic_stream_error(script: Script) -> bytes:
+    error = {
+        "type": script.stream_error_type,
+        "message": f"fake upstream {script.stream_error_type}",
+    }
+    return _event("error", {"error": error})
+
+
+# ---------------------------------------------------------------------------------------
+# Errors
+
+
+_ERROR_TYPES = {
+    400: ("invalid_request_error", "invalid_request_error"),
+    401: ("invalid_request_error", "authentication_error"),
+    403: ("insufficient_quota", "permission_error"),
+    404: ("invalid_request_error", "not_found_error"),
+    429: ("rate_limit_exceeded", "rate_limit_error"),
+    529: ("server_error", "overloaded_error"),
+}
+
+
+def _presented_key(headers: dict[str, str]) -> str:
+    auth = headers.get("authorization", "")
+    return auth.removeprefix("Bearer ").strip() or headers.get("x-api-key", "")
+
+
+def error_body(protocol: Protocol, script: Script, headers: dict[str, str]) -> bytes:
+    openai_type, anthropic_type = _ERROR_TYPES.get(script.status, ("server_error", "api_error"))
+    message = script.error_message
+    if message is None and script.status == 401:
+        # Some upstreams echo the key they rejected; the gateway must not pass it on.
+        message = f"Incorrect API key provided: {_presented_key(headers)}"
+    message = message or f"fake upstream error {script.status}"
+    if protocol == "anthropic":
+        return orjson.dumps(
+            {"type": "error", "error": {"type": anthropic_type, "message": message}}
+        )
+    error = {"message": message, "type": openai_type, "param": None, "code": script.status}
+    return orjson.dumps({"error": error})
+
+
+STREAMS: dict[Protocol, Callable[[Script, Turn], Frames]] = {
+    "openai": _openai_stream,
+    "anthropic": _anthropic_stream,
+}
+BODIES: dict[Protocol, Callable[[Script, Turn], bytes]] = {
+    "openai": _openai_body,
+    "anthropic": _anthropic_body,
+}
+STREAM_ERRORS: dict[Protocol, Callable[[Script], bytes]] = {
+    "openai": _openai_stream_error,
+    "anthropic": _anthropic_stream_error,
+}
