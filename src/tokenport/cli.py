@@ -126,8 +126,10 @@ def config_check(config: ConfigOpt = None) -> None:
 
 def _register_areas() -> None:
     from tokenport.catalog.cli import register as catalog_commands
+    from tokenport.economics.cli import register as economics_commands
 
     catalog_commands(app)
+    economics_commands(app)
 
 
 def main() -> None:

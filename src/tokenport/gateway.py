@@ -47,9 +47,17 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     key_id: str | None = None
     app: str | None = None
+    # Called once when the request is over, with its cost and total tokens (0, 0 on failure):
+    # how the admission layer settles a credit reservation and counts tokens per minute.
+    on_done: Callable[[float, int], Awaitable[None]] | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
+
+    async def done(self, cost: float, tokens: int) -> None:
+        callback, self.on_done = self.on_done, None
+        if callback is not None:
+            await callback(cost, tokens)
 
 
 @dataclass(slots=True)
@@ -122,15 +130,21 @@ class Gateway:
             return route, result
         raise AllProvidersFailed(attempts, last)
 
-    async def complete(self, request: ChatRequest, ctx: RequestContext) -> Served:
+    async def complete(
+        self, request: ChatRequest, ctx: RequestContext, routes: list[Route] | None = None
+    ) -> Served:
         attempts: list[Attempt] = []
         try:
-            routes = self.routes_for(request)
+            routes = routes or self.routes_for(request)
             route, resp = await self._first_success(
                 routes, lambda p, r: p.chat(request, r, self.attempt_timeout_s), attempts
             )
         except TokenportError as exc:
             await self.ledger.append(_error_record(request, ctx, attempts, exc, stream=False))
+            await ctx.done(0.0, 0)
+            raise
+        except asyncio.CancelledError:
+            self._spawn(ctx.done(0.0, 0))  # release the reservation of an abandoned request
             raise
         usage = resp.usage or await self._estimate(request, _response_text(resp))
         cost = cost_usd(usage, route.pricing)
@@ -143,9 +157,12 @@ class Gateway:
         await self.ledger.append(
             _ok_record(request, ctx, route, usage, cost, attempts, latency, latency, finish, False)
         )
+        await ctx.done(cost, usage.total_tokens)
         return Served(route, resp, usage, cost)
 
-    async def open_stream(self, request: ChatRequest, ctx: RequestContext) -> OpenStream:
+    async def open_stream(
+        self, request: ChatRequest, ctx: RequestContext, routes: list[Route] | None = None
+    ) -> OpenStream:
         """Route and wait for the first chunk; failures up to here fall back."""
         attempts: list[Attempt] = []
 
@@ -157,10 +174,11 @@ class Gateway:
                 raise UpstreamProtocolError(r.provider, "stream ended before any chunk") from exc
 
         try:
-            routes = self.routes_for(request)
+            routes = routes or self.routes_for(request)
             route, (first, rest) = await self._first_success(routes, start, attempts)
         except TokenportError as exc:
             await self.ledger.append(_error_record(request, ctx, attempts, exc, stream=True))
+            await ctx.done(0.0, 0)
             raise
         return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms())
 
@@ -194,7 +212,11 @@ class Gateway:
             self.health.record_failure(s.route.provider, s.route.model_id, exc.retry_after)
         except (asyncio.CancelledError, GeneratorExit):
             # The client went away mid-stream; record it without blocking the cancellation.
-            self._spawn(self._finish_stream(s, usage, text, finish, _Disconnected("client disconnected mid-stream")))
+            self._spawn(
+                self._finish_stream(
+                    s, usage, text, finish, _Disconnected("client disconnected mid-stream")
+                )
+            )
             raise
         settled = await self._finish_stream(s, usage, text, finish, error)
         yield end(settled)
@@ -235,6 +257,7 @@ class Gateway:
                 s.route.provider, s.route.model_id, s.ttft_ms, usage.completion_tokens, gen_s
             )
         await self.ledger.append(record)
+        await s.ctx.done(cost, usage.total_tokens)
         return StreamEnd(usage, cost, error)
 
     async def _estimate(self, request: ChatRequest, completion: str) -> Usage:

@@ -6,6 +6,7 @@ used bare (no middleware stack) because every layer on the hot path is per-reque
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -20,11 +21,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route as HttpRoute
 from ulid import ULID
 
+from tokenport.api.admin import admin_key_from, admin_routes
 from tokenport.api.errors import error_payload, handle_tokenport_error, handle_unexpected
 from tokenport.api.openai import parse_chat_request
 from tokenport.catalog.model import ModelEntry
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings, load_settings
+from tokenport.economics.api import economics_endpoint
 from tokenport.errors import BadRequest, NotFound, PayloadTooLarge, TokenportError
 from tokenport.gateway import Gateway, OpenStream, RequestContext, StreamEnd
 from tokenport.ledger.record import LedgerRecord
@@ -33,6 +36,9 @@ from tokenport.openai_wire import encode_chunk, encode_response, encode_usage_ch
 from tokenport.providers.registry import Registry, build_registry
 from tokenport.providers.sse import sse_frame
 from tokenport.routing.health import Health
+from tokenport.security.admission import Admission
+from tokenport.security.keystore import KeyStore
+from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
 from tokenport.tokenize import TokenCounter
 from tokenport.types import Chunk
 
@@ -49,6 +55,7 @@ class State:
     registry: Registry
     gateway: Gateway
     ledger: Ledger
+    admission: Admission
     models_body: bytes
     started: float
 
@@ -86,18 +93,25 @@ def _context(request: Request) -> RequestContext:
 
 async def chat_completions(request: Request) -> Response:
     st = _state(request)
+    key = await st.admission.authenticate(request.headers.get("authorization"))
     body = await _read_body(request, st.settings.max_body_bytes)
     chat = parse_chat_request(body)
     ctx = _context(request)
+    routes = None
+    if key is not None:
+        ctx.key_id = key.id
+        routes = st.gateway.routes_for(chat)
+        reservation = await st.admission.admit(key, chat, routes)
+        ctx.on_done = functools.partial(st.admission.settle, reservation)
     if not chat.stream:
-        served = await st.gateway.complete(chat, ctx)
+        served = await st.gateway.complete(chat, ctx, routes)
         return Response(
             encode_response(
                 served.response, served.usage, served.cost, {"provider": served.route.provider}
             ),
             media_type=_JSON,
         )
-    opened = await st.gateway.open_stream(chat, ctx)
+    opened = await st.gateway.open_stream(chat, ctx, routes)
     return StreamingResponse(
         _sse(st.gateway, opened),
         media_type="text/event-stream",
@@ -213,7 +227,9 @@ async def healthz(request: Request) -> Response:
             "uptime_s": round(time.monotonic() - st.started, 1),
             "providers": {n: s.available for n, s in sorted(st.registry.states.items())},
             "ledger_backlog": st.ledger.backlog(),
-        "local_model": st.registry.specs["local"].base_url if "local" in st.registry.specs else None,
+            "local_model": st.registry.specs["local"].base_url
+            if "local" in st.registry.specs
+            else None,
             "routes": st.gateway.health.snapshot(),
         }
     )
@@ -233,6 +249,11 @@ def build_state(
     catalog = (catalog or Catalog.load()).with_entries(registry.extra_entries)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(settings.ledger_url(), settings.data_dir / "journal" / f"w{os.getpid()}")
+    counter = TokenCounter()
+    limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
+    admission = Admission(
+        KeyStore(settings.ledger_url()), limiter, counter, require_keys=settings.require_keys
+    )
     gateway = Gateway(
         resolve=catalog.resolve,
         suggest=catalog.suggest,
@@ -240,7 +261,7 @@ def build_state(
         states=registry.states,
         health=Health(settings.breaker_failures, settings.breaker_cooldown_s),
         ledger=ledger,
-        counter=TokenCounter(),
+        counter=counter,
         attempt_timeout_s=settings.attempt_timeout_s,
         stream_idle_timeout_s=settings.stream_idle_timeout_s,
     )
@@ -250,6 +271,7 @@ def build_state(
         registry,
         gateway,
         ledger,
+        admission,
         _models_body(catalog, registry),
         time.monotonic(),
     )
@@ -275,6 +297,7 @@ def create_app(
         finally:
             await state.gateway.aclose()
             await state.ledger.stop()
+            await state.admission.aclose()
 
     app = Starlette(
         routes=[
@@ -283,6 +306,8 @@ def create_app(
             HttpRoute("/api/v1/models", list_models, methods=["GET"]),
             HttpRoute("/api/v1/generation", generation, methods=["GET"]),
             HttpRoute("/healthz", healthz, methods=["GET"]),
+            HttpRoute("/api/v1/economics", economics_endpoint, methods=["GET"]),
+            *admin_routes(lambda: state.admission, admin_key_from(env, settings.admin_key_env)),
         ],
         exception_handlers={
             TokenportError: handle_tokenport_error,

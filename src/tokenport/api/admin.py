@@ -1,0 +1,151 @@
+"""Key management over HTTP (guarded by the admin key) and `GET /api/v1/key` for a key's owner."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tokenport.errors import BadRequest, Forbidden, Unauthorized
+from tokenport.security.admission import Admission, bearer
+from tokenport.security.keys import ApiKey
+
+_encoder = msgspec.json.Encoder()
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class CreateKey(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    limit: float | None = None
+    allowed_models: list[str] | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    expires_in_days: float | None = None
+    country: str | None = None
+
+
+class TopUp(msgspec.Struct, forbid_unknown_fields=True):
+    amount: float
+
+
+def key_json(k: ApiKey) -> dict[str, Any]:
+    return {
+        "id": k.id,
+        "name": k.name,
+        "prefix": k.prefix,
+        "created_at": k.created_at,
+        "expires_at": k.expires_at,
+        "revoked_at": k.revoked_at,
+        "state": k.state(time.time()),
+        "limit": k.limit_usd,
+        "usage": k.usage_usd,
+        "reserved": k.reserved_nano / 1e9,
+        "limit_remaining": k.remaining_usd,
+        "allowed_models": k.allowed_models,
+        "rpm": k.rpm,
+        "tpm": k.tpm,
+        "country": k.country,
+    }
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(_encoder.encode(obj), status_code=status, media_type="application/json")
+
+
+async def _body(request: Request, kind: type[Any]) -> Any:
+    try:
+        return msgspec.json.decode(await request.body(), type=kind)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BadRequest(f"Invalid request body: {exc}") from exc
+
+
+def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> list[Route]:
+    def guard(handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            token = bearer(request.headers.get("authorization")) or ""
+            if admin_key is None:
+                raise Forbidden(
+                    "The admin API is disabled: set the admin key's environment "
+                    "variable (TOKENPORT_ADMIN_KEY by default) and restart."
+                )
+            if not hmac.compare_digest(token.encode(), admin_key.encode()):
+                raise Forbidden("This endpoint needs the admin key.")
+            return await handler(request)
+
+        return wrapped
+
+    async def create(request: Request) -> Response:
+        body: CreateKey = await _body(request, CreateKey)
+        if body.limit is not None and body.limit < 0:
+            raise BadRequest("`limit` must be at least 0.", param="limit")
+        expires = time.time() + body.expires_in_days * 86400 if body.expires_in_days else None
+        new = await asyncio.to_thread(
+            admission().keys.create,
+            body.name,
+            credit_limit_usd=body.limit,
+            allowed_models=body.allowed_models,
+            rpm=body.rpm,
+            tpm=body.tpm,
+            expires_at=expires,
+            country=body.country,
+        )
+        return _json({"data": key_json(new.key), "key": new.secret}, 201)
+
+    async def list_keys(request: Request) -> Response:
+        keys = await asyncio.to_thread(admission().keys.list)
+        return _json({"data": [key_json(k) for k in keys]})
+
+    async def revoke(request: Request) -> Response:
+        key = await asyncio.to_thread(admission().keys.revoke, request.path_params["key_id"])
+        admission().forget()
+        return _json({"data": key_json(key)})
+
+    async def top_up(request: Request) -> Response:
+        body: TopUp = await _body(request, TopUp)
+        if body.amount <= 0:
+            raise BadRequest("`amount` must be positive.", param="amount")
+        key = await asyncio.to_thread(
+            admission().keys.top_up, request.path_params["key_id"], body.amount
+        )
+        admission().forget()
+        return _json({"data": key_json(key)})
+
+    async def current_key(request: Request) -> Response:
+        adm = admission()
+        key = await adm.authenticate(request.headers.get("authorization"))
+        if key is None:
+            raise Unauthorized("Send a tokenport key: `Authorization: Bearer tp-...`.")
+        fresh = await asyncio.to_thread(adm.keys.get, key.id)
+        return _json(
+            {
+                "data": {
+                    "label": fresh.name,
+                    "limit": fresh.limit_usd,
+                    "usage": fresh.usage_usd,
+                    "limit_remaining": fresh.remaining_usd,
+                    "is_free_tier": False,
+                    "rate_limit": {"requests": fresh.rpm, "interval": "1m", "tokens": fresh.tpm},
+                    "expires_at": fresh.expires_at,
+                }
+            }
+        )
+
+    return [
+        Route("/api/v1/keys", guard(create), methods=["POST"]),
+        Route("/api/v1/keys", guard(list_keys), methods=["GET"]),
+        Route("/api/v1/keys/{key_id}/revoke", guard(revoke), methods=["POST"]),
+        Route("/api/v1/keys/{key_id}/top-up", guard(top_up), methods=["POST"]),
+        Route("/api/v1/key", current_key, methods=["GET"]),
+    ]
+
+
+def admin_key_from(env: Mapping[str, str], var: str) -> str | None:
+    value = env.get(var, "").strip()
+    return value or None

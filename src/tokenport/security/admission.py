@@ -1,0 +1,125 @@
+"""Who may send a request, and whether they can afford it: the checks before any upstream call.
+
+authenticate -> allowed models -> rate limit -> reserve the request's maximum cost.
+After the request, `settle` replaces the reservation with the actual cost.
+
+Open mode (the default, `require_keys = false`) lets requests without a tokenport key
+through unmetered, so `tokenport serve` works out of the box; a `tp-` key is always
+checked, so a revoked or unknown one is refused in either mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import time
+from dataclasses import dataclass, field
+
+from tokenport.errors import Forbidden, PaymentRequired, Unauthorized
+from tokenport.pricing import max_cost_usd
+from tokenport.security.keys import KEY_PREFIX, ApiKey, to_nano
+from tokenport.security.keystore import KeyStore
+from tokenport.security.limits import Limiter
+from tokenport.tokenize import TokenCounter
+from tokenport.types import ChatRequest, Route
+
+# A request with no output cap at a key with a credit limit is capped here, so that its
+# reservation (and so the key's spend) has a bound.
+DEFAULT_RESERVED_OUTPUT = 4096
+
+
+@dataclass(slots=True)
+class Reservation:
+    key: ApiKey
+    nano: int
+
+
+def bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def model_allowed(patterns: list[str], model: str) -> bool:
+    return any(fnmatch.fnmatchcase(model.lower(), p.lower()) for p in patterns)
+
+
+@dataclass
+class Admission:
+    keys: KeyStore
+    limiter: Limiter
+    counter: TokenCounter
+    require_keys: bool = False
+    cache_ttl_s: float = 2.0
+    _cache: dict[str, tuple[float, ApiKey | None]] = field(default_factory=dict)
+
+    async def authenticate(self, authorization: str | None) -> ApiKey | None:
+        token = bearer(authorization)
+        if token is None or not token.startswith(KEY_PREFIX):
+            if self.require_keys:
+                raise Unauthorized(
+                    "This gateway requires an API key: send `Authorization: Bearer tp-...`."
+                )
+            return None
+        key = await self._lookup(token)
+        if key is None:
+            raise Unauthorized("The API key is not valid.")
+        state = key.state(time.time())
+        if state != "active":
+            raise Unauthorized(f"The API key '{key.prefix}...' is {state}.")
+        return key
+
+    async def _lookup(self, token: str) -> ApiKey | None:
+        # A short cache keeps a database read off most requests; revocation through this
+        # process's admin API invalidates it at once, elsewhere within `cache_ttl_s`.
+        now = time.monotonic()
+        hit = self._cache.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        key = await asyncio.to_thread(self.keys.by_secret, token)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[token] = (now + self.cache_ttl_s, key)
+        return key
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+    def check_models(self, key: ApiKey, request: ChatRequest) -> None:
+        if not key.allowed_models:
+            return
+        for model in [request.model, *(request.models or [])]:
+            if not model_allowed(key.allowed_models, model):
+                raise Forbidden(
+                    f"This key may not use '{model}'. Allowed: {', '.join(key.allowed_models)}."
+                )
+
+    async def admit(self, key: ApiKey, request: ChatRequest, routes: list[Route]) -> Reservation:
+        self.check_models(key, request)
+        await self.limiter.admit(key.id, key.rpm, key.tpm)
+        if key.credit_limit_nano is None:
+            return Reservation(key, 0)
+        if request.output_cap() is None:
+            request.max_tokens = DEFAULT_RESERVED_OUTPUT
+        cap = request.output_cap() or DEFAULT_RESERVED_OUTPUT
+        prompt = self.counter.rough_messages(request.messages)
+        worst = max(max_cost_usd(prompt, cap, r.pricing) for r in routes)
+        nano = to_nano(worst)
+        if not await asyncio.to_thread(self.keys.reserve, key.id, nano):
+            raise PaymentRequired(
+                f"Insufficient credit: this request may cost up to ${worst:.6f} "
+                f"({prompt} prompt + {cap} output tokens at the dearest candidate route), "
+                f"more than the key has left. Top the key up or lower max_tokens."
+            )
+        return Reservation(key, nano)
+
+    async def settle(self, reservation: Reservation, cost: float, tokens: int) -> None:
+        key = reservation.key
+        if key.credit_limit_nano is not None:
+            await asyncio.to_thread(self.keys.settle, key.id, reservation.nano, to_nano(cost))
+        await self.limiter.add_tokens(key.id, key.tpm, tokens)
+
+    async def aclose(self) -> None:
+        await self.limiter.aclose()
+        await asyncio.to_thread(self.keys.close)

@@ -1,0 +1,207 @@
+"""API keys and their credit, in the ledger's database (SQLite or PostgreSQL).
+
+A key is `tp-` + 40 random URL-safe characters. Only its SHA-256 is stored: keys are high-
+entropy, so a slow password hash would buy nothing but latency. Money is integer nano-USD
+(1e-9), so concurrent reservations and settlements add up exactly.
+
+Credit is enforced by one conditional UPDATE per reservation:
+
+    reserved += amount  WHERE  limit IS NULL OR usage + reserved + amount <= limit
+
+which both databases execute atomically under a row lock, so concurrent requests, in one
+process or several sharing PostgreSQL, can never reserve past the limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from ulid import ULID
+
+from tokenport.ledger.migrations import Migration
+
+NANO = 1_000_000_000
+KEY_PREFIX = "tp-"
+
+KEY_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "k001_api_keys",
+        (
+            """CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE,
+                prefix TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION,
+                revoked_at DOUBLE PRECISION,
+                credit_limit_nano BIGINT,
+                usage_nano BIGINT NOT NULL DEFAULT 0,
+                reserved_nano BIGINT NOT NULL DEFAULT 0,
+                allowed_models TEXT,
+                rpm INTEGER,
+                tpm INTEGER,
+                country TEXT
+            )""",
+        ),
+    ),
+)
+
+_COLUMNS = (
+    "id, name, prefix, created_at, expires_at, revoked_at, credit_limit_nano, usage_nano, "
+    "reserved_nano, allowed_models, rpm, tpm, country"
+)
+
+
+class ApiKey(msgspec.Struct, frozen=True):
+    """A key as stored, without its secret."""
+
+    id: str
+    name: str
+    prefix: str
+    created_at: float
+    expires_at: float | None = None
+    revoked_at: float | None = None
+    credit_limit_nano: int | None = None
+    usage_nano: int = 0
+    reserved_nano: int = 0
+    allowed_models: list[str] | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    country: str | None = None
+
+    def state(self, now: float) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    @property
+    def limit_usd(self) -> float | None:
+        return None if self.credit_limit_nano is None else self.credit_limit_nano / NANO
+
+    @property
+    def usage_usd(self) -> float:
+        return self.usage_nano / NANO
+
+    @property
+    def remaining_usd(self) -> float | None:
+        if self.credit_limit_nano is None:
+            return None
+        return (self.credit_limit_nano - self.usage_nano - self.reserved_nano) / NANO
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(30)
+
+
+def to_nano(usd: float) -> int:
+    # Round up: a reservation must never be smaller than the cost it stands for.
+    return int(-(-round(usd * NANO * 1000) // 1000))
+
+
+def _row_key(row: Sequence[Any]) -> ApiKey:
+    allowed = row[9]
+    return ApiKey(
+        id=row[0],
+        name=row[1],
+        prefix=row[2],
+        created_at=row[3],
+        expires_at=row[4],
+        revoked_at=row[5],
+        credit_limit_nano=row[6],
+        usage_nano=row[7],
+        reserved_nano=row[8],
+        allowed_models=msgspec.json.decode(allowed) if allowed else None,
+        rpm=row[10],
+        tpm=row[11],
+        country=row[12],
+    )
+
+
+class KeyQueries:
+    """The key table's SQL, over any DB-API-ish `run(sql, params) -> (rows, rowcount)`."""
+
+    def __init__(self, param: str) -> None:
+        p = param
+        self.insert = (
+            f"INSERT INTO api_keys (id, name, hash, prefix, created_at, expires_at, "
+            f"credit_limit_nano, allowed_models, rpm, tpm, country) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
+        )
+        self.by_hash = f"SELECT {_COLUMNS} FROM api_keys WHERE hash = {p}"
+        self.by_id = f"SELECT {_COLUMNS} FROM api_keys WHERE id = {p}"
+        self.all = f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at"
+        self.revoke = f"UPDATE api_keys SET revoked_at = {p} WHERE id = {p} AND revoked_at IS NULL"
+        self.top_up = (
+            f"UPDATE api_keys SET credit_limit_nano = COALESCE(credit_limit_nano, 0) + {p} "
+            f"WHERE id = {p}"
+        )
+        self.reserve = (
+            f"UPDATE api_keys SET reserved_nano = reserved_nano + {p} WHERE id = {p} AND "
+            f"(credit_limit_nano IS NULL OR usage_nano + reserved_nano + {p} <= credit_limit_nano)"
+        )
+        self.settle = (
+            f"UPDATE api_keys SET reserved_nano = CASE WHEN reserved_nano > {p} "
+            f"THEN reserved_nano - {p} ELSE 0 END, usage_nano = usage_nano + {p} WHERE id = {p}"
+        )
+
+
+class NewKey(msgspec.Struct, frozen=True):
+    """A just-created key: the only time its secret exists outside the client."""
+
+    key: ApiKey
+    secret: str
+
+
+def make_key(
+    name: str,
+    *,
+    credit_limit_usd: float | None = None,
+    allowed_models: list[str] | None = None,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    expires_at: float | None = None,
+    country: str | None = None,
+) -> tuple[NewKey, tuple[object, ...]]:
+    """A new key and the values for `KeyQueries.insert`."""
+    secret = new_secret()
+    key = ApiKey(
+        id=f"key_{ULID()}",
+        name=name,
+        prefix=secret[:10],
+        created_at=time.time(),
+        expires_at=expires_at,
+        credit_limit_nano=None if credit_limit_usd is None else to_nano(credit_limit_usd),
+        allowed_models=allowed_models,
+        rpm=rpm,
+        tpm=tpm,
+        country=country,
+    )
+    values = (
+        key.id,
+        key.name,
+        hash_key(secret),
+        key.prefix,
+        key.created_at,
+        key.expires_at,
+        key.credit_limit_nano,
+        msgspec.json.encode(allowed_models).decode() if allowed_models else None,
+        rpm,
+        tpm,
+        country,
+    )
+    return NewKey(key, secret), values
+
+
+row_to_key = _row_key

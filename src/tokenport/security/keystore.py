@@ -1,0 +1,158 @@
+"""Blocking access to the key table; the async side calls it through `asyncio.to_thread`.
+
+One connection per store, guarded by a lock. Every database failure surfaces as
+`ServiceUnavailable` with a message naming the database, never as a driver traceback.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from tokenport.errors import NotFound, ServiceUnavailable
+from tokenport.ledger.migrations import migrate
+from tokenport.security.keys import (
+    KEY_MIGRATIONS,
+    ApiKey,
+    KeyQueries,
+    NewKey,
+    hash_key,
+    make_key,
+    row_to_key,
+    to_nano,
+)
+
+Rows = list[tuple[Any, ...]]
+
+
+class KeyStore:
+    def __init__(self, database_url: str, *, connect_timeout: int = 5) -> None:
+        self.url = database_url
+        self._lock = threading.Lock()
+        self._pg = database_url.startswith(("postgresql://", "postgres://"))
+        self._timeout = connect_timeout
+        self.q = KeyQueries("%s" if self._pg else "?")
+        self._conn: Any = None
+        self._migrated = False
+
+    # -- connection ----------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return self.url.split("@")[-1] if self._pg else self.url.removeprefix("sqlite:///")
+
+    def _connect(self) -> Any:
+        if self._pg:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=self._timeout)
+        path = self.url.removeprefix("sqlite:///")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=self._timeout
+        )
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        return conn
+
+    @contextmanager
+    def _db(self) -> Iterator[Any]:
+        with self._lock:
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                yield self._conn
+            except (sqlite3.Error, psycopg.Error, OSError) as exc:
+                self._drop()
+                raise ServiceUnavailable(
+                    f"The key database ({self._where()}) is unavailable: {exc}"
+                ) from exc
+
+    def _drop(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.close()
+        except (sqlite3.Error, psycopg.Error):
+            pass
+        self._conn = None
+
+    def _run(self, sql: str, params: Sequence[object] = ()) -> tuple[Rows, int]:
+        if not self._migrated:
+            # Lazily, so a database that is down at start-up only fails the requests that
+            # need it, and the table appears once it is back.
+            self.migrate()
+        with self._db() as conn:
+            cur = conn.execute(sql, params)
+            rows = cur.fetchall() if cur.description else []
+            return rows, cur.rowcount
+
+    def migrate(self) -> list[str]:
+        with self._db() as conn:
+            if self._pg:
+                with conn.transaction():
+                    # Serialize replicas that start at once; released at commit.
+                    conn.execute("SELECT pg_advisory_xact_lock(7401)")
+                    done = migrate(lambda s, p: _rows(conn.execute(s, p)), "%s", KEY_MIGRATIONS)
+                self._migrated = True
+                return done
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = migrate(lambda s, p: _rows(conn.execute(s, p)), "?", KEY_MIGRATIONS)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            self._migrated = True
+            return done
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def create(self, name: str, **settings: Any) -> NewKey:
+        new, values = make_key(name, **settings)
+        self._run(self.q.insert, values)
+        return new
+
+    def by_secret(self, secret: str) -> ApiKey | None:
+        rows, _ = self._run(self.q.by_hash, (hash_key(secret),))
+        return row_to_key(rows[0]) if rows else None
+
+    def get(self, key_id: str) -> ApiKey:
+        rows, _ = self._run(self.q.by_id, (key_id,))
+        if not rows:
+            raise NotFound(f"No key with id '{key_id}'.")
+        return row_to_key(rows[0])
+
+    def list(self) -> list[ApiKey]:
+        rows, _ = self._run(self.q.all)
+        return [row_to_key(r) for r in rows]
+
+    def revoke(self, key_id: str) -> ApiKey:
+        self.get(key_id)
+        self._run(self.q.revoke, (time.time(), key_id))
+        return self.get(key_id)
+
+    def top_up(self, key_id: str, usd: float) -> ApiKey:
+        self.get(key_id)
+        self._run(self.q.top_up, (to_nano(usd), key_id))
+        return self.get(key_id)
+
+    # -- credit --------------------------------------------------------------------------
+
+    def reserve(self, key_id: str, nano: int) -> bool:
+        _, count = self._run(self.q.reserve, (nano, key_id, nano))
+        return bool(count == 1)
+
+    def settle(self, key_id: str, reserved_nano: int, actual_nano: int) -> None:
+        self._run(self.q.settle, (reserved_nano, reserved_nano, actual_nano, key_id))
+
+
+def _rows(cur: Any) -> Rows:
+    return list(cur.fetchall()) if cur.description else []
