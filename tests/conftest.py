@@ -6,6 +6,7 @@ synchronous `openai` and `anthropic` SDKs against it, as a user would.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -182,3 +183,59 @@ def gateway_factory(tmp_path: Path, catalog: Catalog) -> Iterator[Callable[..., 
     yield make
     for gw in started:
         gw.stop()
+
+
+PG_DSN = os.environ.get("TOKENPORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TOKENPORT_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test; fails loudly (never hangs) if PostgreSQL is down."""
+    import uuid
+
+    import psycopg
+
+    try:
+        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        pytest.fail(
+            f"PostgreSQL not reachable at {PG_DSN}: {exc}. Start it with: "
+            "pg_ctlcluster --skip-systemctl-redirect 15 main start",
+            pytrace=False,
+        )
+    schema = f"tp_{uuid.uuid4().hex[:12]}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_DSN}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tokenport.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database flushed around the test; fails loudly if Redis is down."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        pytest.fail(
+            f"Redis not reachable at {REDIS_URL}: {exc}. Start it with: "
+            "redis-server --daemonize yes --port 6379",
+            pytrace=False,
+        )
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
