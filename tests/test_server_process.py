@@ -15,8 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tokenport.providers.fake import FakeUpstream, Script
 
 MSG: list[Any] = [{"role": "user", "content": "hello there"}]
