@@ -91,6 +91,9 @@ class Settings(_Strict):
     breaker_cooldown_s: float = Field(30.0, gt=0)
     max_retry_after_s: float = Field(10.0, ge=0)
     workers: int = Field(1, gt=0)
+    # Honour an `X-Tokenport-Sim-Time` header (Unix seconds) as the request's ledger time.
+    # Only for `tokenport simulate`, which stamps weeks of traffic into a scratch ledger.
+    simulation: bool = False
     local: LocalModelConfig = LocalModelConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
 

@@ -83,12 +83,20 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _context(request: Request) -> RequestContext:
+def _context(request: Request, simulation: bool) -> RequestContext:
     h = request.headers
-    return RequestContext(
+    ctx = RequestContext(
         gen_id=f"gen-{ULID()}",
         app=h.get("x-title") or h.get("http-referer") or h.get("referer"),
     )
+    sim = h.get("x-tokenport-sim-time") if simulation else None
+    if sim is not None:
+        try:
+            ctx.ts = float(sim)
+            ctx.gen_id = f"gen-{ULID.from_timestamp(ctx.ts)}"  # ids stay time-sortable
+        except ValueError as exc:
+            raise BadRequest("X-Tokenport-Sim-Time must be Unix seconds.") from exc
+    return ctx
 
 
 async def chat_completions(request: Request) -> Response:
@@ -96,7 +104,7 @@ async def chat_completions(request: Request) -> Response:
     key = await st.admission.authenticate(request.headers.get("authorization"))
     body = await _read_body(request, st.settings.max_body_bytes)
     chat = parse_chat_request(body)
-    ctx = _context(request)
+    ctx = _context(request, st.settings.simulation)
     routes = None
     if key is not None:
         ctx.key_id = key.id
