@@ -1,0 +1,213 @@
+"""The SQL both stores share; a dialect supplies only connections, transactions and `param`.
+
+Rollups are kept incrementally: a batch inserts its requests with `ON CONFLICT (id) DO NOTHING
+RETURNING id`, and only the ids that come back (the rows new to the table) feed the rollup
+upsert, in the same transaction. A replayed batch therefore inserts nothing and counts nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Protocol
+
+import msgspec
+
+from tokenport.errors import BadRequest
+from tokenport.ledger.migrations import migrate
+from tokenport.ledger.record import LedgerRecord
+from tokenport.ledger.store import ROLLUP_KEYS, GroupBy, UsageRow
+from tokenport.types import Attempt
+
+COLUMNS: tuple[str, ...] = LedgerRecord.__struct_fields__
+_BOOLS = ("usage_estimated", "stream")
+_ATTEMPTS = msgspec.json.Decoder(list[Attempt])
+_JSON = msgspec.json.Encoder()
+
+_KEY_COLUMNS = ("hour", "model_served", "provider", "key_id", "app")
+_SUM_COLUMNS = (
+    "requests",
+    "errors",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost",
+    "latency_ms_sum",
+    "ttft_ms_sum",
+    "ttft_count",
+    "energy_wh",
+)
+_FLOAT_SUMS = frozenset({"cost", "latency_ms_sum", "ttft_ms_sum", "energy_wh"})
+_GROUP_EXPR: dict[str, str] = {
+    "hour": "hour",
+    "day": "(hour / 86400) * 86400",  # integer division in both dialects
+    "model_served": "model_served",
+    "provider": "provider",
+    "key_id": "key_id",
+    "app": "app",
+}
+
+
+class Tx(Protocol):
+    """The writer connection inside a transaction."""
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
+    def many(self, sql: str, params: Sequence[Sequence[object]]) -> None: ...
+    def many_returning(
+        self, sql: str, params: Sequence[Sequence[object]]
+    ) -> list[tuple[Any, ...]]: ...
+
+
+def record_values(record: LedgerRecord) -> tuple[object, ...]:
+    values = [getattr(record, c) for c in COLUMNS]
+    values[COLUMNS.index("attempts")] = _JSON.encode(record.attempts).decode()
+    return tuple(values)
+
+
+def row_record(row: Sequence[Any]) -> LedgerRecord:
+    values = dict(zip(COLUMNS, row, strict=True))
+    for name in _BOOLS:
+        values[name] = bool(values[name])  # SQLite hands booleans back as 0/1
+    values["attempts"] = _ATTEMPTS.decode(values["attempts"])
+    return LedgerRecord(**values)
+
+
+def rollup_deltas(records: Iterable[LedgerRecord]) -> list[tuple[object, ...]]:
+    """One row of summed deltas per rollup key (unique keys: PostgreSQL rejects an upsert that
+    touches the same row twice in one statement)."""
+    sums: dict[tuple[object, ...], list[float]] = {}
+    for r in records:
+        hour = int(r.ts // 3600) * 3600
+        key = (hour, r.model_served or "", r.provider or "", r.key_id or "", r.app or "")
+        acc = sums.setdefault(key, [0.0] * len(_SUM_COLUMNS))
+        delta = (
+            1,
+            r.status != "ok",
+            r.prompt_tokens,
+            r.completion_tokens,
+            r.cached_tokens,
+            r.cache_write_tokens,
+            r.reasoning_tokens,
+            r.cost,
+            r.latency_ms,
+            r.ttft_ms or 0.0,
+            r.ttft_ms is not None,
+            r.energy_wh or 0.0,
+        )
+        for i, d in enumerate(delta):
+            acc[i] += d
+    return [
+        (*key, *(v if c in _FLOAT_SUMS else int(v) for c, v in zip(_SUM_COLUMNS, acc, strict=True)))
+        for key, acc in sums.items()
+    ]
+
+
+def _insert_sql(param: str) -> str:
+    return (
+        f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join([param] * len(COLUMNS))}) "
+        "ON CONFLICT (id) DO NOTHING RETURNING id"
+    )
+
+
+def _upsert_sql(param: str) -> str:
+    columns = (*_KEY_COLUMNS, *_SUM_COLUMNS)
+    updates = ", ".join(f"{c} = rollup_hourly.{c} + excluded.{c}" for c in _SUM_COLUMNS)
+    return (
+        f"INSERT INTO rollup_hourly ({', '.join(columns)}) "
+        f"VALUES ({', '.join([param] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET {updates}"
+    )
+
+
+def _report_sql(param: str, group_by: Sequence[GroupBy], by_key: bool) -> str:
+    unknown = [g for g in group_by if g not in _GROUP_EXPR]
+    if unknown or ("hour" in group_by and "day" in group_by):
+        raise BadRequest(f"Cannot group usage by {group_by!r}.", param="group_by")
+    groups = [_GROUP_EXPR[g] for g in group_by]
+    sums = [
+        f"COALESCE(SUM({c}), 0)" if c in _FLOAT_SUMS else f"CAST(COALESCE(SUM({c}), 0) AS BIGINT)"
+        for c in _SUM_COLUMNS
+    ]
+    where = f"hour >= {param} AND hour < {param}" + (f" AND key_id = {param}" if by_key else "")
+    sql = f"SELECT {', '.join([*groups, *sums])} FROM rollup_hourly WHERE {where}"
+    if groups:
+        positions = ", ".join(str(i + 1) for i in range(len(groups)))
+        sql += f" GROUP BY {', '.join(groups)} ORDER BY {positions}"
+    return sql
+
+
+def _usage_row(group_by: Sequence[GroupBy], row: Sequence[Any]) -> UsageRow:
+    n = len(group_by)
+    fields: dict[str, Any] = {}
+    for group, value in zip(group_by, row[:n], strict=True):
+        if group in ("hour", "day"):
+            fields["bucket"] = int(value)
+        else:
+            fields[group] = value or None
+    for column, value in zip(_SUM_COLUMNS, row[n:], strict=True):
+        fields[column] = float(value) if column in _FLOAT_SUMS else int(value)
+    return UsageRow(**fields)
+
+
+class SqlStore(ABC):
+    """`LedgerStore` over a DB-API connection; subclasses supply the dialect."""
+
+    param: ClassVar[str] = "?"
+
+    @abstractmethod
+    def _transaction(self, *, migrating: bool = False) -> AbstractContextManager[Tx]:
+        """The writer connection in a transaction; outages raise ServiceUnavailable."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """A read on the reader connection; outages raise ServiceUnavailable."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def migrate(self) -> list[str]:
+        with self._transaction(migrating=True) as tx:
+            return migrate(tx.rows, self.param)
+
+    def insert_batch(self, records: Sequence[LedgerRecord], /) -> int:
+        unique: dict[str, LedgerRecord] = {}
+        for r in records:
+            unique.setdefault(r.id, r)
+        if not unique:
+            return 0
+        batch = list(unique.values())
+        with self._transaction() as tx:
+            # One row per statement: as fast as multi-row VALUES in SQLite, faster in psycopg
+            # (pipelined, and no re-parsing of a statement with thousands of placeholders).
+            rows = tx.many_returning(_insert_sql(self.param), [record_values(r) for r in batch])
+            inserted = {row[0] for row in rows}
+            deltas = rollup_deltas(r for r in batch if r.id in inserted)
+            if deltas:
+                tx.many(_upsert_sql(self.param), deltas)
+        return len(inserted)
+
+    def get(self, record_id: str, /) -> LedgerRecord | None:
+        sql = f"SELECT {', '.join(COLUMNS)} FROM requests WHERE id = {self.param}"
+        rows = self._query(sql, (record_id,))
+        return row_record(rows[0]) if rows else None
+
+    def rollups(self, since: float, until: float) -> list[UsageRow]:
+        return self.usage_report(since, until, ROLLUP_KEYS)
+
+    def usage_report(
+        self,
+        since: float,
+        until: float,
+        group_by: Sequence[GroupBy] = (),
+        *,
+        key_id: str | None = None,
+    ) -> list[UsageRow]:
+        params: list[object] = [int(since // 3600) * 3600, math.ceil(until)]
+        if key_id is not None:
+            params.append(key_id)
+        rows = self._query(_report_sql(self.param, group_by, key_id is not None), params)
+        return [_usage_row(group_by, row) for row in rows]
