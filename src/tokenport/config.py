@@ -43,6 +43,28 @@ class ModelConfig(_Strict):
     slug: str | None = None
 
 
+class DeploymentConfig(_Strict):
+    """Hardware behind a self-hosted provider, for the cost model (`tokenport.economics`).
+
+    `model` names a model in the ML.ENERGY measurements (e.g. "Llama-3.1-70B"); unset
+    fields fall back to the region's and GPU's defaults.
+    """
+
+    model: str
+    gpu: str = "H100"
+    gpu_count: int | None = Field(None, gt=0)
+    region: str = "us-avg"
+    task: str | None = None
+    usd_per_kwh: float | None = Field(None, ge=0)
+    pue: float | None = Field(None, ge=1)
+    hardware: Literal["capex", "rental"] | None = None
+    capex_usd_per_gpu: float | None = Field(None, ge=0)
+    amortization_years: float | None = Field(None, gt=0)
+    rental_usd_per_gpu_hour: float | None = Field(None, ge=0)
+    utilization: float | None = Field(None, gt=0, le=1)
+    batch_size: float | None = Field(None, gt=0)
+
+
 class ProviderConfig(_Strict):
     """Adds a provider or overrides a built-in one's fields."""
 
@@ -57,6 +79,8 @@ class ProviderConfig(_Strict):
     region: str | None = None
     enabled: bool = True
     models: list[ModelConfig] = Field(default_factory=list)
+    rtt_ms: float | None = Field(None, ge=0, description="network round trip from the gateway")
+    deployment: DeploymentConfig | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -87,10 +111,28 @@ class Settings(_Strict):
     max_body_bytes: int = Field(4_000_000, gt=0)
     attempt_timeout_s: float = Field(60.0, gt=0)
     stream_idle_timeout_s: float = Field(60.0, gt=0)
+    # How long the ledger writer gathers journaled records before one database batch.
+    ledger_flush_interval_s: float = Field(0.05, gt=0, le=60)
     breaker_failures: int = Field(5, gt=0)
     breaker_cooldown_s: float = Field(30.0, gt=0)
     max_retry_after_s: float = Field(10.0, ge=0)
     workers: int = Field(1, gt=0)
+    # Requests not marked latency-tolerant avoid providers further away than this.
+    interactive_max_rtt_ms: float = Field(150.0, ge=0)
+    # Apps (X-Title / HTTP-Referer, case-insensitive substring) whose work tolerates latency:
+    # coding agents and batch jobs may be served from a far, cheap-power region.
+    tolerant_apps: list[str] = Field(
+        default_factory=lambda: [
+            "cline",
+            "roo code",
+            "kilo code",
+            "aider",
+            "opencode",
+            "claude code",
+            "codex",
+            "batch",
+        ]
+    )
     # Honour an `X-Tokenport-Sim-Time` header (Unix seconds) as the request's ledger time.
     # Only for `tokenport simulate`, which stamps weeks of traffic into a scratch ledger.
     simulation: bool = False

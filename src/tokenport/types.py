@@ -43,6 +43,9 @@ class ProviderPrefs(msgspec.Struct, omit_defaults=True):
     max_price: MaxPrice | None = None
     only: list[str] | None = None
     ignore: list[str] | None = None
+    # tokenport extensions: how far away (network round trip) a route may be.
+    latency: Literal["interactive", "tolerant"] | None = None
+    max_rtt_ms: float | None = None
 
 
 class StreamOptions(msgspec.Struct, omit_defaults=True):

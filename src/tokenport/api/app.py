@@ -256,7 +256,11 @@ def build_state(
     registry = build_registry(settings, env, local_base_url)
     catalog = (catalog or Catalog.load()).with_entries(registry.extra_entries)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(settings.ledger_url(), settings.data_dir / "journal" / f"w{os.getpid()}")
+    ledger = Ledger(
+        settings.ledger_url(),
+        settings.data_dir / "journal" / f"w{os.getpid()}",
+        flush_interval=settings.ledger_flush_interval_s,
+    )
     counter = TokenCounter()
     limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     admission = Admission(
