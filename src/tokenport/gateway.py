@@ -25,6 +25,7 @@ from tokenport.errors import (
 from tokenport.ledger.record import LedgerRecord
 from tokenport.pricing import cost_usd
 from tokenport.providers.base import Provider
+from tokenport.providers.deployments import EnergyRate
 from tokenport.routing.candidates import ProviderState, plan
 from tokenport.routing.health import Health
 from tokenport.tokenize import TokenCounter
@@ -103,10 +104,25 @@ class Gateway:
     counter: TokenCounter
     attempt_timeout_s: float = 60.0
     stream_idle_timeout_s: float = 60.0
+    energy: Mapping[str, EnergyRate] = field(default_factory=dict)
+    interactive_max_rtt_ms: float | None = None
+    tolerant_apps: tuple[str, ...] = ()
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def routes_for(self, request: ChatRequest) -> list[Route]:
-        return plan(request, self.resolve, self.suggest, self.states, self.health)
+    def latency_budget(self, request: ChatRequest, app: str | None) -> float | None:
+        """Round-trip budget: interactive work stays near; tolerant work may go far."""
+        prefs = request.provider
+        if prefs is not None and prefs.max_rtt_ms is not None:
+            return prefs.max_rtt_ms
+        if prefs is not None and prefs.latency == "tolerant":
+            return None
+        if app and any(t in app.lower() for t in self.tolerant_apps):
+            return None
+        return self.interactive_max_rtt_ms
+
+    def routes_for(self, request: ChatRequest, app: str | None = None) -> list[Route]:
+        budget = self.latency_budget(request, app)
+        return plan(request, self.resolve, self.suggest, self.states, self.health, budget)
 
     async def _first_success(
         self,
@@ -135,7 +151,7 @@ class Gateway:
     ) -> Served:
         attempts: list[Attempt] = []
         try:
-            routes = routes or self.routes_for(request)
+            routes = routes or self.routes_for(request, ctx.app)
             route, resp = await self._first_success(
                 routes, lambda p, r: p.chat(request, r, self.attempt_timeout_s), attempts
             )
@@ -155,7 +171,11 @@ class Gateway:
         resp.id, resp.model = ctx.gen_id, route.model_id
         finish = resp.choices[0].finish_reason if resp.choices else None
         await self.ledger.append(
-            _ok_record(request, ctx, route, usage, cost, attempts, latency, latency, finish, False)
+            self._metered(
+                _ok_record(
+                    request, ctx, route, usage, cost, attempts, latency, latency, finish, False
+                )
+            )
         )
         await ctx.done(cost, usage.total_tokens)
         return Served(route, resp, usage, cost)
@@ -174,7 +194,7 @@ class Gateway:
                 raise UpstreamProtocolError(r.provider, "stream ended before any chunk") from exc
 
         try:
-            routes = routes or self.routes_for(request)
+            routes = routes or self.routes_for(request, ctx.app)
             route, (first, rest) = await self._first_success(routes, start, attempts)
         except TokenportError as exc:
             await self.ledger.append(_error_record(request, ctx, attempts, exc, stream=True))
@@ -256,9 +276,19 @@ class Gateway:
             self.health.record_success(
                 s.route.provider, s.route.model_id, s.ttft_ms, usage.completion_tokens, gen_s
             )
-        await self.ledger.append(record)
+        await self.ledger.append(self._metered(record))
         await s.ctx.done(cost, usage.total_tokens)
         return StreamEnd(usage, cost, error)
+
+    def _metered(self, record: LedgerRecord) -> LedgerRecord:
+        """Add energy and region for requests a self-hosted deployment served."""
+        rate = self.energy.get(record.provider or "")
+        if rate is not None:
+            record.energy_wh, record.energy_cost = rate.of(
+                record.prompt_tokens, record.completion_tokens
+            )
+            record.region = rate.region
+        return record
 
     async def _estimate(self, request: ChatRequest, completion: str) -> Usage:
         prompt = await asyncio.to_thread(self.counter.count_messages, request.messages)

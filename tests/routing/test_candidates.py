@@ -121,3 +121,18 @@ def test_unconfigured_provider_503() -> None:
     states = dict(STATES, cheap=ProviderState("cheap", False, frozenset(), "CHEAP_API_KEY"))
     with pytest.raises(ProviderUnavailable, match="CHEAP_API_KEY"):
         _plan(states, model="cheap/glm")
+
+
+def test_cost_sort_uses_deployment_cost_beside_list_prices() -> None:
+    # "pricey" is self-hosted: its list price is irrelevant, its marginal cost is tiny.
+    states = dict(STATES, pricey=ProviderState("pricey", True, frozenset(),
+                                               cost=Pricing(0.01, 0.02)))
+    assert _plan(states, model="kimi", provider=ProviderPrefs(sort="cost"))[0] == "pricey/kimi"
+    assert _plan(states, model="kimi")[0] == "cheap/kimi"  # price sort still uses list prices
+
+
+def test_latency_budget_drops_far_routes() -> None:
+    states = dict(STATES, cheap=ProviderState("cheap", True, frozenset(), rtt_ms=300))
+    req = ChatRequest(model="kimi", messages=[Message(role="user", content="x")])
+    routes = plan(req, _resolve, _suggest, states, Health(), max_rtt_ms=150)
+    assert [r.provider for r in routes] == ["mid", "pricey"]

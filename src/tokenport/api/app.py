@@ -108,7 +108,7 @@ async def chat_completions(request: Request) -> Response:
     routes = None
     if key is not None:
         ctx.key_id = key.id
-        routes = st.gateway.routes_for(chat)
+        routes = st.gateway.routes_for(chat, ctx.app)
         reservation = await st.admission.admit(key, chat, routes)
         ctx.on_done = functools.partial(st.admission.settle, reservation)
     if not chat.stream:
@@ -212,6 +212,9 @@ def generation_json(r: LedgerRecord) -> dict[str, Any]:
             "finish_reason": r.finish_reason,
             "streamed": r.stream,
             "app": r.app,
+            "region": r.region,
+            "energy_wh": r.energy_wh,
+            "energy_cost": r.energy_cost,
             "attempts": [msgspec.structs.asdict(a) for a in r.attempts],
         }
     }
@@ -276,6 +279,9 @@ def build_state(
         counter=counter,
         attempt_timeout_s=settings.attempt_timeout_s,
         stream_idle_timeout_s=settings.stream_idle_timeout_s,
+        energy=registry.energy,
+        interactive_max_rtt_ms=settings.interactive_max_rtt_ms,
+        tolerant_apps=tuple(a.lower() for a in settings.tolerant_apps),
     )
     return State(
         settings,

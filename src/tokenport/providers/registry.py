@@ -18,6 +18,7 @@ from tokenport.catalog.model import ModelEntry
 from tokenport.config import LocalModelConfig, ProviderConfig, Settings
 from tokenport.providers.anthropic import AnthropicProvider
 from tokenport.providers.base import Provider, ProviderSpec
+from tokenport.providers.deployments import EnergyRate, profile
 from tokenport.providers.openai_compat import OpenAICompatProvider
 from tokenport.routing.candidates import ProviderState
 from tokenport.types import Pricing
@@ -108,6 +109,7 @@ class Registry:
     states: dict[str, ProviderState]
     specs: dict[str, ProviderSpec]
     extra_entries: list[ModelEntry]
+    energy: dict[str, EnergyRate]
 
 
 def build_registry(
@@ -115,7 +117,11 @@ def build_registry(
 ) -> Registry:
     specs = builtin_specs()
     extra: list[ModelEntry] = []
+    costs: dict[str, Pricing] = {}
+    energy: dict[str, EnergyRate] = {}
     for name, cfg in settings.providers.items():
+        if cfg.enabled and cfg.deployment is not None:
+            costs[name], energy[name] = profile(name, cfg.deployment)
         if not cfg.enabled:
             specs.pop(name, None)
             continue
@@ -130,12 +136,15 @@ def build_registry(
         key = env.get(spec.key_env) if spec.key_env else None
         # Self-hosted servers declare no key_env and are always usable.
         available = key is not None or spec.key_env is None
+        user = settings.providers.get(name)
         states[name] = ProviderState(
             name,
             available,
             frozenset(spec.unsupported),
             None if available else spec.key_env,
+            rtt_ms=user.rtt_ms if user else None,
+            cost=costs.get(name),
         )
         if available:
             providers[name] = _ADAPTERS[spec.protocol](spec, key)
-    return Registry(providers, states, specs, extra)
+    return Registry(providers, states, specs, extra, energy)

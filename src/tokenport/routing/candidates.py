@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from tokenport.catalog.model import ModelEntry
 from tokenport.errors import BadRequest, ModelNotFound, ProviderUnavailable
 from tokenport.routing.health import Health
-from tokenport.types import ChatRequest, ProviderPrefs, Route, Sort
+from tokenport.types import ChatRequest, Pricing, ProviderPrefs, Route, Sort
 
 _SUFFIX_SORT: dict[str, Sort] = {"floor": "price", "nitro": "throughput"}
 
@@ -26,6 +26,8 @@ class ProviderState:
     available: bool  # configured with a key and enabled
     unsupported: frozenset[str]
     missing_key_env: str | None = None
+    rtt_ms: float | None = None  # network round trip from the gateway, when configured
+    cost: Pricing | None = None  # marginal serving cost of a self-hosted deployment
 
 
 def split_suffix(model: str) -> tuple[str, Sort | None]:
@@ -43,7 +45,20 @@ def _price_key(r: Route) -> float:
     return r.pricing.input + r.pricing.output
 
 
-def _sorted(routes: list[Route], sort: Sort | None, health: Health) -> list[Route]:
+def _sorted(
+    routes: list[Route],
+    sort: Sort | None,
+    health: Health,
+    providers: Mapping[str, ProviderState],
+) -> list[Route]:
+    if sort == "cost":
+        # What serving costs: a deployment's marginal cost from the kilowatt-hour up, a paid
+        # provider's list price (which is what it costs us).
+        def cost(r: Route) -> float:
+            own = providers[r.provider].cost
+            return own.input + own.output if own is not None else _price_key(r)
+
+        return sorted(routes, key=cost)
     if sort == "latency":
         return sorted(routes, key=lambda r: (health.ttft_ms(r.model_id) or 1e9, _price_key(r)))
     if sort == "throughput":
@@ -99,14 +114,26 @@ def _set_fields(request: ChatRequest) -> set[str]:
     return fields | set(request.extra)
 
 
+def _within_reach(
+    routes: list[Route], providers: Mapping[str, ProviderState], max_rtt_ms: float | None
+) -> list[Route]:
+    if max_rtt_ms is None:
+        return routes
+    return [r for r in routes if (providers[r.provider].rtt_ms or 0.0) <= max_rtt_ms]
+
+
 def plan(
     request: ChatRequest,
     resolve: Callable[[str], list[ModelEntry]],
     suggest: Callable[[str], list[str]],
     providers: Mapping[str, ProviderState],
     health: Health,
+    max_rtt_ms: float | None = None,
 ) -> list[Route]:
-    """The ordered routes for a request. Raises a client error when none can serve it."""
+    """The ordered routes for a request. Raises a client error when none can serve it.
+
+    `max_rtt_ms` is the request's latency budget: routes further away are left out.
+    """
     names = _dedupe([request.model, *(request.models or [])])
     prefs = request.provider
     sent = _set_fields(request)
@@ -114,6 +141,7 @@ def plan(
     unknown: list[str] = []
     unconfigured: set[str] = set()
     refused: list[str] = []
+    too_far: list[str] = []
     for name in names:
         base, suffix_sort = split_suffix(name)
         entries = resolve(base)
@@ -137,7 +165,9 @@ def plan(
                 continue
             usable.append(r)
         sort = suffix_sort or (prefs.sort if prefs else None)
-        routes.extend(_prefs_filter(_sorted(usable, sort, health), prefs))
+        near = _within_reach(usable, providers, max_rtt_ms)
+        too_far += [r.provider for r in usable if r not in near]
+        routes.extend(_prefs_filter(_sorted(near, sort, health, providers), prefs))
     if unknown and len(unknown) == len(names):
         raise ModelNotFound(unknown[0], suggest(unknown[0]))
     if routes:
@@ -148,6 +178,14 @@ def plan(
         raise ProviderUnavailable(
             "No configured provider serves this model. Unavailable: "
             + ", ".join(sorted(unconfigured))
+        )
+    if too_far:
+        raise BadRequest(
+            f"Every provider of this model is further away than the request's latency budget "
+            f"({max_rtt_ms:g} ms round trip): {', '.join(sorted(set(too_far)))}. Mark the "
+            "request latency-tolerant with provider.latency = 'tolerant', or raise "
+            "provider.max_rtt_ms.",
+            param="provider",
         )
     raise BadRequest("No provider matches the request's provider preferences.", param="provider")
 
