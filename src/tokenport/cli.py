@@ -127,11 +127,13 @@ def config_check(config: ConfigOpt = None) -> None:
 def _register_areas() -> None:
     from tokenport.catalog.cli import register as catalog_commands
     from tokenport.economics.cli import register as economics_commands
+    from tokenport.routing.auto.cli import register as router_commands
     from tokenport.security.cli import register as security_commands
 
     catalog_commands(app)
     economics_commands(app)
     security_commands(app)
+    router_commands(app)
 
 
 def main() -> None:

@@ -125,8 +125,9 @@ def test_unconfigured_provider_503() -> None:
 
 def test_cost_sort_uses_deployment_cost_beside_list_prices() -> None:
     # "pricey" is self-hosted: its list price is irrelevant, its marginal cost is tiny.
-    states = dict(STATES, pricey=ProviderState("pricey", True, frozenset(),
-                                               cost=Pricing(0.01, 0.02)))
+    states = dict(
+        STATES, pricey=ProviderState("pricey", True, frozenset(), cost=Pricing(0.01, 0.02))
+    )
     assert _plan(states, model="kimi", provider=ProviderPrefs(sort="cost"))[0] == "pricey/kimi"
     assert _plan(states, model="kimi")[0] == "cheap/kimi"  # price sort still uses list prices
 

@@ -1,0 +1,119 @@
+"""`tokenport router train` and `tokenport router eval`.
+
+`register(app)` adds the `router` group to the main app. `eval --json` prints exactly one
+JSON object on stdout and nothing else; progress and notes go to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tokenport.errors import ConfigError
+from tokenport.routing.auto.data import load_dataset, merge
+from tokenport.routing.auto.train import TrainConfig, train_router
+
+router_app = typer.Typer(help="Train and evaluate the `model: auto` router.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `router` command group to `app`."""
+    app.add_typer(router_app, name="router")
+
+
+@router_app.command("train")
+def train(
+    data: Annotated[list[Path], typer.Option("--data", help="Routing JSONL file; repeatable.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the artifact (.npz).")],
+    alpha: Annotated[
+        float | None, typer.Option(help="Fixed ridge penalty; default: chosen on a holdout.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the holdout split.")] = 0,
+) -> None:
+    """Train a router on one or more routing files and write a versioned artifact."""
+    try:
+        dataset = merge([load_dataset(p) for p in data])
+        artifact = train_router(dataset, TrainConfig(alpha=alpha, seed=seed))
+        artifact.save(out)
+    except (ConfigError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    meta = artifact.meta
+    typer.echo(
+        f"router {meta.router_version}: {len(meta.models)} models, {meta.n_train} prompts, "
+        f"alpha {meta.alpha:g} -> {out}"
+    )
+
+
+@router_app.command("eval")
+def eval_cmd(
+    train_file: Annotated[Path, typer.Option("--train", help="Training JSONL file.")],
+    test_file: Annotated[
+        Path | None,
+        typer.Option("--test", help="Held-out JSONL file; omitted or same as --train: k-fold CV."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object of the metrics, nothing else.")
+    ] = False,
+    plot_dir: Annotated[
+        Path | None, typer.Option("--plot-dir", help="Write PNG charts here.")
+    ] = None,
+    folds: Annotated[int, typer.Option(help="Folds for cross-validation.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed for folds and the random router.")] = 0,
+) -> None:
+    """Evaluate the router against a random router and a TF-IDF ridge baseline."""
+    from tokenport.routing.auto.eval import evaluate
+
+    same = test_file is None or test_file.resolve() == train_file.resolve()
+    try:
+        train_ds = load_dataset(train_file)
+        test_ds = None if same else load_dataset(test_file)  # type: ignore[arg-type]
+        report = evaluate(train_ds, test_ds, folds=folds, seed=seed, plot_dir=plot_dir)
+    except (ConfigError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
+        return
+    _print_report(report)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    console = Console()
+    console.print(
+        f"[bold]{report['dataset']}[/bold]: {report['mode']}, {report['n_scored']} scored"
+    )
+    if "routellm" in report:
+        section = report["routellm"]
+        table = Table("router", "APGR", "CPT(20%)", "CPT(50%)", "CPT(80%)")
+        for name, r in section["routers"].items():
+            cpt = r["cpt"]
+            table.add_row(name, f"{r['apgr']:.3f}", *(f"{cpt[k]:.1f}%" for k in cpt))
+        console.print(table)
+        console.print(f"targets: {section['targets']}")
+    if "routerbench" in report:
+        section = report["routerbench"]
+        best = section["best_single"]
+        console.print(f"best single: {best['model']} {best['quality']:.3f} at ${best['cost']:.6f}")
+        table = Table("router", "AIQ", "max quality", "cost to match best", "share of its cost")
+        for name, r in section["routers"].items():
+            match, share = r["cost_to_match_best"], r["match_cost_share"]
+            table.add_row(
+                name,
+                f"{r['aiq']:.4f}",
+                f"{r['max_quality']:.3f}",
+                "never" if match is None else f"${match:.6f}",
+                "-" if share is None else f"{share:.0%}",
+            )
+        console.print(table)
+        console.print(f"targets: {section['targets']}")
+    lat = report["latency"]
+    console.print(f"decision latency: p50 {lat['p50_ms']:.3f} ms, p99 {lat['p99_ms']:.3f} ms")
+    for path in report.get("plots", []):
+        console.print(f"plot: {path}")
