@@ -1,0 +1,126 @@
+"""A database outage under a running gateway: 503s where the database is needed, nothing lost.
+
+PostgreSQL is reached through a TCP proxy the test cuts and restores, so the real server
+(shared by other tests) is never stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tokenport.ledger.store import open_store
+from tokenport.providers.fake import FakeUpstream
+
+pytestmark = pytest.mark.postgres
+ADMIN = "admin-secret-outage-0123456789"
+MSG: list[Any] = [{"role": "user", "content": "hello there"}]
+
+
+class Proxy:
+    """Forwards 127.0.0.1:<port> to PostgreSQL; `cut()` drops every connection and refuses new."""
+
+    def __init__(self, target_port: int = 5432) -> None:
+        self.target = target_port
+        self.loop = asyncio.new_event_loop()
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.port = 0
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    async def _pipe(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            while data := await r.read(65536):
+                w.write(data)
+                await w.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            w.close()
+
+    async def _client(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        ur, uw = await asyncio.open_connection("127.0.0.1", self.target)
+        self.writers |= {cw, uw}
+        await asyncio.gather(self._pipe(cr, uw), self._pipe(ur, cw))
+
+    async def _start(self) -> None:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for w in self.writers:
+            w.close()
+        self.writers.clear()
+
+    def run(self, coro: Any) -> None:
+        asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def start(self) -> None:
+        self.run(self._start())
+
+    def cut(self) -> None:
+        self.run(self._cut())
+
+
+@pytest.fixture
+def proxy() -> Iterator[Proxy]:
+    p = Proxy()
+    p.start()
+    yield p
+    p.loop.call_soon_threadsafe(p.loop.stop)
+
+
+def _call(url: str, body: Any, token: str | None = None) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers=headers
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_outage_gives_503_and_the_journal_catches_up(
+    pg_url: str, proxy: Proxy, fake: FakeUpstream, gateway_factory: Any
+) -> None:
+    via_proxy = pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    gw = gateway_factory(
+        {"fakeoa": fake}, env={"TOKENPORT_ADMIN_KEY": ADMIN}, database_url=via_proxy
+    )
+    chat = gw.base_url + "/v1/chat/completions"
+    body = {"model": "fakeoa/fake-model", "messages": MSG}
+    status, out = _call(gw.base_url + "/api/v1/keys", {"name": "o", "limit": 1.0}, ADMIN)
+    assert status == 201
+    secret = out["key"]
+
+    proxy.cut()
+    gw.state.admission.forget()  # no cached key: the next keyed request needs the database
+    status, err = _call(chat, body, secret)
+    assert status == 503
+    assert "key database" in err["error"]["message"] and "Traceback" not in json.dumps(err)
+    # Unkeyed traffic is still served; its records wait in the journal.
+    answered = [_call(chat, body)[1]["id"] for _ in range(5)]
+    assert gw.state.ledger.backlog() > 0
+
+    proxy.start()  # the database is back
+    deadline = time.monotonic() + 30
+    while gw.state.ledger.backlog() > 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    store = open_store(pg_url)
+    assert all(store.get(i) is not None for i in answered)
+    store.close()
+    assert _call(chat, body, secret)[0] == 200
