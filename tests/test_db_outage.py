@@ -10,13 +10,12 @@ import asyncio
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from _helpers import http_json
 from tokenport.ledger.store import open_store
 from tokenport.providers.fake import FakeUpstream
 
@@ -80,20 +79,6 @@ def proxy() -> Iterator[Proxy]:
     p.loop.call_soon_threadsafe(p.loop.stop)
 
 
-def _call(url: str, body: Any, token: str | None = None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST", headers=headers
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=20) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
 def test_outage_gives_503_and_the_journal_catches_up(
     pg_url: str, proxy: Proxy, fake: FakeUpstream, gateway_factory: Any
 ) -> None:
@@ -124,3 +109,7 @@ def test_outage_gives_503_and_the_journal_catches_up(
     assert all(store.get(i) is not None for i in answered)
     store.close()
     assert _call(chat, body, secret)[0] == 200
+
+
+def _call(url: str, body: Any, token: str | None = None) -> tuple[int, Any]:
+    return http_json("POST", url, body, token)

@@ -14,30 +14,13 @@ from pathlib import Path
 import openai
 import pytest
 
+from _helpers import free_port as _free_port
+from _helpers import wait_http as _wait_http
 from tokenport.config import LocalModelConfig
 from tokenport.providers.local import LocalModelSupervisor
 
 pytestmark = pytest.mark.local_model
 MODEL = "local/smollm2-135m-instruct"
-
-
-def _wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer within {timeout}s")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_supervisor_restarts_a_dead_child_and_stops_it(tmp_path: Path) -> None:

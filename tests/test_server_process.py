@@ -15,31 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _helpers import free_port as _port
+from _helpers import http_json
 from tokenport.providers.fake import FakeUpstream, Script
 
 MSG: list[Any] = [{"role": "user", "content": "hello there"}]
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _post(url: str, body: Any, token: str | None = None, timeout: float = 10) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST", headers=headers
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 def _config(tmp: Path, fake: FakeUpstream, extra: str = "") -> Path:
@@ -182,3 +162,7 @@ def test_secrets_never_reach_logs_or_errors(tmp_path: Path, fake: FakeUpstream) 
     assert "upstream rejected" in text  # the errors were produced and logged/returned
     for secret in (upstream_key, admin_key, client_key):
         assert secret not in text, f"a secret leaked: {secret[:12]}..."
+
+
+def _post(url: str, body: Any, token: str | None = None, timeout: float = 10) -> tuple[int, Any]:
+    return http_json("POST", url, body, token, timeout=timeout)

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tokenport.catalog.model import ModelEntry
 from tokenport.errors import (
@@ -336,6 +336,12 @@ def _failed_attempt(route: Route, t0: float, exc: UpstreamError) -> Attempt:
     )
 
 
+def _call_text(call: dict[str, Any]) -> str:
+    """A tool call's name and arguments: what its tokens were spent on."""
+    fn = call.get("function") or {}
+    return str(fn.get("name") or "") + str(fn.get("arguments") or "")
+
+
 def _collect(chunk: Chunk, text: list[str]) -> None:
     d = chunk.delta
     if d is None:
@@ -344,9 +350,7 @@ def _collect(chunk: Chunk, text: list[str]) -> None:
         text.append(d.content)
     if d.reasoning_content:
         text.append(d.reasoning_content)
-    for call in d.tool_calls or ():
-        fn = call.get("function") or {}
-        text.append(str(fn.get("name") or "") + str(fn.get("arguments") or ""))
+    text.extend(_call_text(call) for call in d.tool_calls or ())
 
 
 def _response_text(resp: ChatResponse) -> str:
@@ -355,9 +359,7 @@ def _response_text(resp: ChatResponse) -> str:
         m = choice.message
         if isinstance(m.content, str):
             parts.append(m.content)
-        for call in m.tool_calls or ():
-            fn = call.get("function") or {}
-            parts.append(str(fn.get("name") or "") + str(fn.get("arguments") or ""))
+        parts.extend(_call_text(call) for call in m.tool_calls or ())
     return "".join(parts)
 
 

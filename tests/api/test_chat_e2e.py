@@ -11,31 +11,10 @@ from typing import Any
 import openai
 import pytest
 
+from _helpers import http_json
 from tokenport.providers.fake import FakeUpstream, Script
 
 MESSAGES: list[Any] = [{"role": "user", "content": "say hello to the world"}]
-
-
-def _get(url: str) -> tuple[int, Any]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    req = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 def _generation(gw: Any, gen_id: str) -> dict[str, Any]:
@@ -342,3 +321,11 @@ def test_unconfigured_provider_is_503_naming_key(fake: FakeUpstream, gateway_fac
         json.dumps({"model": "deepseek/deepseek-chat", "messages": MESSAGES}).encode(),
     )
     assert status == 503 and "DEEPSEEK_API_KEY" in body["error"]["message"]
+
+
+def _get(url: str) -> tuple[int, Any]:
+    return http_json("GET", url)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    return http_json("POST", url, body, headers=headers)

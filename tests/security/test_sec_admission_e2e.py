@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openai
 import pytest
 
+from _helpers import http_json as _call
 from tokenport.providers.fake import FakeUpstream, Script
 
 ADMIN = "admin-secret-for-tests-0123456789"
 MODEL = "fakeoa/fake-model"
 MSG: list[Any] = [{"role": "user", "content": "hello there"}]
-
-
-def _call(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=20) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 def _gateway(factory: Any, fake: FakeUpstream, **extra: Any) -> Any:

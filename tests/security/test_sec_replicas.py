@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,32 +16,13 @@ from typing import Any
 
 import pytest
 
+from _helpers import free_port as _port
+from _helpers import http_json as _call
 from tokenport.providers.fake import FakeUpstream, Script
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 ADMIN = "admin-secret-replicas-0123456789"
 MSG: list[Any] = [{"role": "user", "content": "hello there"}]
-
-
-def _call(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
