@@ -57,9 +57,10 @@ class Tx(Protocol):
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
     def many(self, sql: str, params: Sequence[Sequence[object]]) -> None: ...
-    def many_returning(
-        self, sql: str, params: Sequence[Sequence[object]]
-    ) -> list[tuple[Any, ...]]: ...
+    def insert_new(self, rows: Sequence[Sequence[object]]) -> list[object]:
+        """Insert `requests` rows (id first, in `COLUMNS` order) whose id is not there yet;
+        return the ids actually inserted. Each dialect does this its fastest safe way."""
+        ...
 
 
 def record_values(record: LedgerRecord) -> tuple[object, ...]:
@@ -106,10 +107,10 @@ def rollup_deltas(records: Iterable[LedgerRecord]) -> list[tuple[object, ...]]:
     ]
 
 
-def _insert_sql(param: str) -> str:
+def insert_sql(param: str) -> str:
     return (
         f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join([param] * len(COLUMNS))}) "
-        "ON CONFLICT (id) DO NOTHING RETURNING id"
+        "ON CONFLICT (id) DO NOTHING"
     )
 
 
@@ -181,10 +182,7 @@ class SqlStore(ABC):
             return 0
         batch = list(unique.values())
         with self._transaction() as tx:
-            # One row per statement: as fast as multi-row VALUES in SQLite, faster in psycopg
-            # (pipelined, and no re-parsing of a statement with thousands of placeholders).
-            rows = tx.many_returning(_insert_sql(self.param), [record_values(r) for r in batch])
-            inserted = {row[0] for row in rows}
+            inserted = set(tx.insert_new([record_values(r) for r in batch]))
             deltas = rollup_deltas(r for r in batch if r.id in inserted)
             if deltas:
                 tx.many(_upsert_sql(self.param), deltas)

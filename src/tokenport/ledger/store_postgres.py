@@ -21,7 +21,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from tokenport.errors import ServiceUnavailable
-from tokenport.ledger.sql import SqlStore, Tx
+from tokenport.ledger.sql import COLUMNS, SqlStore, Tx
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -29,6 +29,13 @@ _PER_RECORD_ERRORS = (psycopg.DataError, psycopg.IntegrityError)
 # Any constant works; it only has to be the same for every tokenport replica.
 _MIGRATION_LOCK = 0x746F6B656E706F72
 _STATEMENT_TIMEOUT_MS = 60_000
+
+
+_COLS = ", ".join(COLUMNS)
+_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS _incoming (LIKE requests INCLUDING DEFAULTS) "
+    "ON COMMIT DELETE ROWS"
+)
 
 
 class _PgTx:
@@ -42,13 +49,19 @@ class _PgTx:
     def many(self, sql: str, params: Sequence[Sequence[object]]) -> None:
         self._cur.executemany(sql, params)
 
-    def many_returning(self, sql: str, params: Sequence[Sequence[object]]) -> list[tuple[Any, ...]]:
-        self._cur.executemany(sql, params, returning=True)
-        out: list[tuple[Any, ...]] = []
-        while True:
-            out += self._cur.fetchall()
-            if not self._cur.nextset():
-                return out
+    def insert_new(self, rows: Sequence[Sequence[object]]) -> list[object]:
+        # COPY into a transaction-local staging table, then one set-based insert: several
+        # times faster than a row-per-statement insert, and still exact about which are new.
+        cur = self._cur
+        cur.execute(_STAGING)
+        with cur.copy(f"COPY _incoming ({_COLS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(
+            f"INSERT INTO requests ({_COLS}) SELECT {_COLS} FROM _incoming "
+            "ON CONFLICT (id) DO NOTHING RETURNING id"
+        )
+        return [r[0] for r in cur.fetchall()]
 
 
 class PostgresStore(SqlStore):

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from tokenport.errors import ServiceUnavailable
-from tokenport.ledger.sql import SqlStore, Tx
+from tokenport.ledger.sql import SqlStore, Tx, insert_sql
 
 _PER_RECORD_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError)
+_IN_CHUNK = 500  # ids per `IN (...)` lookup, well under SQLite's bound-parameter limit
 
 
 class _SqliteTx:
@@ -35,12 +36,19 @@ class _SqliteTx:
     def many(self, sql: str, params: Sequence[Sequence[object]]) -> None:
         self._conn.executemany(sql, params)
 
-    def many_returning(self, sql: str, params: Sequence[Sequence[object]]) -> list[tuple[Any, ...]]:
-        # sqlite3's executemany refuses RETURNING; a loop over one cached statement is as fast.
-        out: list[tuple[Any, ...]] = []
-        for row in params:
-            out += self._conn.execute(sql, row).fetchall()
-        return out
+    def insert_new(self, rows: Sequence[Sequence[object]]) -> list[object]:
+        # sqlite3's executemany refuses RETURNING, and one execute per row costs more than
+        # the rest of a batch. The writer holds the write lock (BEGIN IMMEDIATE), so reading
+        # which ids exist and then inserting in one executemany has the same outcome.
+        ids = [row[0] for row in rows]
+        existing: set[object] = set()
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found = self._conn.execute(f"SELECT id FROM requests WHERE id IN ({marks})", chunk)
+            existing.update(r[0] for r in found)
+        self._conn.executemany(insert_sql("?"), rows)
+        return [i for i in ids if i not in existing]
 
 
 class SqliteStore(SqlStore):

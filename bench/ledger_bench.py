@@ -1,0 +1,241 @@
+"""Ledger benchmarks: sustained write rate, and usage reports over a large ledger.
+
+    python bench/ledger_bench.py write  [--rate 5000] [--seconds 10] [--db sqlite|postgres]
+    python bench/ledger_bench.py report [--records 10000000] [--db sqlite|postgres] [--reuse]
+
+`write` drives the real `Ledger` (journal with group-commit fsync, then batched database
+writes) open-loop at `--rate` appends per second from concurrent appenders, as a serving
+gateway would, and reports the appended rate, the committed-to-database rate and whether the
+backlog grew. `report` fills a ledger with N synthetic records through the real insert path
+(so rollups are maintained exactly as in production), then times `tokenport usage`-style
+reports, which read only the hourly rollups, and prints the query plan.
+
+Results go to bench/out/ledger.json. PostgreSQL is the local one (127.0.0.1:5432, db test),
+in a scratch schema that is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import psycopg
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tokenport.ledger import synth
+from tokenport.ledger.record import LedgerRecord
+from tokenport.ledger.store import open_store
+from tokenport.ledger.writer import Ledger
+
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+OUT = Path(__file__).parent / "out"
+console = Console()
+
+
+@contextmanager
+def database(kind: str, scratch: Path, keep: str | None = None) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{keep or scratch / 'ledger.db'}"
+        return
+    schema = keep or f"tp_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        try:
+            yield f"{PG}?options=-csearch_path%3D{schema}"
+        finally:
+            if keep is None:
+                admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+async def _write(url: str, journal: Path, rate: int, seconds: float) -> dict[str, Any]:
+    ledger = Ledger(url, journal)
+    await ledger.start()
+    pool = synth.records(min(rate * int(seconds), 200_000), seed=1)
+    backlog: list[int] = []
+    latencies: list[float] = []
+    sent = 0
+    start = time.perf_counter()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(record: LedgerRecord) -> None:
+        t0 = time.perf_counter()
+        await ledger.append(record)
+        latencies.append((time.perf_counter() - t0) * 1000)
+
+    while (elapsed := time.perf_counter() - start) < seconds:
+        due = int(elapsed * rate)
+        while sent < due:  # open loop: the schedule does not wait for slow appends
+            r = pool[sent % len(pool)]
+            t = asyncio.create_task(one(msgspec.structs.replace(r, id=f"b{sent}")))
+            tasks.add(t)
+            t.add_done_callback(tasks.discard)
+            sent += 1
+        if int(elapsed * 10) > len(backlog):
+            backlog.append(ledger.backlog())
+        await asyncio.sleep(0.002)
+    await asyncio.gather(*tasks)
+    append_s = time.perf_counter() - start
+    stats = ledger.stats()
+    await ledger.drain(timeout=60)
+    drained_s = time.perf_counter() - start
+    await ledger.stop()
+    latencies.sort()
+    return {
+        "target_rate": rate,
+        "seconds": seconds,
+        "appended": sent,
+        "append_rate": round(sent / append_s),
+        "committed_during_load": stats.committed,
+        "committed_rate_during_load": round(stats.committed / append_s),
+        "committed_rate_incl_drain": round(sent / drained_s),
+        "drain_after_load_s": round(drained_s - append_s, 2),
+        "backlog_samples": backlog[:: max(1, len(backlog) // 10)],
+        "backlog_max": max(backlog or [0]),
+        "append_p50_ms": round(statistics.median(latencies), 2),
+        "append_p99_ms": round(latencies[int(len(latencies) * 0.99)], 2),
+    }
+
+
+def write(db: str, rate: int, seconds: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, database(db, Path(tmp)) as url:
+        result = asyncio.run(_write(url, Path(tmp) / "journal", rate, seconds))
+    result["db"] = db
+    return result
+
+
+def _plan(url: str, db: str) -> list[str]:
+    sql = (
+        "SELECT key_id, model_served, SUM(cost) FROM rollup_hourly WHERE hour >= {p} "
+        "AND hour < {p} GROUP BY key_id, model_served"
+    )
+    now = int(time.time())
+    if db == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        rows = conn.execute(
+            "EXPLAIN QUERY PLAN " + sql.format(p="?"), (now - 7 * 86400, now)
+        ).fetchall()
+        conn.close()
+        return [str(r[-1]) for r in rows]
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "EXPLAIN ANALYZE " + sql.format(p="%s"), (now - 7 * 86400, now)
+        ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def report(db: str, records: int, reuse: str | None) -> dict[str, Any]:
+    keep_dir = OUT / "ledger-10m" if reuse else None
+    if keep_dir:
+        keep_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        database(
+            db,
+            Path(tmp),
+            (str(keep_dir / "ledger.db") if db == "sqlite" else reuse) if reuse else None,
+        ) as url,
+    ):
+        store = open_store(url)
+        store.migrate()
+        have = store.usage_report(0, time.time() + 1)
+        existing = have[0].requests if have else 0
+        store.close()
+        fill_s = 0.0
+        if existing < records:
+            t0 = time.perf_counter()
+            with Progress(
+                TextColumn("filling ledger"),
+                BarColumn(),
+                TextColumn("{task.completed:,}/{task.total:,}"),
+                TimeRemainingColumn(),
+                console=console,
+            ) as bar:
+                task = bar.add_task("fill", total=records - existing)
+                synth.fill(
+                    url,
+                    records - existing,
+                    seed=existing + 7,
+                    days=30,
+                    progress=lambda done, n: bar.update(task, completed=done),
+                )
+            fill_s = time.perf_counter() - t0
+        store = open_store(url)
+        now = time.time()
+        timings: dict[str, list[float]] = {}
+        shapes = {
+            "by key,model,day (30d)": ("key_id", "model_served", "day"),
+            "by model (7d)": ("model_served",),
+            "by key (1d)": ("key_id",),
+        }
+        spans = {"by key,model,day (30d)": 30, "by model (7d)": 7, "by key (1d)": 1}
+        for name, group in shapes.items():
+            timings[name] = []
+            for _ in range(7):
+                t0 = time.perf_counter()
+                store.usage_report(now - spans[name] * 86400, now, group)
+                timings[name].append((time.perf_counter() - t0) * 1000)
+        total = store.usage_report(0, now + 1)
+        rollup_rows = len(store.rollups(0, now + 1))
+        store.close()
+        plan = _plan(url, db)
+    return {
+        "db": db,
+        "records": total[0].requests if total else 0,
+        "rollup_rows": rollup_rows,
+        "fill_s": round(fill_s, 1),
+        "report_ms": {
+            k: {"median": round(statistics.median(v), 2), "max": round(max(v), 2)}
+            for k, v in timings.items()
+        },
+        "query_plan": plan,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("what", choices=["write", "report"])
+    ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    ap.add_argument("--rate", type=int, default=5000)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--records", type=int, default=10_000_000)
+    ap.add_argument(
+        "--reuse",
+        metavar="SCHEMA_OR_ANY",
+        default=None,
+        help="keep and reuse the filled ledger (bench/out/ledger-10m for SQLite, "
+        "this schema name for PostgreSQL)",
+    )
+    args = ap.parse_args()
+    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    results = []
+    for db in dbs:
+        r = (
+            write(db, args.rate, args.seconds)
+            if args.what == "write"
+            else report(db, args.records, args.reuse)
+        )
+        console.print_json(json.dumps(r))
+        results.append(r)
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"ledger-{args.what}.json"
+    path.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
