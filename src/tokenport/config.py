@@ -100,6 +100,22 @@ class LocalModelConfig(_Strict):
     health_interval_s: float = Field(5.0, gt=0)
 
 
+class AutoPoolConfig(_Strict):
+    """One `auto:<name>` pool: the router's model names mapped to gateway models."""
+
+    models: dict[str, str] = Field(min_length=1, description="router model -> gateway model id")
+    tradeoff: float = Field(0.0, ge=0, description="quality points given up per USD saved")
+    expected_output_tokens: int = Field(512, gt=0, description="for expected cost per call")
+
+
+class AutoConfig(_Strict):
+    """`model: "auto"`: a router artifact from `tokenport router train`, and its pools."""
+
+    artifact: Path | None = None
+    feedback_log: Path | None = Field(None, description="default: <data_dir>/router-feedback.jsonl")
+    pools: dict[str, AutoPoolConfig] = Field(default_factory=dict)
+
+
 class Settings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -137,6 +153,7 @@ class Settings(_Strict):
     # Only for `tokenport simulate`, which stamps weeks of traffic into a scratch ledger.
     simulation: bool = False
     local: LocalModelConfig = LocalModelConfig()
+    auto: AutoConfig = AutoConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
 
     @field_validator("database_url")

@@ -48,6 +48,7 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     key_id: str | None = None
     app: str | None = None
+    requested_model: str | None = None  # what the client asked for, when routing rewrote it
     # Called once when the request is over, with its cost and total tokens (0, 0 on failure):
     # how the admission layer settles a credit reservation and counts tokens per minute.
     on_done: Callable[[float, int], Awaitable[None]] | None = None
@@ -378,7 +379,7 @@ def _ok_record(
     return LedgerRecord(
         id=ctx.gen_id,
         ts=ctx.ts,
-        model_requested=request.model,
+        model_requested=ctx.requested_model or request.model,
         status="ok",
         key_id=ctx.key_id,
         app=ctx.app,
@@ -411,7 +412,7 @@ def _error_record(
     return LedgerRecord(
         id=ctx.gen_id,
         ts=ctx.ts,
-        model_requested=request.model,
+        model_requested=ctx.requested_model or request.model,
         status="error",
         key_id=ctx.key_id,
         app=ctx.app,

@@ -35,12 +35,13 @@ from tokenport.ledger.writer import Ledger
 from tokenport.openai_wire import encode_chunk, encode_response, encode_usage_chunk
 from tokenport.providers.registry import Registry, build_registry
 from tokenport.providers.sse import sse_frame
+from tokenport.routing.autoroute import AutoChoice, AutoRouting, is_auto
 from tokenport.routing.health import Health
 from tokenport.security.admission import Admission
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
 from tokenport.tokenize import TokenCounter
-from tokenport.types import Chunk
+from tokenport.types import ChatRequest, Chunk
 
 LOCAL_URL_ENV = "TOKENPORT_LOCAL_BASE_URL"
 _encoder = msgspec.json.Encoder()
@@ -56,6 +57,7 @@ class State:
     gateway: Gateway
     ledger: Ledger
     admission: Admission
+    auto: AutoRouting | None
     models_body: bytes
     started: float
 
@@ -105,6 +107,7 @@ async def chat_completions(request: Request) -> Response:
     body = await _read_body(request, st.settings.max_body_bytes)
     chat = parse_chat_request(body)
     ctx = _context(request, st.settings.simulation)
+    choice = _auto_route(st, chat, ctx) if is_auto(chat.model) else None
     routes = None
     if key is not None:
         ctx.key_id = key.id
@@ -113,18 +116,57 @@ async def chat_completions(request: Request) -> Response:
         ctx.on_done = functools.partial(st.admission.settle, reservation)
     if not chat.stream:
         served = await st.gateway.complete(chat, ctx, routes)
+        extra: dict[str, Any] = {"provider": served.route.provider}
+        if choice is not None:
+            extra["auto"] = choice.summary()
         return Response(
-            encode_response(
-                served.response, served.usage, served.cost, {"provider": served.route.provider}
-            ),
+            encode_response(served.response, served.usage, served.cost, extra),
             media_type=_JSON,
+            headers=choice.headers() if choice else None,
         )
     opened = await st.gateway.open_stream(chat, ctx, routes)
     return StreamingResponse(
         _sse(st.gateway, opened),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            **(choice.headers() if choice else {}),
+        },
     )
+
+
+def _auto_route(st: State, chat: ChatRequest, ctx: RequestContext) -> AutoChoice:
+    if st.auto is None:
+        raise BadRequest(
+            "`model: auto` needs a trained router: run `tokenport router train --data FILE "
+            "--out router.npz`, then set [auto] artifact and [auto.pools.default] in the config.",
+            param="model",
+        )
+    choice = st.auto.route(chat)
+    ctx.requested_model = choice.requested
+    st.auto.remember(ctx.gen_id, chat, choice)
+    return choice
+
+
+class _Feedback(msgspec.Struct, forbid_unknown_fields=True):
+    score: float
+    id: str | None = None
+    prompt: str | None = None
+    model: str | None = None
+
+
+async def feedback(request: Request) -> Response:
+    """Teach the auto router: a score in [0, 1] for a generation (or a prompt and model)."""
+    st = _state(request)
+    if st.auto is None:
+        raise BadRequest("Feedback trains the auto router, which is not configured here.")
+    try:
+        fb = msgspec.json.decode(await _read_body(request, 1_000_000), type=_Feedback)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BadRequest(f"Invalid feedback: {exc}") from exc
+    corrected = st.auto.learn(fb.id, fb.score, fb.prompt, fb.model)
+    return _json({"data": {"learned": True, "prediction_error": round(corrected, 6)}})
 
 
 async def _sse(gateway: Gateway, s: OpenStream) -> AsyncIterator[bytes]:
@@ -283,6 +325,7 @@ def build_state(
         interactive_max_rtt_ms=settings.interactive_max_rtt_ms,
         tolerant_apps=tuple(a.lower() for a in settings.tolerant_apps),
     )
+    auto = AutoRouting.from_settings(settings, catalog.get, counter)
     return State(
         settings,
         catalog,
@@ -290,6 +333,7 @@ def build_state(
         gateway,
         ledger,
         admission,
+        auto,
         _models_body(catalog, registry),
         time.monotonic(),
     )
@@ -325,6 +369,7 @@ def create_app(
             HttpRoute("/api/v1/generation", generation, methods=["GET"]),
             HttpRoute("/healthz", healthz, methods=["GET"]),
             HttpRoute("/api/v1/economics", economics_endpoint, methods=["GET"]),
+            HttpRoute("/api/v1/feedback", feedback, methods=["POST"]),
             *admin_routes(lambda: state.admission, admin_key_from(env, settings.admin_key_env)),
         ],
         exception_handlers={

@@ -1,0 +1,169 @@
+"""`model: "auto"` in the gateway: ask the trained router, then route like any other model.
+
+The router (`routing/auto/`) predicts each pool model's quality for the prompt; expected
+cost per call comes from the catalog price of the gateway model each router model maps to.
+The request may carry `auto: {quality_floor, max_price}`; otherwise the pool's trade-off
+decides. Recent decisions are remembered (bounded) so `POST /api/v1/feedback` can teach
+the router from a generation id alone.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from tokenport.catalog.model import ModelEntry
+from tokenport.config import AutoPoolConfig, Settings
+from tokenport.errors import BadRequest, ConfigError, NotFound
+from tokenport.openai_wire import message_text
+from tokenport.pricing import max_cost_usd
+from tokenport.routing.auto.decide import AutoRouter, Decision, Pool
+from tokenport.routing.auto.feedback import FeedbackLog, record
+from tokenport.tokenize import TokenCounter
+from tokenport.types import ChatRequest
+
+_REMEMBER = 10_000
+
+
+class AutoOptions(msgspec.Struct, forbid_unknown_fields=True):
+    quality_floor: float | None = None
+    max_price: float | None = None
+
+
+class AutoChoice(msgspec.Struct, frozen=True):
+    requested: str
+    model: str  # the gateway model it routed to
+    decision: Decision
+
+    def summary(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "requested": self.requested,
+            "model": self.model,
+            "router_model": d.model,
+            "predicted_quality": d.predicted_quality,
+            "expected_cost": d.expected_cost,
+            "reason": d.reason,
+            "router_version": d.router_version,
+        }
+
+    def headers(self) -> dict[str, str]:
+        d = self.decision
+        return {
+            "X-Tokenport-Auto-Model": self.model,
+            "X-Tokenport-Auto-Quality": f"{d.predicted_quality:.4f}",
+            "X-Tokenport-Auto-Cost": f"{d.expected_cost:.8f}",
+        }
+
+
+def is_auto(model: str) -> bool:
+    return model == "auto" or model.startswith("auto:")
+
+
+def prompt_of(request: ChatRequest) -> str:
+    """What the router reads: the user's turns (the system prompt says little of difficulty)."""
+    user = [message_text(m) for m in request.messages if m.role == "user"]
+    return "\n".join(user) or message_text(request.messages[-1])
+
+
+class AutoRouting:
+    def __init__(
+        self,
+        router: AutoRouter,
+        pools: dict[str, AutoPoolConfig],
+        get_model: Callable[[str], ModelEntry | None],
+        counter: TokenCounter,
+        feedback: FeedbackLog | None,
+    ) -> None:
+        self.router, self.pools, self.counter, self.feedback_log = router, pools, counter, feedback
+        self._prices: dict[str, dict[str, ModelEntry]] = {}
+        for name, pool in pools.items():
+            entries = {}
+            for router_model, gateway_model in pool.models.items():
+                entry = get_model(gateway_model)
+                if entry is None:
+                    raise ConfigError(
+                        f"auto.pools.{name}.models: '{gateway_model}' is not a model in the catalog"
+                    )
+                if router_model not in router.models:
+                    raise ConfigError(
+                        f"auto.pools.{name}.models: the router was not trained on "
+                        f"'{router_model}' (it knows {', '.join(router.models)})"
+                    )
+                entries[router_model] = entry
+            self._prices[name] = entries
+        self._recent: OrderedDict[str, tuple[str, str]] = OrderedDict()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        get_model: Callable[[str], ModelEntry | None],
+        counter: TokenCounter,
+    ) -> AutoRouting | None:
+        cfg = settings.auto
+        if cfg.artifact is None:
+            return None
+        log = cfg.feedback_log or settings.data_dir / "router-feedback.jsonl"
+        router = AutoRouter.load(cfg.artifact, feedback_log=log if log.exists() else None)
+        return cls(router, cfg.pools, get_model, counter, FeedbackLog(log))
+
+    def route(self, request: ChatRequest) -> AutoChoice:
+        """Pick the pool model and rewrite `request.model` to it."""
+        name = request.model.partition(":")[2] or "default"
+        pool = self.pools.get(name)
+        if pool is None:
+            raise BadRequest(
+                f"No auto pool '{name}'. Pools: {', '.join(self.pools) or 'none'}.", param="model"
+            )
+        try:
+            opts = msgspec.convert(request.extra.pop("auto", None) or {}, AutoOptions)
+        except msgspec.ValidationError as exc:
+            raise BadRequest(f"Invalid `auto` options: {exc}", param="auto") from exc
+        text = prompt_of(request)
+        prompt_tokens = self.counter.rough_messages(request.messages)
+        out = request.output_cap() or pool.expected_output_tokens
+        prices = {
+            m: max_cost_usd(prompt_tokens, out, e.pricing) for m, e in self._prices[name].items()
+        }
+        decision = self.router.decide(
+            text,
+            Pool(name, tuple(pool.models), pool.tradeoff, prices),
+            opts.quality_floor,
+            opts.max_price,
+        )
+        requested, request.model = request.model, pool.models[decision.model]
+        return AutoChoice(requested, request.model, decision)
+
+    def remember(self, gen_id: str, request: ChatRequest, choice: AutoChoice) -> None:
+        self._recent[gen_id] = (prompt_of(request), choice.decision.model)
+        while len(self._recent) > _REMEMBER:
+            self._recent.popitem(last=False)
+
+    def learn(
+        self, gen_id: str | None, score: float, prompt: str | None = None, model: str | None = None
+    ) -> float:
+        """Teach the router one outcome; returns the prediction error it corrected."""
+        if not 0.0 <= score <= 1.0:
+            raise BadRequest("`score` must be between 0 and 1.", param="score")
+        if prompt is None or model is None:
+            if gen_id is None or gen_id not in self._recent:
+                raise NotFound(
+                    "No recent auto-routed generation with that id on this gateway; "
+                    "send `prompt` and `model` with the score instead."
+                )
+            prompt, model = self._recent[gen_id]
+        model = self._router_model(model)
+        return record(self.router, self.feedback_log, prompt, model, score)
+
+    def _router_model(self, model: str) -> str:
+        if model in self.router.models:
+            return model
+        for pool in self.pools.values():
+            for router_model, gateway_model in pool.models.items():
+                if gateway_model == model:
+                    return router_model
+        raise BadRequest(f"'{model}' is not a model of any auto pool.", param="model")
