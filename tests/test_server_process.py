@@ -166,3 +166,22 @@ def test_secrets_never_reach_logs_or_errors(tmp_path: Path, fake: FakeUpstream) 
 
 def _post(url: str, body: Any, token: str | None = None, timeout: float = 10) -> tuple[int, Any]:
     return http_json("POST", url, body, token, timeout=timeout)
+
+
+def test_serve_with_database_down_is_one_clear_line(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "TOKENPORT_DATA_DIR": str(tmp_path),
+        "TOKENPORT_CONFIG": "",
+        "TOKENPORT_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "tokenport", "serve", "--no-local"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert "ledger database is unavailable" in out.stderr and "Traceback" not in out.stderr

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tokenport.config import Settings, load_settings
-from tokenport.errors import ConfigError, ServiceUnavailable
+from tokenport.errors import ConfigError, ServiceUnavailable, TokenportError
 
 app = typer.Typer(
     help="tokenport: a self-hosted token exchange. One OpenAI-compatible API over every LLM "
@@ -63,6 +63,7 @@ def serve(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     s = _settings(config)
+    _preflight(s)
     if config is not None:
         os.environ["TOKENPORT_CONFIG"] = str(config.resolve())
     supervisor = None
@@ -95,6 +96,28 @@ def serve(
     finally:
         if supervisor is not None:
             supervisor.stop()
+
+
+def _preflight(s: Settings) -> None:
+    """Reach the database and apply migrations once, before any worker starts, so a bad URL or
+    a database that is down is one clear line rather than a traceback from every worker."""
+    from tokenport.ledger.store import open_store
+    from tokenport.security.keystore import KeyStore
+
+    try:
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        store = open_store(s.ledger_url())
+        store.migrate()
+        store.close()
+        keys = KeyStore(s.ledger_url())
+        keys.migrate()
+        keys.close()
+    except TokenportError as exc:
+        err.print(f"[red]Cannot start: the ledger database is unavailable.[/red]\n{exc.message}")
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        err.print(f"[red]Cannot start: the data directory {s.data_dir} is not usable:[/red] {exc}")
+        raise typer.Exit(1) from exc
 
 
 @config_app.command("check")
