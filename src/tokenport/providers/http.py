@@ -14,12 +14,15 @@ from email.utils import parsedate_to_datetime
 from time import time
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 
 from tokenport.errors import (
+    ConfigError,
     UpstreamAuthError,
     UpstreamBadRequest,
     UpstreamConnectError,
     UpstreamError,
+    UpstreamProtocolError,
     UpstreamRateLimited,
     UpstreamServerError,
     UpstreamTimeout,
@@ -96,6 +99,10 @@ class UpstreamClient:
     """A pooled session to one provider's base URL."""
 
     def __init__(self, provider: str, base_url: str, headers: Mapping[str, str]) -> None:
+        for name, value in headers.items():
+            if any(c in name + value for c in "\r\n"):
+                # A line break would let a config value smuggle extra headers upstream.
+                raise ConfigError(f"providers.{provider}.headers: '{name}' contains a line break")
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self._headers = dict(headers)
@@ -109,7 +116,9 @@ class UpstreamClient:
     def _session_now(self) -> aiohttp.ClientSession:
         # Created lazily: a ClientSession must be made inside the running event loop.
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+            # Idle connections are dropped well before common upstream idle timeouts, so a
+            # reused connection is rarely one the server is about to close.
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=15)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers=self._headers,
@@ -128,20 +137,14 @@ class UpstreamClient:
         longest allowed silence between reads, so a long generation is never cut while a
         stalled one still is.
         """
-        session = self._session_now()
         limits = (
             aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
             if stream
             else aiohttp.ClientTimeout(total=timeout)
         )
         try:
-            async with session.post(
-                self.base_url + path,
-                data=body,
-                headers={"Content-Type": "application/json"},
-                timeout=limits,
-                allow_redirects=False,
-            ) as resp:
+            resp = await self._send(path, body, limits)
+            async with resp:
                 if resp.status >= 300:
                     raw = await resp.read()
                     raise error_for_status(
@@ -156,6 +159,29 @@ class UpstreamClient:
             raise UpstreamConnectError(
                 self.provider, f"cannot connect: {redact(str(exc))}"
             ) from exc
+        except (aiohttp.ClientResponseError, HttpProcessingError) as exc:
+            raise UpstreamProtocolError(
+                self.provider, f"unreadable HTTP answer: {redact(str(exc))[:200]}"
+            ) from exc
+
+    async def _send(
+        self, path: str, body: bytes, limits: aiohttp.ClientTimeout
+    ) -> aiohttp.ClientResponse:
+        """POST; once more on a fresh connection if a pooled one was closed by the server
+        before it answered (so the request never reached it)."""
+        for attempt in (1, 2):
+            try:
+                return await self._session_now().post(
+                    self.base_url + path,
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                    timeout=limits,
+                    allow_redirects=False,
+                )
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def get_ok(self, path: str, timeout: float) -> bool:
         try:
