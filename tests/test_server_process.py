@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from _helpers import free_port as _port
 from _helpers import http_json
 from tokenport.providers.fake import FakeUpstream, Script
@@ -63,11 +65,15 @@ def _serve(cfg: Path, port: int, log: Path, env: dict[str, str]) -> subprocess.P
             time.sleep(0.2)
 
 
-def test_sigkill_under_load_loses_no_answered_request(tmp_path: Path, fake: FakeUpstream) -> None:
+@pytest.mark.parametrize("sync", ["fsync", "process"])
+def test_sigkill_under_load_loses_no_answered_request(
+    tmp_path: Path, fake: FakeUpstream, sync: str
+) -> None:
     fake.set_script(Script(text="ok fine", latency_ms=2))
     # The database writer waits 30 s between batches, so at the kill nearly every answered
     # record exists only in the journal: what the restart finds, the journal saved.
-    cfg, port = _config(tmp_path, fake, "ledger_flush_interval_s = 30"), _port()
+    extra = f'ledger_flush_interval_s = 30\nledger_sync = "{sync}"'
+    cfg, port = _config(tmp_path, fake, extra), _port()
     env = {"FAKE_UPSTREAM_KEY": "k"}
     proc = _serve(cfg, port, tmp_path / "gw.log", env)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"

@@ -138,7 +138,7 @@ async def test_a_failed_write_fails_its_appends_and_moves_to_a_new_segment(
     await journal.append(b"before")
     real = jmod._write_all
 
-    def torn_write(fd: int, data: bytes) -> None:
+    def torn_write(fd: int, data: bytes, sync: bool = True) -> None:
         import os
 
         os.write(fd, data[: len(data) // 2])  # half a frame reaches the file, then the disk fails
@@ -156,4 +156,19 @@ async def test_a_failed_write_fails_its_appends_and_moves_to_a_new_segment(
     reopened = Journal(tmp_path)
     await reopened.open()
     assert reopened.durable_frames == 2
+    await reopened.close()
+
+
+async def test_process_sync_acknowledges_before_fsync_and_fsyncs_soon(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, sync="process", sync_interval=0.02)
+    await journal.open()
+    for i in range(50):
+        await journal.append(f"r{i}".encode())
+    assert journal.fsyncs == 0 or journal.fsyncs < 50  # not one fsync per group
+    await asyncio.sleep(0.1)
+    assert journal.fsyncs >= 1  # the background sync caught up
+    await journal.abort()  # a crash: what was acknowledged is in the file
+    reopened = Journal(tmp_path)
+    await reopened.open()
+    assert reopened.durable_frames == 50
     await reopened.close()

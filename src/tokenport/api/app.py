@@ -305,6 +305,7 @@ def build_state(
         settings.ledger_url(),
         settings.data_dir / "journal" / f"w{os.getpid()}",
         flush_interval=settings.ledger_flush_interval_s,
+        sync=settings.ledger_sync,
     )
     counter = TokenCounter()
     limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()

@@ -14,6 +14,11 @@ Group commit: `append` puts a frame in a buffer and waits on a future; one flush
 the whole buffer, writes and fsyncs it on a dedicated I/O thread, then resolves every waiter.
 While one fsync is in flight the next group gathers, so the fsync rate stays at the disk's
 pace while appends per second grow with concurrency.
+
+`sync="process"` trades power-loss safety for latency: an append returns once its frame is
+written to the operating system (which a process crash, even SIGKILL, cannot lose), and the
+segment is fsynced every `sync_interval` seconds in the background. The default, "fsync",
+returns only after the group's fsync.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, ParamSpec, TypeVar
+from typing import BinaryIO, Literal, NamedTuple, ParamSpec, TypeVar
 
 from tokenport.errors import ConfigError, ServiceUnavailable
 
@@ -164,11 +169,12 @@ def read_batch(
     return ReadBatch(payloads, pos)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes, sync: bool = True) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-    os.fsync(fd)
+    if sync:
+        os.fsync(fd)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -183,9 +189,20 @@ def _fsync_dir(directory: Path) -> None:
 class Journal:
     """The journal of one process. One `Journal` per directory (enforced with a lock file)."""
 
-    def __init__(self, directory: Path, *, segment_bytes: int = 16 << 20) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        segment_bytes: int = 16 << 20,
+        sync: Literal["fsync", "process"] = "fsync",
+        sync_interval: float = 0.05,
+    ) -> None:
         self.directory = directory
         self.segment_bytes = segment_bytes
+        self.sync = sync
+        self.sync_interval = sync_interval
+        self._unsynced = False
+        self._syncer: asyncio.Task[None] | None = None
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-journal")
         self._lock_fd: int | None = None
         self._fd: int | None = None
@@ -217,6 +234,8 @@ class Journal:
             self._shutdown()
             raise
         self._flusher = asyncio.create_task(self._flush_loop(), name="ledger-journal-flusher")
+        if self.sync == "process":
+            self._syncer = asyncio.create_task(self._sync_loop(), name="ledger-journal-sync")
 
     def first_position(self) -> Position:
         return Position(min(self._final, default=self._active), 0)
@@ -272,6 +291,11 @@ class Journal:
         if self._flusher is not None:
             await self._flusher
             self._flusher = None
+        if self._syncer is not None:
+            self._syncer.cancel()
+            await asyncio.wait([self._syncer])
+            self._syncer = None
+        await self._sync_now()
         if self._fd is not None:
             await self._run(os.close, self._fd)
             self._fd = None
@@ -281,10 +305,11 @@ class Journal:
     async def abort(self) -> None:
         """Stop now, as a crash would: buffered frames are not written and their appends fail."""
         self._closing = True
-        if self._flusher is not None:
-            self._flusher.cancel()
-            await asyncio.wait([self._flusher])
-            self._flusher = None
+        for task in (self._flusher, self._syncer):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task])
+        self._flusher = self._syncer = None
         self._fail(self._waiters, ServiceUnavailable("The ledger journal was aborted."))
         self._buf, self._waiters = [], []
         if self._fd is not None:
@@ -316,7 +341,8 @@ class Journal:
             if self._force_rotate or self._active_end >= self.segment_bytes:
                 await self._rotate()
             assert self._fd is not None
-            await self._run(_write_all, self._fd, data)
+            await self._run(_write_all, self._fd, data, self.sync == "fsync")
+            self._unsynced = self.sync != "fsync"
         except OSError as exc:
             log.error("ledger journal write failed: %s", exc)
             await self._recover()
@@ -327,13 +353,26 @@ class Journal:
             raise
         self._active_end += len(data)
         self.durable_frames += len(waiters)
-        self.fsyncs += 1
+        self.fsyncs += self.sync == "fsync"
         for fut in waiters:
             if not fut.done():
                 fut.set_result(None)
         self.flushed.set()
 
+    async def _sync_loop(self) -> None:
+        # Runs on the same I/O thread as writes, so it never races a rotate or a close.
+        while not self._closing:
+            await asyncio.sleep(self.sync_interval)
+            await self._sync_now()
+
+    async def _sync_now(self) -> None:
+        if self._unsynced and self._fd is not None:
+            self._unsynced = False
+            await self._run(os.fsync, self._fd)
+            self.fsyncs += 1
+
     async def _rotate(self) -> None:
+        await self._sync_now()
         fd = await self._run(self._create, self._active + 1)
         if self._fd is not None:
             await self._run(os.close, self._fd)

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple, ParamSpec, TypeVar
+from typing import Literal, NamedTuple, ParamSpec, TypeVar
 
 import msgspec
 
@@ -82,6 +82,7 @@ class Ledger:
         segment_bytes: int = 16 << 20,
         adopt_orphans: bool = True,
         opener: Callable[[str], LedgerStore] = open_store,
+        sync: Literal["fsync", "process"] = "fsync",
     ) -> None:
         self.store_url = store_url
         self.journal_dir = Path(journal_dir)
@@ -90,7 +91,7 @@ class Ledger:
         self.pending_max = pending_max
         self.adopt_orphans = adopt_orphans
         self._opener = opener
-        self._journal = Journal(self.journal_dir, segment_bytes=segment_bytes)
+        self._journal = Journal(self.journal_dir, segment_bytes=segment_bytes, sync=sync)
         self._store: LedgerStore | None = None
         # One thread each, so the writer's connection stays on one thread and reads never
         # queue behind a batch commit.
