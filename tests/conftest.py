@@ -21,7 +21,7 @@ import uvicorn
 
 if TYPE_CHECKING:
     # Imported lazily below so that area test suites can run while other areas are unbuilt.
-    from tokenport.api.app import State
+    from tokenport.api.state import State
     from tokenport.catalog.store import Catalog
     from tokenport.config import Settings
     from tokenport.providers.fake import FakeUpstream

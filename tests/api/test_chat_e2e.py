@@ -329,3 +329,33 @@ def _get(url: str) -> tuple[int, Any]:
 
 def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     return http_json("POST", url, body, headers=headers)
+
+
+def test_client_disconnect_mid_stream_is_recorded_and_stops_upstream(
+    fake: FakeUpstream, gateway_factory: Any
+) -> None:
+    import http.client
+    import socket
+
+    fake.set_script(Script(text=" ".join(["w"] * 40), chunks=40, chunk_interval_ms=100))
+    gw = gateway_factory({"fakeoa": fake})
+    host, port = gw.base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    body = json.dumps({"model": "fakeoa/fake-model", "messages": MESSAGES, "stream": True})
+    conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    first = resp.readline().decode()  # the first event: the stream is flowing
+    gen_id = json.loads(first.removeprefix("data: "))["id"]
+    conn.sock.shutdown(socket.SHUT_RDWR)  # the client walks away 4 s before upstream ends
+    conn.close()
+    started = time.monotonic()
+    gen: dict[str, Any] = {}
+    while time.monotonic() - started < 3:
+        status, out = _get(f"{gw.base_url}/api/v1/generation?id={gen_id}")
+        if status == 200:
+            gen = out["data"]
+            break
+        time.sleep(0.1)
+    assert gen, "the cut-short stream was never recorded"
+    assert gen["status"] == "error" and gen["error_class"] == "_Disconnected"
+    assert 0 < gen["tokens_completion"] < 40  # priced for what was generated before the cut

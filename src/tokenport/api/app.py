@@ -1,65 +1,37 @@
-"""The ASGI edge: routes, body limits, and the app's lifespan.
+"""The ASGI app: the chat hot path (`api/chat.py`) in front of Starlette for the rest.
 
-Handlers parse once, hand typed values to the `Gateway`, and serialize once. Starlette is
-used bare (no middleware stack) because every layer on the hot path is per-request cost.
+Handlers parse once, hand typed values to the `Gateway`, and serialize once.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
+from starlette.datastructures import State as StarletteState
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route as HttpRoute
-from ulid import ULID
 
 from tokenport.api.admin import admin_key_from, admin_routes
+from tokenport.api.chat import ChatEndpoint, Receive, Scope, Send
 from tokenport.api.errors import error_payload, handle_tokenport_error, handle_unexpected
-from tokenport.api.openai import parse_chat_request
-from tokenport.catalog.model import ModelEntry
+from tokenport.api.models import model_entry_json
+from tokenport.api.state import State, build_state
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings, load_settings
 from tokenport.economics.api import economics_endpoint
 from tokenport.errors import BadRequest, NotFound, PayloadTooLarge, TokenportError
-from tokenport.gateway import Gateway, OpenStream, RequestContext, StreamEnd
 from tokenport.ledger.record import LedgerRecord
-from tokenport.ledger.writer import Ledger
-from tokenport.openai_wire import encode_chunk, encode_response, encode_usage_chunk
-from tokenport.providers.registry import Registry, build_registry
-from tokenport.providers.sse import sse_frame
-from tokenport.routing.autoroute import AutoChoice, AutoRouting, is_auto
-from tokenport.routing.health import Health
-from tokenport.security.admission import Admission
-from tokenport.security.keystore import KeyStore
-from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
-from tokenport.tokenize import TokenCounter
-from tokenport.types import ChatRequest, Chunk
 
 LOCAL_URL_ENV = "TOKENPORT_LOCAL_BASE_URL"
 _encoder = msgspec.json.Encoder()
 _JSON = "application/json"
-_DONE = b"data: [DONE]\n\n"
-
-
-@dataclass(slots=True)
-class State:
-    settings: Settings
-    catalog: Catalog
-    registry: Registry
-    gateway: Gateway
-    ledger: Ledger
-    admission: Admission
-    auto: AutoRouting | None
-    models_body: bytes
-    started: float
 
 
 def _json(obj: Any, status: int = 200) -> Response:
@@ -72,9 +44,6 @@ def _state(request: Request) -> State:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
     parts: list[bytes] = []
     size = 0
     async for part in request.stream():
@@ -83,139 +52,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
         parts.append(part)
     return b"".join(parts)
-
-
-def _context(request: Request, simulation: bool) -> RequestContext:
-    h = request.headers
-    ctx = RequestContext(
-        gen_id=f"gen-{ULID()}",
-        app=h.get("x-title") or h.get("http-referer") or h.get("referer"),
-    )
-    sim = h.get("x-tokenport-sim-time") if simulation else None
-    if sim is not None:
-        try:
-            ctx.ts = float(sim)
-            ctx.gen_id = f"gen-{ULID.from_timestamp(ctx.ts)}"  # ids stay time-sortable
-        except ValueError as exc:
-            raise BadRequest("X-Tokenport-Sim-Time must be Unix seconds.") from exc
-    return ctx
-
-
-async def chat_completions(request: Request) -> Response:
-    st = _state(request)
-    key = await st.admission.authenticate(request.headers.get("authorization"))
-    body = await _read_body(request, st.settings.max_body_bytes)
-    chat = parse_chat_request(body)
-    ctx = _context(request, st.settings.simulation)
-    choice = _auto_route(st, chat, ctx) if is_auto(chat.model) else None
-    routes = None
-    if key is not None:
-        ctx.key_id = key.id
-        routes = st.gateway.routes_for(chat, ctx.app)
-        reservation = await st.admission.admit(key, chat, routes)
-        ctx.on_done = functools.partial(st.admission.settle, reservation)
-    if not chat.stream:
-        served = await st.gateway.complete(chat, ctx, routes)
-        extra: dict[str, Any] = {"provider": served.route.provider}
-        if choice is not None:
-            extra["auto"] = choice.summary()
-        return Response(
-            encode_response(served.response, served.usage, served.cost, extra),
-            media_type=_JSON,
-            headers=choice.headers() if choice else None,
-        )
-    opened = await st.gateway.open_stream(chat, ctx, routes)
-    return StreamingResponse(
-        _sse(st.gateway, opened),
-        media_type="text/event-stream",
-        headers={
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-            **(choice.headers() if choice else {}),
-        },
-    )
-
-
-def _auto_route(st: State, chat: ChatRequest, ctx: RequestContext) -> AutoChoice:
-    if st.auto is None:
-        raise BadRequest(
-            "`model: auto` needs a trained router: run `tokenport router train --data FILE "
-            "--out router.npz`, then set [auto] artifact and [auto.pools.default] in the config.",
-            param="model",
-        )
-    choice = st.auto.route(chat)
-    ctx.requested_model = choice.requested
-    st.auto.remember(ctx.gen_id, chat, choice)
-    return choice
-
-
-class _Feedback(msgspec.Struct, forbid_unknown_fields=True):
-    score: float
-    id: str | None = None
-    prompt: str | None = None
-    model: str | None = None
-
-
-async def feedback(request: Request) -> Response:
-    """Teach the auto router: a score in [0, 1] for a generation (or a prompt and model)."""
-    st = _state(request)
-    if st.auto is None:
-        raise BadRequest("Feedback trains the auto router, which is not configured here.")
-    try:
-        fb = msgspec.json.decode(await _read_body(request, 1_000_000), type=_Feedback)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise BadRequest(f"Invalid feedback: {exc}") from exc
-    corrected = st.auto.learn(fb.id, fb.score, fb.prompt, fb.model)
-    return _json({"data": {"learned": True, "prediction_error": round(corrected, 6)}})
-
-
-async def _sse(gateway: Gateway, s: OpenStream) -> AsyncIterator[bytes]:
-    created = int(s.ctx.ts)
-    model = s.route.model_id
-
-    def emit(chunk: Chunk) -> bytes:
-        return sse_frame(encode_chunk(s.ctx.gen_id, model, created, chunk))
-
-    def end(e: StreamEnd) -> bytes:
-        if e.error is not None:
-            # Bytes already reached the client, so no fallback: say so in the stream itself.
-            return sse_frame(_encoder.encode(error_payload(e.error))) + _DONE
-        return sse_frame(encode_usage_chunk(s.ctx.gen_id, model, created, e.usage, e.cost)) + _DONE
-
-    async for frame in gateway.relay(s, emit, end):
-        yield frame
-
-
-def _per_token(usd_per_m: float | None) -> str | None:
-    return None if usd_per_m is None else f"{usd_per_m / 1_000_000:.12f}".rstrip("0").rstrip(".")
-
-
-def model_entry_json(e: ModelEntry, available: bool) -> dict[str, Any]:
-    p = e.pricing
-    return {
-        "id": e.id,
-        "name": e.name,
-        "object": "model",
-        "owned_by": e.author,
-        "provider": e.provider,
-        "slug": e.slug,
-        "context_length": e.context_length,
-        "author": e.author,
-        "country": e.country,
-        "available": available,
-        "pricing": {
-            "prompt": _per_token(p.input),
-            "completion": _per_token(p.output),
-            "input_cache_read": _per_token(p.cache_read),
-            "input_cache_write": _per_token(p.cache_write),
-        },
-        "top_provider": {"context_length": e.context_length, "max_completion_tokens": e.max_output},
-    }
-
-
-def _models_body(catalog: Catalog, registry: Registry) -> bytes:
-    data = [model_entry_json(e, e.provider in registry.providers) for e in catalog.entries()]
-    return _encoder.encode({"object": "list", "data": data})
 
 
 async def list_models(request: Request) -> Response:
@@ -292,52 +128,46 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return _json(error_payload(NotFound(f"No route {request.method} {request.url.path}.")), 404)
 
 
-def build_state(
-    settings: Settings,
-    env: Mapping[str, str],
-    local_base_url: str | None,
-    catalog: Catalog | None = None,
-) -> State:
-    registry = build_registry(settings, env, local_base_url)
-    catalog = (catalog or Catalog.load()).with_entries(registry.extra_entries)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(
-        settings.ledger_url(),
-        settings.data_dir / "journal" / f"w{os.getpid()}",
-        flush_interval=settings.ledger_flush_interval_s,
-        sync=settings.ledger_sync,
-    )
-    counter = TokenCounter()
-    limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
-    admission = Admission(
-        KeyStore(settings.ledger_url()), limiter, counter, require_keys=settings.require_keys
-    )
-    gateway = Gateway(
-        resolve=catalog.resolve,
-        suggest=catalog.suggest,
-        providers=registry.providers,
-        states=registry.states,
-        health=Health(settings.breaker_failures, settings.breaker_cooldown_s),
-        ledger=ledger,
-        counter=counter,
-        attempt_timeout_s=settings.attempt_timeout_s,
-        stream_idle_timeout_s=settings.stream_idle_timeout_s,
-        energy=registry.energy,
-        interactive_max_rtt_ms=settings.interactive_max_rtt_ms,
-        tolerant_apps=tuple(a.lower() for a in settings.tolerant_apps),
-    )
-    auto = AutoRouting.from_settings(settings, catalog.get, counter)
-    return State(
-        settings,
-        catalog,
-        registry,
-        gateway,
-        ledger,
-        admission,
-        auto,
-        _models_body(catalog, registry),
-        time.monotonic(),
-    )
+class _Feedback(msgspec.Struct, forbid_unknown_fields=True):
+    score: float
+    id: str | None = None
+    prompt: str | None = None
+    model: str | None = None
+
+
+async def feedback(request: Request) -> Response:
+    """Teach the auto router: a score in [0, 1] for a generation (or a prompt and model)."""
+    st = _state(request)
+    if st.auto is None:
+        raise BadRequest("Feedback trains the auto router, which is not configured here.")
+    try:
+        fb = msgspec.json.decode(await _read_body(request, 1_000_000), type=_Feedback)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BadRequest(f"Invalid feedback: {exc}") from exc
+    corrected = st.auto.learn(fb.id, fb.score, fb.prompt, fb.model)
+    return _json({"data": {"learned": True, "prediction_error": round(corrected, 6)}})
+
+
+class TokenportApp:
+    """Routes `POST /v1/chat/completions` to the bare hot path, everything else to Starlette."""
+
+    def __init__(self, starlette: Starlette, chat: ChatEndpoint) -> None:
+        self.starlette = starlette
+        self.chat = chat
+
+    @property
+    def state(self) -> StarletteState:
+        return self.starlette.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == "/v1/chat/completions"
+            and scope["method"] == "POST"
+        ):
+            await self.chat(scope, receive, send)
+        else:
+            await self.starlette(scope, receive, send)
 
 
 def create_app(
@@ -346,7 +176,7 @@ def create_app(
     local_base_url: str | None = None,
     catalog: Catalog | None = None,
     env: Mapping[str, str] | None = None,
-) -> Starlette:
+) -> TokenportApp:
     env = os.environ if env is None else env
     settings = settings or load_settings(env=env)
     local_base_url = local_base_url or env.get(LOCAL_URL_ENV)
@@ -364,7 +194,6 @@ def create_app(
 
     app = Starlette(
         routes=[
-            HttpRoute("/v1/chat/completions", chat_completions, methods=["POST"]),
             HttpRoute("/v1/models", list_models, methods=["GET"]),
             HttpRoute("/api/v1/models", list_models, methods=["GET"]),
             HttpRoute("/api/v1/generation", generation, methods=["GET"]),
@@ -381,9 +210,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tp = state
-    return app
+    return TokenportApp(app, ChatEndpoint(state))
 
 
-def app_factory() -> Starlette:
+def app_factory() -> TokenportApp:
     """Entry for `uvicorn --factory` in each worker process."""
     return create_app()

@@ -44,7 +44,7 @@ def error_payload(exc: TokenportError) -> dict[str, Any]:
     return {"error": err}
 
 
-def _retry_after(exc: TokenportError) -> float | None:
+def retry_after(exc: TokenportError) -> float | None:
     if isinstance(exc, RateLimited):
         return exc.retry_after
     if isinstance(exc, UpstreamError):
@@ -56,7 +56,7 @@ def _retry_after(exc: TokenportError) -> float | None:
 
 def error_response(exc: TokenportError) -> Response:
     headers = {}
-    retry = _retry_after(exc)
+    retry = retry_after(exc)
     if retry is not None:
         headers["Retry-After"] = str(max(1, round(retry)))
     return Response(

@@ -1,0 +1,82 @@
+"""Everything a running gateway holds, built once from settings at start."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tokenport.api.models import models_body
+from tokenport.catalog.store import Catalog
+from tokenport.config import Settings
+from tokenport.gateway import Gateway
+from tokenport.ledger.writer import Ledger
+from tokenport.providers.registry import Registry, build_registry
+from tokenport.routing.autoroute import AutoRouting
+from tokenport.routing.health import Health
+from tokenport.security.admission import Admission
+from tokenport.security.keystore import KeyStore
+from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
+from tokenport.tokenize import TokenCounter
+
+
+@dataclass(slots=True)
+class State:
+    settings: Settings
+    catalog: Catalog
+    registry: Registry
+    gateway: Gateway
+    ledger: Ledger
+    admission: Admission
+    auto: AutoRouting | None
+    models_body: bytes
+    started: float
+
+
+def build_state(
+    settings: Settings,
+    env: Mapping[str, str],
+    local_base_url: str | None,
+    catalog: Catalog | None = None,
+) -> State:
+    registry = build_registry(settings, env, local_base_url)
+    catalog = (catalog or Catalog.load()).with_entries(registry.extra_entries)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(
+        settings.ledger_url(),
+        settings.data_dir / "journal" / f"w{os.getpid()}",
+        flush_interval=settings.ledger_flush_interval_s,
+        sync=settings.ledger_sync,
+    )
+    counter = TokenCounter()
+    limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
+    admission = Admission(
+        KeyStore(settings.ledger_url()), limiter, counter, require_keys=settings.require_keys
+    )
+    gateway = Gateway(
+        resolve=catalog.resolve,
+        suggest=catalog.suggest,
+        providers=registry.providers,
+        states=registry.states,
+        health=Health(settings.breaker_failures, settings.breaker_cooldown_s),
+        ledger=ledger,
+        counter=counter,
+        attempt_timeout_s=settings.attempt_timeout_s,
+        stream_idle_timeout_s=settings.stream_idle_timeout_s,
+        energy=registry.energy,
+        interactive_max_rtt_ms=settings.interactive_max_rtt_ms,
+        tolerant_apps=tuple(a.lower() for a in settings.tolerant_apps),
+    )
+    auto = AutoRouting.from_settings(settings, catalog.get, counter)
+    return State(
+        settings,
+        catalog,
+        registry,
+        gateway,
+        ledger,
+        admission,
+        auto,
+        models_body(catalog, registry),
+        time.monotonic(),
+    )
