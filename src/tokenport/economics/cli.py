@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
     group.command("report")(report)
     group.command("models")(models)
     group.command("regions")(regions)
+    group.command("energy")(energy)
     app.add_typer(group, name="economics")
 
 
@@ -246,3 +247,74 @@ def _print_regions(rows: list[CostBreakdown], as_json: bool) -> None:
             f"{c.input.total:.4f}", f"{c.energy_share:.1%}",
         )  # fmt: skip
     Console().print(table)
+
+
+def energy(
+    days: Annotated[int, Opt(help="How many days back.", min=1)] = 7,
+    config: Annotated[Path | None, Opt("--config", "-c", help="TOML config file.")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Energy spent by self-hosted deployments, by region, with the carbon-free share."""
+    import time
+
+    from tokenport.config import load_settings
+    from tokenport.economics.energy_report import ProviderEnergy, by_region
+    from tokenport.economics.settings import default_economics
+    from tokenport.errors import TokenportError
+    from tokenport.ledger.store import open_store
+
+    console = Console()
+    try:
+        settings = load_settings(config)
+        store = open_store(settings.ledger_url())
+        store.migrate()
+        now = time.time()
+        rows = store.usage_report(now - days * 86400, now, ["provider"])
+        store.close()
+    except TokenportError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from exc
+    deployments = {
+        name: (p.deployment.region, p.deployment.usd_per_kwh)
+        for name, p in settings.providers.items()
+        if p.deployment is not None
+    }
+    usage = [
+        ProviderEnergy(r.provider or "", r.requests, r.completion_tokens, r.energy_wh) for r in rows
+    ]
+    result = by_region(usage, deployments, default_economics().regions)
+    if as_json:
+        print(msgspec.json.encode(result).decode())
+        return
+    if not result:
+        console.print(
+            f"No energy recorded in the last {days} day(s): only self-hosted providers "
+            "with a `deployment` in the config record energy."
+        )
+        return
+    t = Table(
+        "region",
+        "providers",
+        "requests",
+        "kWh",
+        "$/kWh",
+        "energy $",
+        "carbon-free",
+        "carbon-free kWh",
+        "Wh / 1k tokens",
+        title=f"Energy by region, last {days} day(s)",
+    )
+    for r in result:
+        share = "-" if r.carbon_free_share is None else f"{r.carbon_free_share:.0%}"
+        t.add_row(
+            r.region,
+            ",".join(r.providers),
+            f"{r.requests:,}",
+            f"{r.kwh:.4f}",
+            f"{r.usd_per_kwh:.4f}",
+            f"{r.energy_cost_usd:.6f}",
+            share,
+            "-" if r.carbon_free_kwh is None else f"{r.carbon_free_kwh:.4f}",
+            "-" if r.wh_per_1k_tokens is None else f"{r.wh_per_1k_tokens:.2f}",
+        )
+    console.print(t)
