@@ -2,6 +2,7 @@
 
     tokenport-sqlite     tokenport serve, ledger on (SQLite, the default)
     tokenport-postgres   tokenport serve, ledger on (PostgreSQL)
+    tokenport-sqlite-process  the same as tokenport-sqlite with ledger_sync = "process"
     litellm              litellm[proxy] with no database
     litellm-postgres     litellm[proxy] with its PostgreSQL spend logs (needs prisma)
 
@@ -36,6 +37,7 @@ class Spec:
     family: str  # "tokenport" or "litellm"
     ledger: str  # "sqlite", "postgresql" or "none"
     description: str
+    ledger_sync: str = "fsync"  # tokenport's `ledger_sync`: "fsync" or "process"
 
 
 SYSTEMS: dict[str, Spec] = {
@@ -43,6 +45,13 @@ SYSTEMS: dict[str, Spec] = {
     for s in (
         Spec("tokenport-sqlite", "tokenport", "sqlite", "tokenport, ledger on (SQLite)"),
         Spec("tokenport-postgres", "tokenport", "postgresql", "tokenport, ledger on (PostgreSQL)"),
+        Spec(
+            "tokenport-sqlite-process",
+            "tokenport",
+            "sqlite",
+            "tokenport, ledger on (SQLite), acknowledged after the OS write (ledger_sync=process)",
+            ledger_sync="process",
+        ),
         Spec("litellm", "litellm", "none", f"litellm[proxy]=={peers.LITELLM_VERSION}, no DB"),
         Spec(
             "litellm-postgres",
@@ -85,8 +94,10 @@ def recreate_database(name: str) -> str:
     return PG_URL.format(db=name)
 
 
-def _tokenport_config(workdir: Path, mocks: Mapping[str, int], database_url: str | None) -> Path:
-    lines = [f'data_dir = "{workdir / "data"}"']
+def _tokenport_config(
+    workdir: Path, mocks: Mapping[str, int], database_url: str | None, ledger_sync: str
+) -> Path:
+    lines = [f'data_dir = "{workdir / "data"}"', f'ledger_sync = "{ledger_sync}"']
     if database_url:
         lines.append(f'database_url = "{database_url}"')
     lines += ["", "[local]", "enabled = false"]
@@ -122,7 +133,7 @@ def start_tokenport(
     spec: Spec, workers: int, mocks: Mapping[str, int], workdir: Path, cpus: str | None
 ) -> Running:
     db = recreate_database("tokenport_bench") if spec.ledger == "postgresql" else None
-    config = _tokenport_config(workdir, mocks, db)
+    config = _tokenport_config(workdir, mocks, db, spec.ledger_sync)
     port = free_port()
     cmd = [
         sys.executable,
