@@ -6,9 +6,13 @@
 `write` drives the real `Ledger` (journal with group-commit fsync, then batched database
 writes) open-loop at `--rate` appends per second from concurrent appenders, as a serving
 gateway would, and reports the appended rate, the committed-to-database rate and whether the
-backlog grew. `report` fills a ledger with N synthetic records through the real insert path
-(so rollups are maintained exactly as in production), then times `tokenport usage`-style
-reports, which read only the hourly rollups, and prints the query plan.
+backlog grew. With `--with-gateway-rps N` a real `tokenport serve` (ledger on, same
+database) serves N requests per second from `bench/loadgen.py` against `bench/mock.py` for
+the same seconds, so the database takes both write streams at once.
+
+`report` fills a ledger with N synthetic records through the real insert path (so rollups
+are maintained exactly as in production), then times `tokenport usage`-style reports, which
+read only the hourly rollups, and prints the query plan.
 
 Results go to bench/out/ledger.json. PostgreSQL is the local one (127.0.0.1:5432, db test),
 in a scratch schema that is dropped afterwards.
@@ -107,11 +111,101 @@ async def _write(url: str, journal: Path, rate: int, seconds: float) -> dict[str
     }
 
 
-def write(db: str, rate: int, seconds: float) -> dict[str, Any]:
+def write(db: str, rate: int, seconds: float, gateway_rps: int = 0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, database(db, Path(tmp)) as url:
-        result = asyncio.run(_write(url, Path(tmp) / "journal", rate, seconds))
+        if gateway_rps:
+            with _gateway(url, Path(tmp), gateway_rps, seconds) as served:
+                result = asyncio.run(_write(url, Path(tmp) / "journal", rate, seconds))
+            result["gateway"] = served
+        else:
+            result = asyncio.run(_write(url, Path(tmp) / "journal", rate, seconds))
     result["db"] = db
     return result
+
+
+@contextmanager
+def _gateway(url: str, tmp: Path, rps: int, seconds: float) -> Iterator[dict[str, Any]]:
+    """tokenport serve (ledger on `url`) under `rps` of open-loop load while the body runs."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    def port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+    mock_port, gw_port = port(), port()
+    cfg = tmp / "tokenport.toml"
+    cfg.write_text(
+        f'data_dir = "{tmp / "gw"}"\ndatabase_url = "{url}"\n[local]\nenabled = false\n'
+        f'[providers.mock]\nbase_url = "http://127.0.0.1:{mock_port}/v1"\n'
+        'models = [{ id = "mock-model", input_price = 1.0, output_price = 2.0 }]\n'
+    )
+    here = Path(__file__).parent
+    mock = subprocess.Popen(
+        [sys.executable, str(here / "mock.py"), "--port", str(mock_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    gw = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tokenport",
+            "serve",
+            "--no-local",
+            "--config",
+            str(cfg),
+            "--port",
+            str(gw_port),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    served: dict[str, Any] = {"rps": rps}
+    try:
+        base = f"http://127.0.0.1:{gw_port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("tokenport serve did not start") from None
+                time.sleep(0.2)
+        load = subprocess.Popen(
+            [
+                sys.executable,
+                str(here / "loadgen.py"),
+                "rate",
+                "--url",
+                base + "/v1/chat/completions",
+                "--model",
+                "mock/mock-model",
+                "--rate",
+                str(rps),
+                "--duration",
+                str(seconds),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        yield served
+        out, _ = load.communicate(timeout=seconds + 60)
+        report = json.loads(out)
+        served.update({k: report.get(k) for k in ("requests", "errors", "achieved_rps")})
+        served["latency_ms"] = report.get("latency_ms")
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
+            served["gateway_ledger_backlog_after"] = json.loads(r.read())["ledger_backlog"]
+    finally:
+        for proc in (gw, mock):
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def _plan(url: str, db: str) -> list[str]:
@@ -214,6 +308,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--records", type=int, default=10_000_000)
     ap.add_argument(
+        "--with-gateway-rps",
+        type=int,
+        default=0,
+        help="write: also serve this many requests/s through tokenport serve",
+    )
+    ap.add_argument(
         "--reuse",
         metavar="SCHEMA_OR_ANY",
         default=None,
@@ -225,7 +325,7 @@ def main() -> None:
     results = []
     for db in dbs:
         r = (
-            write(db, args.rate, args.seconds)
+            write(db, args.rate, args.seconds, args.with_gateway_rps)
             if args.what == "write"
             else report(db, args.records, args.reuse)
         )
