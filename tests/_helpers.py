@@ -51,3 +51,25 @@ def wait_http(url: str, timeout: float) -> None:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{url} did not answer within {timeout}s") from None
             time.sleep(0.2)
+
+
+def missing(reason: str) -> None:
+    """Skip where an optional tool is absent, but fail in CI, where .ci/run installs it:
+    a CI run must never pass by skipping the test it was meant to run."""
+    import os
+
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run this test: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_module(name: str, hint: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(hint)
+        raise

@@ -101,6 +101,7 @@ def serve(
 def _preflight(s: Settings) -> None:
     """Reach the database and apply migrations once, before any worker starts, so a bad URL or
     a database that is down is one clear line rather than a traceback from every worker."""
+    from tokenport.analytics import rollups
     from tokenport.ledger.store import open_store
     from tokenport.security.keystore import KeyStore
 
@@ -112,6 +113,7 @@ def _preflight(s: Settings) -> None:
         keys = KeyStore(s.ledger_url())
         keys.migrate()
         keys.close()
+        rollups.ensure(s.ledger_url())
     except TokenportError as exc:
         err.print(f"[red]Cannot start: the ledger database is unavailable.[/red]\n{exc.message}")
         raise typer.Exit(1) from exc
@@ -148,6 +150,7 @@ def config_check(config: ConfigOpt = None) -> None:
 
 
 def _register_areas() -> None:
+    from tokenport.analytics.cli import register as analytics_commands
     from tokenport.catalog.cli import register as catalog_commands
     from tokenport.economics.cli import register as economics_commands
     from tokenport.routing.auto.cli import register as router_commands
@@ -157,6 +160,7 @@ def _register_areas() -> None:
     economics_commands(app)
     security_commands(app)
     router_commands(app)
+    analytics_commands(app)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ Handlers parse once, hand typed values to the `Gateway`, and serialize once.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -18,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as HttpRoute
 
+from tokenport.analytics import rollups
+from tokenport.analytics.api import routes as analytics_routes
 from tokenport.api.admin import admin_key_from, admin_routes
 from tokenport.api.chat import ChatEndpoint, Receive, Scope, Send
 from tokenport.api.errors import error_payload, handle_tokenport_error, handle_unexpected
@@ -185,6 +188,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.ledger.start()
+        # Analytics' narrow rollup tables (idempotent; `serve` already ran it before workers).
+        await asyncio.to_thread(rollups.ensure, settings.ledger_url())
         try:
             yield
         finally:
@@ -201,6 +206,7 @@ def create_app(
             HttpRoute("/api/v1/economics", economics_endpoint, methods=["GET"]),
             HttpRoute("/api/v1/feedback", feedback, methods=["POST"]),
             *admin_routes(lambda: state.admission, admin_key_from(env, settings.admin_key_env)),
+            *analytics_routes(lambda: state),
         ],
         exception_handlers={
             TokenportError: handle_tokenport_error,
