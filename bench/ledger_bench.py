@@ -208,93 +208,101 @@ def _gateway(url: str, tmp: Path, rps: int, seconds: float) -> Iterator[dict[str
             proc.wait(timeout=30)
 
 
-def _plan(url: str, db: str) -> list[str]:
+def _plan(url: str, db: str, end: int) -> list[str]:
     sql = (
-        "SELECT key_id, model_served, SUM(cost) FROM rollup_hourly WHERE hour >= {p} "
-        "AND hour < {p} GROUP BY key_id, model_served"
+        "SELECT key_id, model_served, day, SUM(cost) FROM rollup_daily WHERE day >= {p} "
+        "AND day < {p} GROUP BY key_id, model_served, day"
     )
-    now = int(time.time())
+    window = (end - 30 * 86400, end)
     if db == "sqlite":
         import sqlite3
 
         conn = sqlite3.connect(url.removeprefix("sqlite:///"))
-        rows = conn.execute(
-            "EXPLAIN QUERY PLAN " + sql.format(p="?"), (now - 7 * 86400, now)
-        ).fetchall()
+        rows = conn.execute("EXPLAIN QUERY PLAN " + sql.format(p="?"), window).fetchall()
         conn.close()
         return [str(r[-1]) for r in rows]
     with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "EXPLAIN ANALYZE " + sql.format(p="%s"), (now - 7 * 86400, now)
-        ).fetchall()
+        rows = conn.execute("EXPLAIN ANALYZE " + sql.format(p="%s"), window).fetchall()
     return [str(r[0]) for r in rows]
 
 
-def report(db: str, records: int, reuse: str | None) -> dict[str, Any]:
+def report(db: str, records: int, reuse: str | None, url: str | None = None) -> dict[str, Any]:
     keep_dir = OUT / "ledger-10m" if reuse else None
     if keep_dir:
         keep_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        database(
-            db,
-            Path(tmp),
-            (str(keep_dir / "ledger.db") if db == "sqlite" else reuse) if reuse else None,
-        ) as url,
-    ):
-        store = open_store(url)
-        store.migrate()
-        have = store.usage_report(0, time.time() + 1)
-        existing = have[0].requests if have else 0
-        store.close()
-        fill_s = 0.0
-        if existing < records:
+    keep = (str(keep_dir / "ledger.db") if db == "sqlite" else reuse) if reuse else None
+    with tempfile.TemporaryDirectory() as tmp:
+        if url is not None:
+            return _report(db, url, records)
+        with database(db, Path(tmp), keep) as scratch:
+            return _report(db, scratch, records)
+
+
+def _fill(url: str, records: int) -> float:
+    store = open_store(url)
+    store.migrate()  # also backfills any rollup table added since the ledger was filled
+    have = store.usage_report(0, 4e9)
+    existing = have[0].requests if have else 0
+    store.close()
+    if existing >= records:
+        return 0.0
+    t0 = time.perf_counter()
+    columns = (
+        TextColumn("filling ledger"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("fill", total=records - existing)
+        synth.fill(
+            url,
+            records - existing,
+            seed=existing + 7,
+            days=30,
+            progress=lambda done, n: bar.update(task, completed=done),
+        )
+    return time.perf_counter() - t0
+
+
+def _report(db: str, url: str, records: int) -> dict[str, Any]:
+    """Time `tokenport usage` the way it asks: whole UTC days up to the newest data."""
+    fill_s = _fill(url, records)
+    store = open_store(url)
+    newest = max((r.bucket or 0 for r in store.usage_report(0, 4e9, ["day"])), default=0)
+    end = newest + 86400  # the midnight after the newest data, as "today" is for a live ledger
+    shapes = {
+        "by key,model,day (30 days)": (30, ("key_id", "model_served", "day")),
+        "by key,model,day (7 days, the CLI default)": (7, ("key_id", "model_served", "day")),
+        "by model (7 days)": (7, ("model_served",)),
+        "by key (1 day)": (1, ("key_id",)),
+        "by model, hourly rollups (7 days, not day-aligned)": (7, ("model_served",)),
+    }
+    timings: dict[str, list[float]] = {}
+    groups: dict[str, int] = {}
+    for name, (days, group) in shapes.items():
+        since = end - days * 86400 + (3600 if "hourly" in name else 0)
+        timings[name] = []
+        for _ in range(5):
             t0 = time.perf_counter()
-            with Progress(
-                TextColumn("filling ledger"),
-                BarColumn(),
-                TextColumn("{task.completed:,}/{task.total:,}"),
-                TimeRemainingColumn(),
-                console=console,
-            ) as bar:
-                task = bar.add_task("fill", total=records - existing)
-                synth.fill(
-                    url,
-                    records - existing,
-                    seed=existing + 7,
-                    days=30,
-                    progress=lambda done, n: bar.update(task, completed=done),
-                )
-            fill_s = time.perf_counter() - t0
-        store = open_store(url)
-        now = time.time()
-        timings: dict[str, list[float]] = {}
-        shapes = {
-            "by key,model,day (30d)": ("key_id", "model_served", "day"),
-            "by model (7d)": ("model_served",),
-            "by key (1d)": ("key_id",),
-        }
-        spans = {"by key,model,day (30d)": 30, "by model (7d)": 7, "by key (1d)": 1}
-        for name, group in shapes.items():
-            timings[name] = []
-            for _ in range(7):
-                t0 = time.perf_counter()
-                store.usage_report(now - spans[name] * 86400, now, group)
-                timings[name].append((time.perf_counter() - t0) * 1000)
-        total = store.usage_report(0, now + 1)
-        rollup_rows = len(store.rollups(0, now + 1))
-        store.close()
-        plan = _plan(url, db)
+            rows = store.usage_report(since, end, group)
+            timings[name].append((time.perf_counter() - t0) * 1000)
+        groups[name] = len(rows)
+    total = store.usage_report(0, 4e9)
+    store.close()
     return {
         "db": db,
         "records": total[0].requests if total else 0,
-        "rollup_rows": rollup_rows,
         "fill_s": round(fill_s, 1),
         "report_ms": {
-            k: {"median": round(statistics.median(v), 2), "max": round(max(v), 2)}
+            k: {
+                "median": round(statistics.median(v), 1),
+                "max": round(max(v), 1),
+                "groups": groups[k],
+            }
             for k, v in timings.items()
         },
-        "query_plan": plan,
+        "query_plan": _plan(url, db, end),
     }
 
 
@@ -307,6 +315,11 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=5000)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--records", type=int, default=10_000_000)
+    ap.add_argument(
+        "--database-url",
+        default=None,
+        help="report: use this existing ledger (filled up to --records if smaller)",
+    )
     ap.add_argument(
         "--with-gateway-rps",
         type=int,
@@ -327,7 +340,7 @@ def main() -> None:
         r = (
             write(db, args.rate, args.seconds, args.with_gateway_rps)
             if args.what == "write"
-            else report(db, args.records, args.reuse)
+            else report(db, args.records, args.reuse, args.database_url)
         )
         console.print_json(json.dumps(r))
         results.append(r)

@@ -159,3 +159,28 @@ def test_postgres_outage_is_service_unavailable_not_a_hang() -> None:
     with pytest.raises(ServiceUnavailable, match="not reachable"):
         open_store("postgresql://postgres@127.0.0.1:1/test")
     assert time.perf_counter() - t0 < 10
+
+
+def test_daily_rollups_answer_day_aligned_reports_exactly(store: LedgerStore) -> None:
+    recs = synth.records(3000, seed=11, days=5, end=END)
+    store.insert_batch(recs[:2000])
+    store.insert_batch(recs[1500:])  # half-overlapping replay: nothing counted twice
+    first = int(min(r.ts for r in recs) // 86400) * 86400
+    last = int(max(r.ts for r in recs) // 86400) * 86400 + 86400
+    groups = ("key_id", "model_served", "day")
+    daily = store.usage_report(first, last, groups)  # day-aligned: the daily table
+    expected: dict[tuple[object, ...], list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    for r in recs:
+        acc = expected[(r.key_id, r.model_served, int(r.ts // 86400) * 86400)]
+        acc[0] += 1
+        acc[1] += r.completion_tokens
+        acc[2] += r.cost
+    got = {
+        (u.key_id, u.model_served, u.bucket): [u.requests, u.completion_tokens, u.cost]
+        for u in daily
+    }
+    assert got.keys() == expected.keys()
+    for k, (n, toks, cost) in expected.items():
+        assert got[k][:2] == [n, toks] and got[k][2] == pytest.approx(cost)
+    hourly = store.usage_report(first + 3600, last, ("model_served",))  # not aligned: hourly
+    assert sum(u.requests for u in hourly) == sum(r.ts >= first + 3600 for r in recs)

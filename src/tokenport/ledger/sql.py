@@ -8,6 +8,7 @@ upsert, in the same transaction. A replayed batch therefore inserts nothing and 
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -77,13 +78,15 @@ def row_record(row: Sequence[Any]) -> LedgerRecord:
     return LedgerRecord(**values)
 
 
-def rollup_deltas(records: Iterable[LedgerRecord]) -> list[tuple[object, ...]]:
+def rollup_deltas(
+    records: Iterable[LedgerRecord], bucket_s: int = 3600
+) -> list[tuple[object, ...]]:
     """One row of summed deltas per rollup key (unique keys: PostgreSQL rejects an upsert that
-    touches the same row twice in one statement)."""
+    touches the same row twice in one statement). `bucket_s`: 3600 hourly, 86400 daily."""
     sums: dict[tuple[object, ...], list[float]] = {}
     for r in records:
-        hour = int(r.ts // 3600) * 3600
-        key = (hour, r.model_served or "", r.provider or "", r.key_id or "", r.app or "")
+        bucket = int(r.ts // bucket_s) * bucket_s
+        key = (bucket, r.model_served or "", r.provider or "", r.key_id or "", r.app or "")
         acc = sums.setdefault(key, [0.0] * len(_SUM_COLUMNS))
         delta = (
             1,
@@ -114,27 +117,29 @@ def insert_sql(param: str) -> str:
     )
 
 
-def _upsert_sql(param: str) -> str:
-    columns = (*_KEY_COLUMNS, *_SUM_COLUMNS)
-    updates = ", ".join(f"{c} = rollup_hourly.{c} + excluded.{c}" for c in _SUM_COLUMNS)
+def _upsert_sql(param: str, table: str = "rollup_hourly") -> str:
+    keys = _KEY_COLUMNS if table == "rollup_hourly" else ("day", *_KEY_COLUMNS[1:])
+    columns = (*keys, *_SUM_COLUMNS)
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in _SUM_COLUMNS)
     return (
-        f"INSERT INTO rollup_hourly ({', '.join(columns)}) "
+        f"INSERT INTO {table} ({', '.join(columns)}) "
         f"VALUES ({', '.join([param] * len(columns))}) "
-        f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
 
 
-def _report_sql(param: str, group_by: Sequence[GroupBy], by_key: bool) -> str:
+def _report_sql(param: str, group_by: Sequence[GroupBy], by_key: bool, daily: bool) -> str:
     unknown = [g for g in group_by if g not in _GROUP_EXPR]
-    if unknown or ("hour" in group_by and "day" in group_by):
+    if unknown or ("hour" in group_by and "day" in group_by) or (daily and "hour" in group_by):
         raise BadRequest(f"Cannot group usage by {group_by!r}.", param="group_by")
-    groups = [_GROUP_EXPR[g] for g in group_by]
+    groups = ["day" if daily and g == "day" else _GROUP_EXPR[g] for g in group_by]
     sums = [
         f"COALESCE(SUM({c}), 0)" if c in _FLOAT_SUMS else f"CAST(COALESCE(SUM({c}), 0) AS BIGINT)"
         for c in _SUM_COLUMNS
     ]
-    where = f"hour >= {param} AND hour < {param}" + (f" AND key_id = {param}" if by_key else "")
-    sql = f"SELECT {', '.join([*groups, *sums])} FROM rollup_hourly WHERE {where}"
+    col, table = ("day", "rollup_daily") if daily else ("hour", "rollup_hourly")
+    where = f"{col} >= {param} AND {col} < {param}" + (f" AND key_id = {param}" if by_key else "")
+    sql = f"SELECT {', '.join([*groups, *sums])} FROM {table} WHERE {where}"
     if groups:
         positions = ", ".join(str(i + 1) for i in range(len(groups)))
         sql += f" GROUP BY {', '.join(groups)} ORDER BY {positions}"
@@ -183,9 +188,10 @@ class SqlStore(ABC):
         batch = list(unique.values())
         with self._transaction() as tx:
             inserted = set(tx.insert_new([record_values(r) for r in batch]))
-            deltas = rollup_deltas(r for r in batch if r.id in inserted)
-            if deltas:
-                tx.many(_upsert_sql(self.param), deltas)
+            new = [r for r in batch if r.id in inserted]
+            if new:
+                tx.many(_upsert_sql(self.param), rollup_deltas(new))
+                tx.many(_upsert_sql(self.param, "rollup_daily"), rollup_deltas(new, 86400))
         return len(inserted)
 
     def get(self, record_id: str, /) -> LedgerRecord | None:
@@ -204,8 +210,17 @@ class SqlStore(ABC):
         *,
         key_id: str | None = None,
     ) -> list[UsageRow]:
-        params: list[object] = [int(since // 3600) * 3600, math.ceil(until)]
+        # A window that starts at a UTC midnight and runs to now (or to a midnight) is
+        # answered from the daily table; anything else from the hourly one.
+        daily = (
+            "hour" not in group_by
+            and since % 86400 == 0
+            and (until % 86400 == 0 or until >= time.time())
+        )
+        step = 86400 if daily else 3600
+        params: list[object] = [int(since // step) * step, math.ceil(until)]
         if key_id is not None:
             params.append(key_id)
-        rows = self._query(_report_sql(self.param, group_by, key_id is not None), params)
+        sql = _report_sql(self.param, group_by, key_id is not None, daily)
+        rows = self._query(sql, params)
         return [_usage_row(group_by, row) for row in rows]

@@ -173,10 +173,12 @@ def usage(
         )
         raise typer.Exit(2)
     now = time.time()
+    # Whole UTC days (today included), so the report reads the daily rollups.
+    since = (int(now // 86400) - (days - 1)) * 86400
     try:
         store = open_store(_db_url(config))
         store.migrate()
-        rows = store.usage_report(now - days * 86400, now, [_GROUPS[g] for g in groups])
+        rows = store.usage_report(since, now, [_GROUPS[g] for g in groups])
         store.close()
     except TokenportError as exc:
         raise _fail(exc) from exc
@@ -187,7 +189,7 @@ def usage(
         "prompt tok",
         "completion tok",
         "cost (USD)",
-        title=f"Usage, last {days} day(s)",
+        title=f"Usage, {days} UTC day(s) since {time.strftime('%Y-%m-%d', time.gmtime(since))}",
     )
     for r in sorted(rows, key=lambda r: -r.cost):
         cells = []
