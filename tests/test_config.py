@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -79,3 +80,23 @@ def test_config_check_cli(tmp_path: Path) -> None:
     bad.write_text("port = -1\n")
     result = CliRunner().invoke(app, ["config", "check", "--config", str(bad)])
     assert result.exit_code == 2 and "port" in result.output
+
+
+def test_economics_overrides_reach_the_api_and_routing_costs(
+    tmp_path: Path, fake: Any, gateway_factory: Any
+) -> None:
+    from _helpers import http_json
+
+    econ = {"regions": {"cn-west": {"usd_per_kwh": 0.01}}}
+    gw = gateway_factory({"fakeoa": fake}, economics=econ)
+    status, body = http_json(
+        "GET", gw.base_url + "/api/v1/economics?model=Llama-3.1-70B&gpu=H100&region=cn-west"
+    )
+    assert status == 200 and body["usd_per_kwh"] == pytest.approx(0.01)
+
+
+def test_bad_economics_override_names_the_field(tmp_path: Path) -> None:
+    f = tmp_path / "t.toml"
+    f.write_text("[local]\nenabled = false\n[economics.regions.cn-west]\npue = 0.5\n")
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(f)])
+    assert result.exit_code == 2 and "economics.regions.cn-west.pue" in result.output

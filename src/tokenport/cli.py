@@ -103,8 +103,14 @@ def _preflight(s: Settings) -> None:
     a database that is down is one clear line rather than a traceback from every worker."""
     from tokenport.analytics import rollups
     from tokenport.ledger.store import open_store
+    from tokenport.providers.registry import build_registry
     from tokenport.security.keystore import KeyStore
 
+    try:
+        build_registry(s, os.environ, None)  # providers, deployments and [economics] overrides
+    except ConfigError as exc:
+        err.print(f"[red]Configuration error[/red]\n{exc.message}")
+        raise typer.Exit(2) from exc
     try:
         s.data_dir.mkdir(parents=True, exist_ok=True)
         store = open_store(s.ledger_url())

@@ -158,6 +158,9 @@ class Settings(_Strict):
     simulation: bool = False
     local: LocalModelConfig = LocalModelConfig()
     auto: AutoConfig = AutoConfig()
+    # Overrides for the cost model's data, `[economics.regions.<id>]`, `[economics.gpus.<id>]`,
+    # `[economics.assumptions]`: checked field by field by `tokenport.economics` at start.
+    economics: dict[str, Any] = Field(default_factory=dict)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
 
     @field_validator("database_url")

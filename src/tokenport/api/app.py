@@ -31,6 +31,7 @@ from tokenport.config import Settings, load_settings
 from tokenport.economics.api import economics_endpoint
 from tokenport.errors import BadRequest, NotFound, PayloadTooLarge, TokenportError
 from tokenport.ledger.record import LedgerRecord
+from tokenport.providers.registry import economics_of
 
 LOCAL_URL_ENV = "TOKENPORT_LOCAL_BASE_URL"
 _encoder = msgspec.json.Encoder()
@@ -216,6 +217,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tp = state
+    app.state.economics = economics_of(settings)  # read by /api/v1/economics
     return TokenportApp(app, ChatEndpoint(state))
 
 

@@ -259,7 +259,6 @@ def energy(
 
     from tokenport.config import load_settings
     from tokenport.economics.energy_report import ProviderEnergy, by_region
-    from tokenport.economics.settings import default_economics
     from tokenport.errors import TokenportError
     from tokenport.ledger.store import open_store
 
@@ -282,7 +281,9 @@ def energy(
     usage = [
         ProviderEnergy(r.provider or "", r.requests, r.completion_tokens, r.energy_wh) for r in rows
     ]
-    result = by_region(usage, deployments, default_economics().regions)
+    from tokenport.providers.registry import economics_of
+
+    result = by_region(usage, deployments, economics_of(settings).regions)
     if as_json:
         print(msgspec.json.encode(result).decode())
         return

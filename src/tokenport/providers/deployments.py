@@ -14,6 +14,7 @@ import msgspec
 from tokenport.config import DeploymentConfig
 from tokenport.economics.costmodel import Deployment, marginal_cost_per_mtok
 from tokenport.economics.errors import CostInputError
+from tokenport.economics.settings import Economics
 from tokenport.errors import ConfigError
 from tokenport.types import Pricing
 
@@ -30,10 +31,14 @@ class EnergyRate(msgspec.Struct, frozen=True):
         return wh, wh / 1000.0 * self.usd_per_kwh
 
 
-def profile(provider: str, cfg: DeploymentConfig) -> tuple[Pricing, EnergyRate]:
+def profile(
+    provider: str, cfg: DeploymentConfig, economics: Economics | None = None
+) -> tuple[Pricing, EnergyRate]:
     fields = cfg.model_dump(exclude={"batch_size"}, exclude_none=True)
     try:
-        cost = marginal_cost_per_mtok(Deployment(**fields), batch_size=cfg.batch_size)
+        cost = marginal_cost_per_mtok(
+            Deployment(**fields), batch_size=cfg.batch_size, economics=economics
+        )
     except CostInputError as exc:
         raise ConfigError(f"providers.{provider}.deployment.{exc.message}") from exc
     wh_out = cost.facility_energy_j_per_token / 3600.0

@@ -16,6 +16,9 @@ import msgspec
 
 from tokenport.catalog.model import ModelEntry
 from tokenport.config import LocalModelConfig, ProviderConfig, Settings
+from tokenport.economics.errors import CostInputError
+from tokenport.economics.settings import Economics, default_economics
+from tokenport.errors import ConfigError
 from tokenport.providers.anthropic import AnthropicProvider
 from tokenport.providers.base import Provider, ProviderSpec
 from tokenport.providers.deployments import EnergyRate, profile
@@ -55,10 +58,19 @@ def _merge(base: ProviderSpec | None, name: str, cfg: ProviderConfig) -> Provide
         if value is not None:
             fields[key] = value
     if not fields.get("base_url"):
-        from tokenport.errors import ConfigError
-
         raise ConfigError(f"providers.{name}: `base_url` is required for a new provider")
     return msgspec.convert(fields, ProviderSpec)
+
+
+def economics_of(settings: Settings) -> Economics:
+    """The cost model's data with the config's `[economics]` overrides (ConfigError if bad)."""
+    if not settings.economics:
+        return default_economics()
+    try:
+        return Economics.load(settings.economics)
+    except CostInputError as exc:
+        # Name the field as it is spelled in the config file.
+        raise ConfigError(f"economics.{exc.message.removeprefix('economics.')}") from exc
 
 
 def local_spec(base_url: str) -> ProviderSpec:
@@ -119,9 +131,10 @@ def build_registry(
     extra: list[ModelEntry] = []
     costs: dict[str, Pricing] = {}
     energy: dict[str, EnergyRate] = {}
+    econ = economics_of(settings)
     for name, cfg in settings.providers.items():
         if cfg.enabled and cfg.deployment is not None:
-            costs[name], energy[name] = profile(name, cfg.deployment)
+            costs[name], energy[name] = profile(name, cfg.deployment, econ)
         if not cfg.enabled:
             specs.pop(name, None)
             continue
