@@ -41,15 +41,20 @@ def http_json(
         return e.code, json.loads(e.read())
 
 
-def wait_http(url: str, timeout: float) -> None:
+def wait_http(url: str, timeout: float, proc: Any = None, log: Any = None) -> None:
+    """Wait until `url` answers. With `proc` (a Popen) stop early if it exits; `log` (a Path)
+    is quoted in the failure, so a server that could not start says why."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             urllib.request.urlopen(url, timeout=2).close()
             return
         except OSError:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{url} did not answer within {timeout}s") from None
+            dead = proc is not None and proc.poll() is not None
+            if dead or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-3000:] if log is not None else ""
+                why = "exited" if dead else f"did not answer within {timeout}s"
+                raise AssertionError(f"{url} {why}\n{tail}") from None
             time.sleep(0.2)
 
 

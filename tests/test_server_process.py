@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from _helpers import free_port as _port
-from _helpers import http_json
+from _helpers import http_json, wait_http
 from tokenport.providers.fake import FakeUpstream, Script
 
 MSG: list[Any] = [{"role": "user", "content": "hello there"}]
@@ -54,15 +54,8 @@ def _serve(cfg: Path, port: int, log: Path, env: dict[str, str]) -> subprocess.P
         stdout=out,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(log.read_text(errors="replace")[-3000:]) from None
-            time.sleep(0.2)
+    wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
+    return proc
 
 
 @pytest.mark.parametrize("sync", ["fsync", "process"])

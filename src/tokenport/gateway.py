@@ -364,6 +364,18 @@ def _response_text(resp: ChatResponse) -> str:
     return "".join(parts)
 
 
+def _record(request: ChatRequest, ctx: RequestContext, status: str, **fields: Any) -> LedgerRecord:
+    return LedgerRecord(
+        id=ctx.gen_id,
+        ts=ctx.ts,
+        model_requested=ctx.requested_model or request.model,
+        status=status,
+        key_id=ctx.key_id,
+        app=ctx.app,
+        **fields,
+    )
+
+
 def _ok_record(
     request: ChatRequest,
     ctx: RequestContext,
@@ -376,13 +388,10 @@ def _ok_record(
     finish: str | None,
     stream: bool,
 ) -> LedgerRecord:
-    return LedgerRecord(
-        id=ctx.gen_id,
-        ts=ctx.ts,
-        model_requested=ctx.requested_model or request.model,
-        status="ok",
-        key_id=ctx.key_id,
-        app=ctx.app,
+    return _record(
+        request,
+        ctx,
+        "ok",
         model_served=route.model_id,
         provider=route.provider,
         prompt_tokens=usage.prompt_tokens,
@@ -409,13 +418,10 @@ def _error_record(
     exc: TokenportError,
     stream: bool,
 ) -> LedgerRecord:
-    return LedgerRecord(
-        id=ctx.gen_id,
-        ts=ctx.ts,
-        model_requested=ctx.requested_model or request.model,
-        status="error",
-        key_id=ctx.key_id,
-        app=ctx.app,
+    return _record(
+        request,
+        ctx,
+        "error",
         latency_ms=ctx.elapsed_ms(),
         error_class=type(exc).__name__,
         stream=stream,

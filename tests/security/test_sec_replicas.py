@@ -6,9 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +15,7 @@ import pytest
 
 from _helpers import free_port as _port
 from _helpers import http_json as _call
+from _helpers import wait_http
 from tokenport.providers.fake import FakeUpstream, Script
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -60,19 +58,8 @@ def replicas(
             )
         )
         urls.append(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
-    for url in urls:
-        while True:
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"replica {url} did not start: "
-                        f"{(tmp_path / 'gw0.log').read_text(errors='replace')[-2000:]}"
-                    )
-                time.sleep(0.2)
+    for i, url in enumerate(urls):
+        wait_http(url + "/healthz", 60, procs[i], tmp_path / f"gw{i}.log")
     yield urls
     for p in procs:
         p.send_signal(signal.SIGINT)

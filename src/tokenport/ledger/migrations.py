@@ -24,6 +24,30 @@ class Migration(NamedTuple):
     statements: tuple[str, ...]
 
 
+def _rollup_table(name: str, bucket: str) -> str:
+    """Hourly and daily rollups share one shape: a time bucket, the keys, the sums."""
+    return f"""CREATE TABLE {name} (
+                {bucket} BIGINT NOT NULL,
+                model_served TEXT NOT NULL DEFAULT '',
+                provider TEXT NOT NULL DEFAULT '',
+                key_id TEXT NOT NULL DEFAULT '',
+                app TEXT NOT NULL DEFAULT '',
+                requests BIGINT NOT NULL DEFAULT 0,
+                errors BIGINT NOT NULL DEFAULT 0,
+                prompt_tokens BIGINT NOT NULL DEFAULT 0,
+                completion_tokens BIGINT NOT NULL DEFAULT 0,
+                cached_tokens BIGINT NOT NULL DEFAULT 0,
+                cache_write_tokens BIGINT NOT NULL DEFAULT 0,
+                reasoning_tokens BIGINT NOT NULL DEFAULT 0,
+                cost DOUBLE PRECISION NOT NULL DEFAULT 0,
+                latency_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+                ttft_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+                ttft_count BIGINT NOT NULL DEFAULT 0,
+                energy_wh DOUBLE PRECISION NOT NULL DEFAULT 0,
+                PRIMARY KEY ({bucket}, model_served, provider, key_id, app)
+            )"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "m001_requests",
@@ -63,26 +87,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "m002_rollup_hourly",
         (
-            """CREATE TABLE rollup_hourly (
-                hour BIGINT NOT NULL,
-                model_served TEXT NOT NULL DEFAULT '',
-                provider TEXT NOT NULL DEFAULT '',
-                key_id TEXT NOT NULL DEFAULT '',
-                app TEXT NOT NULL DEFAULT '',
-                requests BIGINT NOT NULL DEFAULT 0,
-                errors BIGINT NOT NULL DEFAULT 0,
-                prompt_tokens BIGINT NOT NULL DEFAULT 0,
-                completion_tokens BIGINT NOT NULL DEFAULT 0,
-                cached_tokens BIGINT NOT NULL DEFAULT 0,
-                cache_write_tokens BIGINT NOT NULL DEFAULT 0,
-                reasoning_tokens BIGINT NOT NULL DEFAULT 0,
-                cost DOUBLE PRECISION NOT NULL DEFAULT 0,
-                latency_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
-                ttft_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
-                ttft_count BIGINT NOT NULL DEFAULT 0,
-                energy_wh DOUBLE PRECISION NOT NULL DEFAULT 0,
-                PRIMARY KEY (hour, model_served, provider, key_id, app)
-            )""",
+            _rollup_table("rollup_hourly", "hour"),
             "CREATE INDEX rollup_hourly_key ON rollup_hourly (key_id, hour)",
         ),
     ),
@@ -92,26 +97,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "m003_rollup_daily",
         (
-            """CREATE TABLE rollup_daily (
-                day BIGINT NOT NULL,
-                model_served TEXT NOT NULL DEFAULT '',
-                provider TEXT NOT NULL DEFAULT '',
-                key_id TEXT NOT NULL DEFAULT '',
-                app TEXT NOT NULL DEFAULT '',
-                requests BIGINT NOT NULL DEFAULT 0,
-                errors BIGINT NOT NULL DEFAULT 0,
-                prompt_tokens BIGINT NOT NULL DEFAULT 0,
-                completion_tokens BIGINT NOT NULL DEFAULT 0,
-                cached_tokens BIGINT NOT NULL DEFAULT 0,
-                cache_write_tokens BIGINT NOT NULL DEFAULT 0,
-                reasoning_tokens BIGINT NOT NULL DEFAULT 0,
-                cost DOUBLE PRECISION NOT NULL DEFAULT 0,
-                latency_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
-                ttft_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
-                ttft_count BIGINT NOT NULL DEFAULT 0,
-                energy_wh DOUBLE PRECISION NOT NULL DEFAULT 0,
-                PRIMARY KEY (day, model_served, provider, key_id, app)
-            )""",
+            _rollup_table("rollup_daily", "day"),
             "CREATE INDEX rollup_daily_key ON rollup_daily (key_id, day)",
             """INSERT INTO rollup_daily
                 SELECT (hour / 86400) * 86400, model_served, provider, key_id, app,
