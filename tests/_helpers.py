@@ -78,3 +78,30 @@ def require_module(name: str, hint: str) -> Any:
     except ImportError:
         missing(hint)
         raise
+
+
+def serve(cfg: Any, port: int, log: Any, env: dict[str, str], *extra: str) -> Any:
+    """Start `tokenport serve --no-local` as its own process and wait until it answers."""
+    import subprocess
+    import sys
+
+    out = log.open("ab")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tokenport",
+            "serve",
+            "--no-local",
+            "--config",
+            str(cfg),
+            "--port",
+            str(port),
+            *extra,
+        ],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
+    return proc

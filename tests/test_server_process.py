@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from _helpers import free_port as _port
-from _helpers import http_json, wait_http
+from _helpers import http_json, serve
 from tokenport.providers.fake import FakeUpstream, Script
 
 MSG: list[Any] = [{"role": "user", "content": "hello there"}]
@@ -35,26 +35,9 @@ def _config(tmp: Path, fake: FakeUpstream, extra: str = "") -> Path:
 
 
 def _serve(cfg: Path, port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    out = log.open("ab")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tokenport",
-            "serve",
-            "--no-local",
-            "--config",
-            str(cfg),
-            "--port",
-            str(port),
-            "--log-level",
-            "debug",
-        ],
-        env={**os.environ, **env},
-        stdout=out,
-        stderr=subprocess.STDOUT,
+    proc: subprocess.Popen[bytes] = serve(
+        cfg, port, log, {**os.environ, **env}, "--log-level", "debug"
     )
-    wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
     return proc
 
 

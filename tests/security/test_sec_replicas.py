@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 
 from _helpers import free_port as _port
 from _helpers import http_json as _call
-from _helpers import wait_http
+from _helpers import serve
 from tokenport.providers.fake import FakeUpstream, Script
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -38,28 +36,8 @@ def replicas(
     procs, urls = [], []
     for i in range(2):
         port = _port()
-        log = (tmp_path / f"gw{i}.log").open("wb")
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tokenport",
-                    "serve",
-                    "--no-local",
-                    "--config",
-                    str(cfg),
-                    "--port",
-                    str(port),
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
+        procs.append(serve(cfg, port, tmp_path / f"gw{i}.log", env))
         urls.append(f"http://127.0.0.1:{port}")
-    for i, url in enumerate(urls):
-        wait_http(url + "/healthz", 60, procs[i], tmp_path / f"gw{i}.log")
     yield urls
     for p in procs:
         p.send_signal(signal.SIGINT)

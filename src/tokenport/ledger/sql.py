@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar, Protocol
 
 import msgspec
 
-from tokenport.errors import BadRequest
+from tokenport.errors import BadRequest, ServiceUnavailable
 from tokenport.ledger.migrations import migrate
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import ROLLUP_KEYS, GroupBy, UsageRow
@@ -163,6 +163,28 @@ class SqlStore(ABC):
     """`LedgerStore` over a DB-API connection; subclasses supply the dialect."""
 
     param: ClassVar[str] = "?"
+    # The driver's errors: any of `_driver_errors` means the database is unavailable; the
+    # `_per_record_errors` among them belong to one bad record and are re-raised as they are.
+    _driver_errors: ClassVar[tuple[type[Exception], ...]] = ()
+    _per_record_errors: ClassVar[tuple[type[Exception], ...]] = ()
+
+    @abstractmethod
+    def _describe_outage(self, exc: Exception) -> str:
+        """A one-line message naming this database and what failed."""
+
+    @abstractmethod
+    def _drop(self, *, writer: bool) -> None:
+        """Forget a connection after a failure, so the next use reconnects."""
+
+    @contextmanager
+    def _outage(self, *, writer: bool) -> Iterator[None]:
+        try:
+            yield
+        except self._per_record_errors:
+            raise
+        except self._driver_errors as exc:
+            self._drop(writer=writer)
+            raise ServiceUnavailable(self._describe_outage(exc)) from exc
 
     @abstractmethod
     def _transaction(self, *, migrating: bool = False) -> AbstractContextManager[Tx]:

@@ -66,6 +66,8 @@ class _PgTx:
 
 class PostgresStore(SqlStore):
     param = "%s"
+    _driver_errors = (psycopg.Error,)
+    _per_record_errors = _PER_RECORD_ERRORS
 
     def __init__(self, url: str, *, connect_timeout: int = 5) -> None:
         self._url = url
@@ -93,17 +95,8 @@ class PostgresStore(SqlStore):
             ) from exc
         return conn
 
-    @contextmanager
-    def _outage(self, *, writer: bool) -> Iterator[None]:
-        try:
-            yield
-        except _PER_RECORD_ERRORS:
-            raise
-        except psycopg.Error as exc:
-            self._drop(writer=writer)
-            raise ServiceUnavailable(
-                f"The PostgreSQL ledger database at {self.where} failed: {exc}"
-            ) from exc
+    def _describe_outage(self, exc: Exception) -> str:
+        return f"The PostgreSQL ledger database at {self.where} failed: {exc}"
 
     def _drop(self, *, writer: bool) -> None:
         conn = self._writer if writer else self._reader

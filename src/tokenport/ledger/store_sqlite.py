@@ -19,7 +19,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from tokenport.errors import ServiceUnavailable
 from tokenport.ledger.sql import SqlStore, Tx, insert_sql
 
 _PER_RECORD_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError)
@@ -53,6 +52,8 @@ class _SqliteTx:
 
 class SqliteStore(SqlStore):
     param = "?"
+    _driver_errors = (sqlite3.Error,)
+    _per_record_errors = _PER_RECORD_ERRORS
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -78,17 +79,8 @@ class SqliteStore(SqlStore):
             conn.execute("PRAGMA query_only = 1")
         return conn
 
-    @contextmanager
-    def _outage(self, *, writer: bool) -> Iterator[None]:
-        try:
-            yield
-        except _PER_RECORD_ERRORS:
-            raise
-        except sqlite3.Error as exc:
-            self._drop(writer=writer)
-            raise ServiceUnavailable(
-                f"The SQLite ledger database {self.path} is unavailable: {exc}"
-            ) from exc
+    def _describe_outage(self, exc: Exception) -> str:
+        return f"The SQLite ledger database {self.path} is unavailable: {exc}"
 
     def _drop(self, *, writer: bool) -> None:
         # Reopen after a failure rather than trust a connection in an unknown state; an
