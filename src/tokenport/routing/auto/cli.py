@@ -39,7 +39,8 @@ def train(
     """Train a router on one or more routing files and write a versioned artifact."""
     try:
         dataset = merge([load_dataset(p) for p in data])
-        artifact = train_router(dataset, TrainConfig(alpha=alpha, seed=seed))
+        with Console(stderr=True).status(f"Training on {len(dataset)} prompts..."):
+            artifact = train_router(dataset, TrainConfig(alpha=alpha, seed=seed))
         artifact.save(out)
     except (ConfigError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -74,7 +75,11 @@ def eval_cmd(
     try:
         train_ds = load_dataset(train_file)
         test_ds = None if same else load_dataset(test_file)  # type: ignore[arg-type]
-        report = evaluate(train_ds, test_ds, folds=folds, seed=seed, plot_dir=plot_dir)
+        what = "held-out test file" if test_ds is not None else f"{folds}-fold cross-validation"
+        with Console(stderr=True).status(
+            f"Evaluating the router and both baselines ({what}, {len(train_ds)} prompts)..."
+        ):
+            report = evaluate(train_ds, test_ds, folds=folds, seed=seed, plot_dir=plot_dir)
     except (ConfigError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
