@@ -222,6 +222,33 @@ def busy_fraction(seconds: float = 1.0) -> float:
     return round(1 - (i1 - i0) / max(1, t1 - t0), 3)
 
 
+def disk_flush_ms(directory: Path, n: int = 300, frame: int = 512) -> dict[str, float]:
+    """Latency of one small append + fsync in `directory`, as the ledger journal does it.
+
+    The default `ledger_sync = "fsync"` waits for one such flush per group of answers, so
+    its tail bounds the gateway's added p99 whatever the gateway's own code costs.
+    """
+    path = directory / "fsync-probe.log"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    took = []
+    try:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            os.write(fd, b"x" * frame)
+            os.fsync(fd)
+            took.append((time.perf_counter() - t0) * 1e3)
+            time.sleep(0.002)  # about the group rate at 500 RPS
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    took.sort()
+    return {
+        "p50": round(took[len(took) // 2], 3),
+        "p99": round(took[min(len(took) - 1, int(len(took) * 0.99))], 3),
+        "max": round(took[-1], 3),
+    }
+
+
 def loadavg() -> list[float]:
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]

@@ -186,6 +186,13 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
             f"before {other['before']['busy_fraction_idle_probe']}, "
             f"after {other['after']['busy_fraction_idle_probe']}"
         )
+        flush = [other[k].get("disk_fsync_ms") for k in ("before", "after")]
+        if all(flush):
+            b, a = flush
+            console.print(
+                "disk: one small append + fsync (the journal's flush), p50/p99 ms: "
+                f"before {b['p50']}/{b['p99']}, after {a['p50']}/{a['p99']}"
+            )
     for e in results["systems"]:
         if e["status"] != "ok":
             console.print(f"[yellow]{e['system']} (workers={e['workers']}): {e['reason']}[/yellow]")
