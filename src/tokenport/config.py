@@ -124,6 +124,9 @@ class Settings(_Strict):
     redis_url: str | None = None
     admin_key_env: str = "TOKENPORT_ADMIN_KEY"
     require_keys: bool = False
+    # A gateway process not heard from for this long is taken for dead, and the credit its
+    # in-flight requests had reserved is given back to the keys (security/holds.py).
+    key_hold_ttl_s: float = Field(60.0, ge=1)
     max_body_bytes: int = Field(4_000_000, gt=0)
     attempt_timeout_s: float = Field(60.0, gt=0)
     stream_idle_timeout_s: float = Field(60.0, gt=0)

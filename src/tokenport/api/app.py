@@ -191,6 +191,7 @@ def create_app(
         await state.ledger.start()
         # Analytics' narrow rollup tables (idempotent; `serve` already ran it before workers).
         await asyncio.to_thread(rollups.ensure, settings.ledger_url())
+        state.admission.start()
         try:
             yield
         finally:

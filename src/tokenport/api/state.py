@@ -52,7 +52,11 @@ def build_state(
     counter = TokenCounter()
     limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     admission = Admission(
-        KeyStore(settings.ledger_url()), limiter, counter, require_keys=settings.require_keys
+        KeyStore(settings.ledger_url()),
+        limiter,
+        counter,
+        require_keys=settings.require_keys,
+        hold_ttl_s=settings.key_hold_ttl_s,
     )
     gateway = Gateway(
         resolve=catalog.resolve,

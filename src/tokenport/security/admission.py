@@ -11,17 +11,21 @@ checked, so a revoked or unknown one is refused in either mode.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
+import logging
 import time
 from dataclasses import dataclass, field
 
-from tokenport.errors import Forbidden, PaymentRequired, Unauthorized
+from tokenport.errors import Forbidden, PaymentRequired, ServiceUnavailable, Unauthorized
 from tokenport.pricing import max_cost_usd
 from tokenport.security.keys import KEY_PREFIX, ApiKey, to_nano
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter
 from tokenport.tokenize import TokenCounter
 from tokenport.types import ChatRequest, Route
+
+log = logging.getLogger("tokenport.security")
 
 # A request with no output cap at a key with a credit limit is capped here, so that its
 # reservation (and so the key's spend) has a bound.
@@ -52,7 +56,30 @@ class Admission:
     counter: TokenCounter
     require_keys: bool = False
     cache_ttl_s: float = 2.0
+    hold_ttl_s: float = 60.0
     _cache: dict[str, tuple[float, ApiKey | None]] = field(default_factory=dict)
+    _keeper: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Keep this process's reservation holder alive, and sweep up dead ones."""
+        self._keeper = asyncio.create_task(self._keep_holds(), name="key-holds")
+
+    async def _keep_holds(self) -> None:
+        # Heartbeat well inside the TTL, so a live process is never taken for dead.
+        while True:
+            try:
+                await asyncio.to_thread(self.keys.heartbeat)
+                released = await asyncio.to_thread(self.keys.sweep, self.hold_ttl_s)
+                if released:
+                    log.warning(
+                        "gave back the credit reserved by %d gateway process(es) not seen "
+                        "for %.0f s",
+                        released,
+                        self.hold_ttl_s,
+                    )
+            except ServiceUnavailable as exc:  # the database is down: try again next time
+                log.debug("key holder heartbeat skipped: %s", exc)
+            await asyncio.sleep(self.hold_ttl_s / 6)
 
     async def authenticate(self, authorization: str | None) -> ApiKey | None:
         token = bearer(authorization)
@@ -121,5 +148,14 @@ class Admission:
         await self.limiter.add_tokens(key.id, key.tpm, tokens)
 
     async def aclose(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+            self._keeper = None
+            try:
+                await asyncio.to_thread(self.keys.retire)
+            except ServiceUnavailable as exc:  # swept later by another process instead
+                log.warning("could not release this process's key holds: %s", exc)
         await self.limiter.aclose()
         await asyncio.to_thread(self.keys.close)

@@ -24,6 +24,7 @@ import msgspec
 from ulid import ULID
 
 from tokenport.ledger.migrations import Migration
+from tokenport.security.holds import HOLD_MIGRATION
 
 NANO = 1_000_000_000
 KEY_PREFIX = "tp-"
@@ -50,6 +51,7 @@ KEY_MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    HOLD_MIGRATION,
 )
 
 _COLUMNS = (
@@ -133,7 +135,7 @@ class KeyQueries:
     """The key table's SQL, over any DB-API-ish `run(sql, params) -> (rows, rowcount)`."""
 
     def __init__(self, param: str) -> None:
-        p = param
+        self.param = p = param
         self.insert = (
             f"INSERT INTO api_keys (id, name, hash, prefix, created_at, expires_at, "
             f"credit_limit_nano, allowed_models, rpm, tpm, country) "

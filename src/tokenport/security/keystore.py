@@ -2,22 +2,27 @@
 
 One connection per store, guarded by a lock. Every database failure surfaces as
 `ServiceUnavailable` with a message naming the database, never as a driver traceback.
+Each store is one reservation holder (`security/holds.py`): its reservations are recorded
+under its id, so that if this process dies another can give them back.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
 from tokenport.errors import NotFound, ServiceUnavailable
 from tokenport.ledger.migrations import migrate
+from tokenport.security.holds import HoldQueries
 from tokenport.security.keys import (
     KEY_MIGRATIONS,
     ApiKey,
@@ -30,6 +35,7 @@ from tokenport.security.keys import (
 )
 
 Rows = list[tuple[Any, ...]]
+_T = TypeVar("_T")
 
 
 class KeyStore:
@@ -39,6 +45,11 @@ class KeyStore:
         self._pg = database_url.startswith(("postgresql://", "postgres://"))
         self._timeout = connect_timeout
         self.q = KeyQueries("%s" if self._pg else "?")
+        self.h = HoldQueries("%s" if self._pg else "?")
+        # Unique per store: host and pid for an operator reading the table, a random tail
+        # so that a recycled pid is a new holder.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(6).hex()}"
+        self._registered = False
         self._conn: Any = None
         self._migrated = False
 
@@ -147,11 +158,89 @@ class KeyStore:
     # -- credit --------------------------------------------------------------------------
 
     def reserve(self, key_id: str, nano: int) -> bool:
-        _, count = self._run(self.q.reserve, (nano, key_id, nano))
-        return bool(count == 1)
+        def body(tx: _Tx) -> bool:
+            if tx.run(self.q.reserve, (nano, key_id, nano)) != 1:
+                return False
+            if not self._registered:  # before the first hold, so a sweeper can find it
+                tx.run(self.h.seen, (self.holder, time.time()))
+            tx.run(self.h.add, (self.holder, key_id, nano))
+            return True
+
+        ok = self._tx(body)
+        self._registered = self._registered or ok
+        return ok
 
     def settle(self, key_id: str, reserved_nano: int, actual_nano: int) -> None:
-        self._run(self.q.settle, (reserved_nano, reserved_nano, actual_nano, key_id))
+        def body(tx: _Tx) -> None:
+            held = tx.run(self.h.take, (reserved_nano, self.holder, key_id, reserved_nano))
+            if held == 1:
+                tx.run(self.q.settle, (reserved_nano, reserved_nano, actual_nano, key_id))
+            else:  # a sweeper took this holder for dead and already gave the hold back
+                tx.run(self.h.charge, (actual_nano, key_id))
+
+        self._tx(body)
+
+    # -- holders (security/holds.py) -----------------------------------------------------
+
+    def heartbeat(self) -> None:
+        """Say this holder is alive (re-registering it if a sweeper removed it)."""
+        self._run(self.h.seen, (self.holder, time.time()))
+        self._registered = True
+
+    def sweep(self, ttl_s: float) -> int:
+        """Give back the holds of holders not seen for `ttl_s` seconds; return how many."""
+        cutoff = time.time() - ttl_s
+        rows, _ = self._run(self.h.stale, (cutoff, self.holder))
+        return sum(self._release(holder, cutoff) for (holder,) in rows)
+
+    def retire(self) -> None:
+        """On a clean stop: give back whatever this holder still holds and remove it."""
+        self._release(self.holder, None)
+        self._registered = False
+
+    def _release(self, holder: str, older_than: float | None) -> int:
+        def body(tx: _Tx) -> int:
+            if older_than is None:
+                tx.run(self.h.forget, (holder,))
+            elif tx.run(self.h.claim, (holder, older_than)) != 1:
+                return 0  # another sweeper got it first, or it came back to life
+            for key_id, nano in tx.rows(self.h.held, (holder,)):
+                tx.run(self.h.release, (nano, nano, key_id))
+            tx.run(self.h.drop, (holder,))
+            return 1
+
+        return self._tx(body)
+
+    def _tx(self, body: Callable[[_Tx], _T]) -> _T:
+        """Run `body` in one transaction on this store's connection."""
+        if not self._migrated:
+            self.migrate()
+        with self._db() as conn:
+            if self._pg:
+                with conn.transaction():
+                    return body(_Tx(conn))
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                out = body(_Tx(conn))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return out
+
+
+class _Tx:
+    """Statements inside one `KeyStore._tx` transaction."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def run(self, sql: str, params: Sequence[object]) -> int:
+        count: int = self._conn.execute(sql, params).rowcount
+        return count
+
+    def rows(self, sql: str, params: Sequence[object]) -> Rows:
+        return _rows(self._conn.execute(sql, params))
 
 
 def _rows(cur: Any) -> Rows:

@@ -1,0 +1,65 @@
+"""Who holds each reservation, so that a crashed gateway's reservations are given back.
+
+`api_keys.reserved_nano` is the sum of every in-flight reservation on a key. A process that
+dies between reserve and settle (SIGKILL, OOM, power) never settles, and without more
+bookkeeping its share would stay reserved until an operator topped the key up.
+
+So each `KeyStore` is a *holder* with a random id:
+- `key_holders(holder, seen_at)`: a heartbeat row, refreshed every few seconds;
+- `key_holds(holder, key_id, reserved_nano)`: what that holder has reserved on each key,
+  changed in the same transaction as `api_keys.reserved_nano`.
+
+Any live process periodically *sweeps*: a holder not seen for `ttl` seconds is deleted
+(exactly one sweeper wins that DELETE), and its holds are subtracted from the keys. A holder
+that was only stalled, not dead, finds its holds gone: its later settles add the usage but
+subtract nothing from `reserved_nano` (the sweeper already did), so the sum stays right.
+"""
+
+from __future__ import annotations
+
+from tokenport.ledger.migrations import Migration
+
+HOLD_MIGRATION = Migration(
+    "k002_key_holds",
+    (
+        """CREATE TABLE key_holders (
+            holder TEXT PRIMARY KEY,
+            seen_at DOUBLE PRECISION NOT NULL
+        )""",
+        """CREATE TABLE key_holds (
+            holder TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            reserved_nano BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (holder, key_id)
+        )""",
+    ),
+)
+
+
+class HoldQueries:
+    """The holder tables' SQL for one parameter style (`?` or `%s`)."""
+
+    def __init__(self, p: str) -> None:
+        self.seen = (
+            f"INSERT INTO key_holders (holder, seen_at) VALUES ({p}, {p}) "
+            "ON CONFLICT (holder) DO UPDATE SET seen_at = excluded.seen_at"
+        )
+        self.add = (
+            f"INSERT INTO key_holds (holder, key_id, reserved_nano) VALUES ({p}, {p}, {p}) "
+            "ON CONFLICT (holder, key_id) DO UPDATE "
+            "SET reserved_nano = key_holds.reserved_nano + excluded.reserved_nano"
+        )
+        self.take = (
+            f"UPDATE key_holds SET reserved_nano = reserved_nano - {p} "
+            f"WHERE holder = {p} AND key_id = {p} AND reserved_nano >= {p}"
+        )
+        self.stale = f"SELECT holder FROM key_holders WHERE seen_at < {p} AND holder <> {p}"
+        self.claim = f"DELETE FROM key_holders WHERE holder = {p} AND seen_at < {p}"
+        self.forget = f"DELETE FROM key_holders WHERE holder = {p}"
+        self.held = f"SELECT key_id, reserved_nano FROM key_holds WHERE holder = {p}"
+        self.drop = f"DELETE FROM key_holds WHERE holder = {p}"
+        self.release = (
+            f"UPDATE api_keys SET reserved_nano = CASE WHEN reserved_nano > {p} "
+            f"THEN reserved_nano - {p} ELSE 0 END WHERE id = {p}"
+        )
+        self.charge = f"UPDATE api_keys SET usage_nano = usage_nano + {p} WHERE id = {p}"
