@@ -37,9 +37,7 @@ def _wait(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_reservation_of_a_killed_gateway_is_given_back(
-    tmp_path: Path, fake: FakeUpstream
-) -> None:
+def test_reservation_of_a_killed_gateway_is_given_back(tmp_path: Path, fake: FakeUpstream) -> None:
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
     cfg = tmp_path / "tokenport.toml"
     cfg.write_text(
@@ -61,9 +59,7 @@ def test_reservation_of_a_killed_gateway_is_given_back(
 
     def call() -> None:
         try:
-            client.chat.completions.create(
-                model="fakeoa/fake-model", messages=MSG, max_tokens=1000
-            )
+            client.chat.completions.create(model="fakeoa/fake-model", messages=MSG, max_tokens=1000)
         except openai.APIError as exc:
             errors.append(exc)
 
