@@ -115,6 +115,23 @@ def test_a_dead_holders_reservations_are_given_back(db_url: str) -> None:
         s.close()
 
 
+def test_a_mistakenly_swept_holder_that_then_dies_leaves_nothing_locked(db_url: str) -> None:
+    admin = KeyStore(db_url)
+    key = admin.create("gina", credit_limit_usd=1.0).key
+    unit = to_nano(0.01)
+    stalled = KeyStore(db_url)
+    assert stalled.reserve(key.id, unit)
+    _age(admin, stalled.holder, 120)  # e.g. the database was unreachable for its heartbeats
+    assert admin.sweep(60.0) == 1
+    assert stalled.reserve(key.id, 2 * unit)  # back, reserving before its next heartbeat
+    stalled.close()  # ... and now it really dies: its new hold has no holder row
+    assert admin.get(key.id).reserved_nano == 2 * unit
+    assert admin.sweep(60.0) == 1
+    assert admin.get(key.id).reserved_nano == 0
+    assert admin.sweep(60.0) == 0
+    admin.close()
+
+
 def test_racing_sweepers_release_a_holder_once(db_url: str) -> None:
     admin = KeyStore(db_url)
     key = admin.create("erin", credit_limit_usd=1.0).key

@@ -13,6 +13,11 @@ Any live process periodically *sweeps*: a holder not seen for `ttl` seconds is d
 (exactly one sweeper wins that DELETE), and its holds are subtracted from the keys. A holder
 that was only stalled, not dead, finds its holds gone: its later settles add the usage but
 subtract nothing from `reserved_nano` (the sweeper already did), so the sum stays right.
+
+A holder row and its first hold are written in one transaction, so a hold without a holder
+row exists only after such a mistaken sweep, until the stalled holder's next heartbeat.
+Sweeps give those *orphan* holds back too (each row claimed by one conditional DELETE), so
+even a holder that is swept, reserves again and then really dies leaves nothing locked.
 """
 
 from __future__ import annotations
@@ -57,6 +62,13 @@ class HoldQueries:
         self.claim = f"DELETE FROM key_holders WHERE holder = {p} AND seen_at < {p}"
         self.forget = f"DELETE FROM key_holders WHERE holder = {p}"
         self.held = f"SELECT key_id, reserved_nano FROM key_holds WHERE holder = {p}"
+        self.orphans = (
+            "SELECT DISTINCT holder FROM key_holds "
+            "WHERE holder NOT IN (SELECT holder FROM key_holders)"
+        )
+        self.take_all = (
+            f"DELETE FROM key_holds WHERE holder = {p} AND key_id = {p} AND reserved_nano = {p}"
+        )
         self.drop = f"DELETE FROM key_holds WHERE holder = {p}"
         self.release = (
             f"UPDATE api_keys SET reserved_nano = CASE WHEN reserved_nano > {p} "

@@ -191,7 +191,9 @@ class KeyStore:
         """Give back the holds of holders not seen for `ttl_s` seconds; return how many."""
         cutoff = time.time() - ttl_s
         rows, _ = self._run(self.h.stale, (cutoff, self.holder))
-        return sum(self._release(holder, cutoff) for (holder,) in rows)
+        released = sum(self._release(holder, cutoff) for (holder,) in rows)
+        orphans, _ = self._run(self.h.orphans)
+        return released + sum(self._release_orphan(holder) for (holder,) in orphans)
 
     def retire(self) -> None:
         """On a clean stop: give back whatever this holder still holds and remove it."""
@@ -208,6 +210,17 @@ class KeyStore:
                 tx.run(self.h.release, (nano, nano, key_id))
             tx.run(self.h.drop, (holder,))
             return 1
+
+        return self._tx(body)
+
+    def _release_orphan(self, holder: str) -> int:
+        def body(tx: _Tx) -> int:
+            got = 0
+            for key_id, nano in tx.rows(self.h.held, (holder,)):
+                if tx.run(self.h.take_all, (holder, key_id, nano)) == 1:  # claimed: ours
+                    tx.run(self.h.release, (nano, nano, key_id))
+                    got = 1
+            return got
 
         return self._tx(body)
 
