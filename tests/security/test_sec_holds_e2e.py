@@ -85,7 +85,7 @@ def test_reservation_of_a_killed_gateway_is_given_back(tmp_path: Path, fake: Fak
             store.close()
         assert key.usage_nano == 0 and key.remaining_usd == 1.0
         log = (tmp_path / "second.log").read_text()
-        assert "gave back the credit reserved by 1 gateway process" in log
+        assert "released 1 silent gateway process" in log
     finally:
         second.send_signal(signal.SIGINT)
         second.wait(timeout=30)

@@ -72,8 +72,8 @@ class Admission:
                 released = await asyncio.to_thread(self.keys.sweep, self.hold_ttl_s)
                 if released:
                     log.warning(
-                        "gave back the credit reserved by %d gateway process(es) not seen "
-                        "for %.0f s",
+                        "released %d silent gateway process(es) (not seen for %.0f s) and "
+                        "gave back the credit they still had reserved",
                         released,
                         self.hold_ttl_s,
                     )

@@ -69,7 +69,7 @@ class HoldQueries:
         self.take_all = (
             f"DELETE FROM key_holds WHERE holder = {p} AND key_id = {p} AND reserved_nano = {p}"
         )
-        self.drop = f"DELETE FROM key_holds WHERE holder = {p}"
+        self.known = f"SELECT 1 FROM key_holders WHERE holder = {p}"
         self.release = (
             f"UPDATE api_keys SET reserved_nano = CASE WHEN reserved_nano > {p} "
             f"THEN reserved_nano - {p} ELSE 0 END WHERE id = {p}"

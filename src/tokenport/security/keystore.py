@@ -206,23 +206,32 @@ class KeyStore:
                 tx.run(self.h.forget, (holder,))
             elif tx.run(self.h.claim, (holder, older_than)) != 1:
                 return 0  # another sweeper got it first, or it came back to life
-            for key_id, nano in tx.rows(self.h.held, (holder,)):
-                tx.run(self.h.release, (nano, nano, key_id))
-            tx.run(self.h.drop, (holder,))
+            self._give_back(tx, holder)
             return 1
 
         return self._tx(body)
 
     def _release_orphan(self, holder: str) -> int:
         def body(tx: _Tx) -> int:
-            got = 0
-            for key_id, nano in tx.rows(self.h.held, (holder,)):
-                if tx.run(self.h.take_all, (holder, key_id, nano)) == 1:  # claimed: ours
-                    tx.run(self.h.release, (nano, nano, key_id))
-                    got = 1
-            return got
+            if tx.rows(self.h.known, (holder,)):
+                return 0  # it heartbeated since the orphans were listed
+            return 1 if self._give_back(tx, holder) else 0
 
         return self._tx(body)
+
+    def _give_back(self, tx: _Tx, holder: str) -> int:
+        """Release each of `holder`'s holds that this transaction claims; return how many.
+
+        A hold is claimed by deleting it at the amount just read, so a settle racing the
+        sweep (on PostgreSQL, where the read takes no lock) leaves its row in place: it is
+        then an orphan, given back at its new amount by the next sweep.
+        """
+        got = 0
+        for key_id, nano in tx.rows(self.h.held, (holder,)):
+            if tx.run(self.h.take_all, (holder, key_id, nano)) == 1:
+                tx.run(self.h.release, (nano, nano, key_id))
+                got += 1
+        return got
 
     def _tx(self, body: Callable[[_Tx], _T]) -> _T:
         """Run `body` in one transaction on this store's connection."""
