@@ -79,6 +79,9 @@ class Admission:
                     )
             except ServiceUnavailable as exc:  # the database is down: try again next time
                 log.debug("key holder heartbeat skipped: %s", exc)
+            except Exception:
+                # Never let the keeper die: a silent holder is swept as dead after the TTL.
+                log.exception("key holder heartbeat failed; retrying")
             await asyncio.sleep(self.hold_ttl_s / 6)
 
     async def authenticate(self, authorization: str | None) -> ApiKey | None:
