@@ -18,6 +18,8 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bench.loadgen import summarize
+
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -222,7 +224,7 @@ def busy_fraction(seconds: float = 1.0) -> float:
     return round(1 - (i1 - i0) / max(1, t1 - t0), 3)
 
 
-def disk_flush_ms(directory: Path, n: int = 300, frame: int = 512) -> dict[str, float]:
+def disk_flush_ms(directory: Path, n: int = 300, frame: int = 512) -> dict[str, float | None]:
     """Latency of one small append + fsync in `directory`, as the ledger journal does it.
 
     The default `ledger_sync = "fsync"` waits for one such flush per group of answers, so
@@ -230,7 +232,7 @@ def disk_flush_ms(directory: Path, n: int = 300, frame: int = 512) -> dict[str, 
     """
     path = directory / "fsync-probe.log"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
-    took = []
+    took: list[float] = []
     try:
         for _ in range(n):
             t0 = time.perf_counter()
@@ -241,12 +243,7 @@ def disk_flush_ms(directory: Path, n: int = 300, frame: int = 512) -> dict[str, 
     finally:
         os.close(fd)
         path.unlink(missing_ok=True)
-    took.sort()
-    return {
-        "p50": round(took[len(took) // 2], 3),
-        "p99": round(took[min(len(took) - 1, int(len(took) * 0.99))], 3),
-        "max": round(took[-1], 3),
-    }
+    return summarize(took)
 
 
 def loadavg() -> list[float]:
