@@ -102,23 +102,30 @@ class KeyStore:
             return rows, cur.rowcount
 
     def migrate(self) -> list[str]:
+        with self._atomic() as conn:
+            if self._pg:
+                # Serialize replicas that start at once; released at commit.
+                conn.execute("SELECT pg_advisory_xact_lock(7401)")
+            param = "%s" if self._pg else "?"
+            done = migrate(lambda s, p: _rows(conn.execute(s, p)), param, KEY_MIGRATIONS)
+        self._migrated = True
+        return done
+
+    @contextmanager
+    def _atomic(self) -> Iterator[Any]:
+        """This store's connection inside one transaction (SQLite: taking the write lock)."""
         with self._db() as conn:
             if self._pg:
                 with conn.transaction():
-                    # Serialize replicas that start at once; released at commit.
-                    conn.execute("SELECT pg_advisory_xact_lock(7401)")
-                    done = migrate(lambda s, p: _rows(conn.execute(s, p)), "%s", KEY_MIGRATIONS)
-                self._migrated = True
-                return done
+                    yield conn
+                return
             conn.execute("BEGIN IMMEDIATE")
             try:
-                done = migrate(lambda s, p: _rows(conn.execute(s, p)), "?", KEY_MIGRATIONS)
+                yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-            self._migrated = True
-            return done
 
     def close(self) -> None:
         with self._lock:
@@ -237,18 +244,8 @@ class KeyStore:
         """Run `body` in one transaction on this store's connection."""
         if not self._migrated:
             self.migrate()
-        with self._db() as conn:
-            if self._pg:
-                with conn.transaction():
-                    return body(_Tx(conn))
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                out = body(_Tx(conn))
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return out
+        with self._atomic() as conn:
+            return body(_Tx(conn))
 
 
 class _Tx:
