@@ -58,13 +58,18 @@ def holdout_predictions(
     return out
 
 
-def cv_predictions(
-    data: RoutingDataset, folds: int, cfg: TrainConfig, seed: int
-) -> dict[str, Predicted]:
+def fold_parts(data: RoutingDataset, folds: int, seed: int) -> list[NDArray[np.intp]]:
+    """Row indices of each seeded fold; a conversation's turns stay in one fold."""
     groups = np.array(data.groups or data.ids)
     names = np.unique(groups)
     shuffled = np.array_split(np.random.default_rng(seed).permutation(len(names)), folds)
-    parts = [np.flatnonzero(np.isin(groups, names[s])) for s in shuffled]
+    return [np.flatnonzero(np.isin(groups, names[s])) for s in shuffled]
+
+
+def cv_predictions(
+    data: RoutingDataset, folds: int, cfg: TrainConfig, seed: int
+) -> dict[str, Predicted]:
+    parts = fold_parts(data, folds, seed)
     merged: dict[str, Predicted] = {}
     for k, held in enumerate(parts):
         kept = np.sort(np.concatenate([p for j, p in enumerate(parts) if j != k]))

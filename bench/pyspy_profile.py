@@ -1,6 +1,6 @@
 """Profile tokenport's hot path under load with py-spy (`pip install py-spy`).
 
-    python bench/profile.py [--seconds 10] [--system tokenport-sqlite] [--rate 0]
+    python bench/pyspy_profile.py [--seconds 10] [--system tokenport-sqlite] [--rate 0]
 
 Starts the mock and one tokenport worker (pinned like the benchmark), drives it with the
 load generator (closed loop, or `--rate` RPS open loop), samples the worker with py-spy and
