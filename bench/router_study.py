@@ -59,7 +59,19 @@ from tokenport.routing.auto.eval import (
 from tokenport.routing.auto.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "routing"
+# The routing files live beside the checkout in ../shared; /work/shared on the dev machines.
+DATA = (
+    next(
+        (
+            p
+            for p in (ROOT.parent / "shared", Path("/work/shared"))
+            if (p / "data/routing").is_dir()
+        ),
+        ROOT.parent / "shared",
+    )
+    / "data"
+    / "routing"
+)
 DATASETS = (
     "gsm8k",
     "mmlu",
@@ -217,8 +229,9 @@ def embeddings(data: RoutingDataset, cache: Path) -> FloatArray:
     return np.asarray(emb, dtype=np.float64)
 
 
-def study(name: str, seeds: int, embed: bool, cache: Path) -> dict[str, Any]:
-    data = load_dataset(DATA / f"{name}.jsonl")
+def study(path: Path, seeds: int, embed: bool, cache: Path) -> dict[str, Any]:
+    data = load_dataset(path)
+    name = data.name
     emb = embeddings(data, cache) if embed else None
     families: dict[str, Family] = {"tfidf_logistic": tfidf_logistic}
     if emb is not None:
@@ -282,13 +295,15 @@ def markdown(results: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--data-dir", type=Path, default=DATA, help="where <dataset>.jsonl lie")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--embed", action="store_true", help="add the MiniLM families")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "router_study")
     args = ap.parse_args(argv)
-    if not DATA.is_dir():
-        print(f"routing data not found at {DATA}", file=sys.stderr)
+    missing = [n for n in args.datasets if not (args.data_dir / f"{n}.jsonl").is_file()]
+    if missing:
+        print(f"not found in {args.data_dir}: {', '.join(missing)}", file=sys.stderr)
         return 2
     if args.embed:
         try:
@@ -304,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, name in enumerate(args.datasets, 1):
         t0 = time.monotonic()
         print(f"[{i}/{len(args.datasets)}] {name} ...", flush=True)
-        results.append(study(name, args.seeds, args.embed, args.out))
+        results.append(study(args.data_dir / f"{name}.jsonl", args.seeds, args.embed, args.out))
         print(
             f"[{i}/{len(args.datasets)}] {name} done in {time.monotonic() - t0:.0f} s", flush=True
         )
