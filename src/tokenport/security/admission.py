@@ -49,6 +49,10 @@ def model_allowed(patterns: list[str], model: str) -> bool:
     return any(fnmatch.fnmatchcase(model.lower(), p.lower()) for p in patterns)
 
 
+# Beats come every hold_ttl_s / 6, so three misses in a row are half the TTL.
+_MISSES_TO_WARN = 3
+
+
 @dataclass
 class Admission:
     keys: KeyStore
@@ -66,9 +70,13 @@ class Admission:
 
     async def _keep_holds(self) -> None:
         # Heartbeat well inside the TTL, so a live process is never taken for dead.
+        misses = 0
         while True:
             try:
                 await asyncio.to_thread(self.keys.heartbeat)
+                if misses >= _MISSES_TO_WARN:
+                    log.warning("key holder heartbeat restored after %d missed beats", misses)
+                misses = 0
                 released = await asyncio.to_thread(self.keys.sweep, self.hold_ttl_s)
                 if released:
                     log.warning(
@@ -78,7 +86,19 @@ class Admission:
                         self.hold_ttl_s,
                     )
             except ServiceUnavailable as exc:  # the database is down: try again next time
-                log.debug("key holder heartbeat skipped: %s", exc)
+                misses += 1
+                if misses == _MISSES_TO_WARN:
+                    # Half the TTL without a beat: once the database is back, another
+                    # replica may take this process for dead and give its holds back.
+                    log.warning(
+                        "key holder heartbeat missed %d times in a row (database: %s); "
+                        "after %.0f s other gateways may release this process's reservations",
+                        misses,
+                        exc,
+                        self.hold_ttl_s,
+                    )
+                else:
+                    log.debug("key holder heartbeat skipped: %s", exc)
             except Exception:
                 # Never let the keeper die: a silent holder is swept as dead after the TTL.
                 log.exception("key holder heartbeat failed; retrying")
