@@ -59,19 +59,17 @@ from tokenport.routing.auto.eval import (
 from tokenport.routing.auto.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-# The routing files live beside the checkout in ../shared; /work/shared on the dev machines.
-DATA = (
-    next(
-        (
-            p
-            for p in (ROOT.parent / "shared", Path("/work/shared"))
-            if (p / "data/routing").is_dir()
-        ),
-        ROOT.parent / "shared",
-    )
-    / "data"
-    / "routing"
-)
+
+
+def _default_data() -> Path:
+    """../shared beside the checkout, else /work/shared (the dev machines' layout)."""
+    for shared in (ROOT.parent / "shared", Path("/work/shared")):
+        if (shared / "data" / "routing").is_dir():
+            return shared / "data" / "routing"
+    return ROOT.parent / "shared" / "data" / "routing"
+
+
+DATA = _default_data()
 DATASETS = (
     "gsm8k",
     "mmlu",
@@ -231,6 +229,8 @@ def embeddings(data: RoutingDataset, cache: Path) -> FloatArray:
 
 def study(path: Path, seeds: int, embed: bool, cache: Path) -> dict[str, Any]:
     data = load_dataset(path)
+    if not (data.is_pair or data.has_costs):
+        raise SystemExit(f"{path}: no weak/strong pair and no costs, so nothing to score")
     name = data.name
     emb = embeddings(data, cache) if embed else None
     families: dict[str, Family] = {"tfidf_logistic": tfidf_logistic}
@@ -266,12 +266,18 @@ def _mean(runs: list[dict[str, Any]], key: str, fmt: str = ".3f") -> str:
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
-    lines = ["## Pair files (RouteLLM metrics), mean [min, max] over seeds", ""]
-    lines.append(
-        "| file | n | family | APGR | CPT(50%) | AUC | target APGR | AUC needed | random APGR 95% |"
-    )
-    lines.append("|---|---|---|---|---|---|---|---|---|")
-    for r in (r for r in results if "auc_needed" in r):
+    pairs = [r for r in results if "auc_needed" in r]
+    costed = [r for r in results if "auc_needed" not in r]
+    lines: list[str] = []
+    if pairs:
+        lines += [
+            "## Pair files (RouteLLM metrics), mean [min, max] over seeds",
+            "",
+            "| file | n | family | APGR | CPT(50%) | AUC | target APGR | AUC needed "
+            "| random APGR 95% |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+    for r in pairs:
         lo, hi = r["random_apgr_95"]
         for fam, runs in r["families"].items():
             lines.append(
@@ -279,12 +285,15 @@ def markdown(results: list[dict[str, Any]]) -> str:
                 f"{_mean(runs, 'cpt50', '.1f')} | {_mean(runs, 'auc')} | {r['apgr_target']} | "
                 f"{r['auc_needed']:.3f} | {lo:.3f}-{hi:.3f} |"
             )
-    lines += ["", "## RouterBench files, mean [min, max] over seeds", ""]
-    lines.append(
-        "| file | n | family | quality at <=50% of best's cost | best single | match share |"
-    )
-    lines.append("|---|---|---|---|---|---|")
-    for r in (r for r in results if "auc_needed" not in r):
+    if costed:
+        lines += [
+            *([""] if pairs else []),
+            "## RouterBench files, mean [min, max] over seeds",
+            "",
+            "| file | n | family | quality at <=50% of best's cost | best single | match share |",
+            "|---|---|---|---|---|---|",
+        ]
+    for r in costed:
         for fam, runs in r["families"].items():
             lines.append(
                 f"| {r['dataset']} | {r['n']} | {fam} | {_mean(runs, 'quality_at_half_cost')} | "
