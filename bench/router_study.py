@@ -42,11 +42,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import roc_auc_score
 
 from tokenport.routing.auto import metrics
+from tokenport.routing.auto.baselines import tfidf_features
 from tokenport.routing.auto.data import RoutingDataset, load_dataset
 from tokenport.routing.auto.eval import (
     APGR_DEFAULT,
@@ -89,13 +89,11 @@ TAIL_CHARS = 1000
 def tfidf_logistic(
     data: RoutingDataset, train: NDArray[np.intp], test: NDArray[np.intp], _: FloatArray | None
 ) -> FloatArray:
-    vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))
-    x_train = vec.fit_transform([data.texts[i] for i in train])
-    x_test = vec.transform([data.texts[i] for i in test])
+    x_train, x_test = tfidf_features([data.texts[i] for i in train], [data.texts[i] for i in test])
     quality = data.quality()
     out = np.zeros((len(test), len(data.models)))
     if data.is_pair:
-        w, s = _pair_cols(data)
+        w, s = data.pair_columns()
         targets = {s: quality[train, s] > quality[train, w]}
     else:
         targets = {m: quality[train, m] > 0.5 for m in range(len(data.models))}
@@ -145,7 +143,7 @@ def out_of_fold(
 
 
 def pair_figures(data: RoutingDataset, quality: FloatArray) -> dict[str, float]:
-    w, s = _pair_cols(data)
+    w, s = data.pair_columns()
     weak, strong = data.scores[:, w], data.scores[:, s]
     score = quality[:, s] - quality[:, w]
     curve = metrics.routellm_curve(score, weak, strong)
@@ -201,14 +199,8 @@ def auc_needed(data: RoutingDataset, target: float, draws: int = 20) -> float:
     return auc
 
 
-def _pair_cols(data: RoutingDataset) -> tuple[int, int]:
-    if data.weak is None or data.strong is None:
-        raise ValueError(f"{data.name}: not a weak/strong pair file")
-    return data.models.index(data.weak), data.models.index(data.strong)
-
-
 def _pair_scores(data: RoutingDataset) -> tuple[FloatArray, FloatArray]:
-    w, s = _pair_cols(data)
+    w, s = data.pair_columns()
     return data.scores[:, w], data.scores[:, s]
 
 

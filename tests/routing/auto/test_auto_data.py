@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from routing.auto import _auto_synth
 from tokenport.routing.auto import DatasetError, load_dataset, merge
 from tokenport.routing.auto.data import align, prompt_text
 
@@ -97,3 +99,11 @@ def test_turns_of_one_conversation_share_a_group(tmp_path: Path) -> None:
     ds = load_dataset(_write(tmp_path / "mt.jsonl", header, rows))
     assert ds.groups == ("mt-81", "mt-81", "gsm-7")
     assert ds.subset([2, 0]).groups == ("gsm-7", "mt-81")
+
+
+def test_pair_columns_names_weak_then_strong_and_refuses_other_files() -> None:
+    synth = _auto_synth.dataset()
+    pair = dataclasses.replace(synth, weak="cheap", strong="big")
+    assert pair.pair_columns() == (0, 2)
+    with pytest.raises(DatasetError, match="not a weak/strong pair"):
+        synth.pair_columns()

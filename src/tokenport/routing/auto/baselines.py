@@ -10,6 +10,7 @@ Both use the auto router's cost model, so the comparison is about predicting qua
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,18 +22,24 @@ def random_quality(n: int, n_models: int, seed: int) -> FloatArray:
     return np.random.default_rng(seed).random((n, n_models))
 
 
+def tfidf_features(train_texts: Sequence[str], test_texts: Sequence[str]) -> tuple[Any, Any]:
+    """The baseline's sparse TF-IDF matrices (word 1-2 grams, sublinear tf), fitted on the
+    training prompts. Needs scikit-learn."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))
+    return vec.fit_transform(list(train_texts)), vec.transform(list(test_texts))
+
+
 def tfidf_ridge_quality(
     train_texts: Sequence[str], train_quality: FloatArray, test_texts: Sequence[str]
 ) -> FloatArray | None:
     """Predicted quality for the test prompts, or None when scikit-learn is not installed."""
     try:
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import Ridge
     except ImportError:
         return None
-    vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))
-    x_train = vec.fit_transform(list(train_texts))
-    x_test = vec.transform(list(test_texts))
+    x_train, x_test = tfidf_features(train_texts, test_texts)
     out = np.empty((len(test_texts), train_quality.shape[1]))
     for m in range(train_quality.shape[1]):
         seen = np.isfinite(train_quality[:, m])

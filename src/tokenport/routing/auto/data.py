@@ -81,6 +81,12 @@ class RoutingDataset:
     def is_pair(self) -> bool:
         return self.weak is not None and self.strong is not None
 
+    def pair_columns(self) -> tuple[int, int]:
+        """Column indices of the weak and the strong model of a RouteLLM pair file."""
+        if self.weak is None or self.strong is None:
+            raise DatasetError(self.name, "not a weak/strong pair file")
+        return self.models.index(self.weak), self.models.index(self.strong)
+
     def score_range(self) -> tuple[float, float]:
         finite = self.scores[np.isfinite(self.scores)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)

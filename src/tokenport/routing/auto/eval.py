@@ -84,9 +84,7 @@ def cv_predictions(
 
 
 def pair_report(data: RoutingDataset, preds: dict[str, Predicted]) -> dict[str, Any]:
-    assert data.weak is not None
-    assert data.strong is not None
-    w, s = data.models.index(data.weak), data.models.index(data.strong)
+    w, s = data.pair_columns()
     weak, strong = data.scores[:, w], data.scores[:, s]
     routers: dict[str, Any] = {}
     for name, pred in preds.items():
