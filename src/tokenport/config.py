@@ -161,6 +161,9 @@ class Settings(_Strict):
     simulation: bool = False
     local: LocalModelConfig = LocalModelConfig()
     auto: AutoConfig = AutoConfig()
+    # Model names clients ask for -> gateway models, e.g. Claude Code's
+    # `"claude-sonnet-*" = "moonshotai/kimi-k2.5"` (globs; an exact name wins).
+    aliases: dict[str, str] = Field(default_factory=dict)
     # Overrides for the cost model's data, `[economics.regions.<id>]`, `[economics.gpus.<id>]`,
     # `[economics.assumptions]`: checked field by field by `tokenport.economics` at start.
     economics: dict[str, Any] = Field(default_factory=dict)

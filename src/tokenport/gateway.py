@@ -372,6 +372,7 @@ def _record(request: ChatRequest, ctx: RequestContext, status: str, **fields: An
         status=status,
         key_id=ctx.key_id,
         app=ctx.app,
+        door=request.door,
         **fields,
     )
 

@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tokenport.openai_wire import message_text
 from tokenport.types import Message
+from tokenport.wire.openai_chat import message_text
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,15 @@
 """Typed values that pass between tokenport's layers.
 
-Wire formats (OpenAI, Anthropic JSON) are parsed into these once at the edge and
-serialized from them once in a provider adapter; nothing below the edge sees a
-wire dict. They are msgspec Structs because msgspec validates and converts in C,
-which keeps the per-request parse cost in the low microseconds.
+Wire formats (OpenAI Chat, Anthropic Messages, OpenAI Responses) are parsed into these once
+at a door (`tokenport.wire`) and serialized from them once in a provider adapter; nothing
+below the edge sees a wire dict of its own. They are msgspec Structs because msgspec
+validates and converts in C, which keeps the per-request parse cost in the low microseconds.
+
+The request is shaped after OpenAI's Chat Completions, the most widely spoken format, so
+the chat door needs no translation at all. What other doors carry that Chat cannot (signed
+thinking blocks, cache breakpoints, tool-result errors, `top_k`, a thinking budget, beta
+headers) has its own typed field here; the OpenAI-compatible adapter drops those fields
+unless its provider declares a way to express them.
 """
 
 from __future__ import annotations
@@ -14,6 +20,28 @@ import msgspec
 
 JSON = dict[str, Any]
 Sort = Literal["price", "latency", "throughput", "cost"]
+# Which front door a request came through; recorded in the ledger.
+Door = Literal["chat", "messages", "responses", "completions", "embeddings"]
+
+
+class Thinking(msgspec.Struct, omit_defaults=True):
+    """One reasoning block as Anthropic returns it.
+
+    `signature` proves the block to Anthropic when a client sends it back on a later turn
+    (required on tool-use turns with thinking on); `redacted` carries an encrypted block's
+    opaque data instead of text. Reasoning from other upstreams has neither.
+    """
+
+    text: str = ""
+    signature: str | None = None
+    redacted: str | None = None
+
+
+class ThinkingConfig(msgspec.Struct, omit_defaults=True):
+    """Anthropic's `thinking` request field: `enabled` with a token budget, or `disabled`."""
+
+    type: str = "enabled"
+    budget_tokens: int | None = None
 
 
 class Message(msgspec.Struct, omit_defaults=True):
@@ -25,6 +53,10 @@ class Message(msgspec.Struct, omit_defaults=True):
     tool_calls: list[JSON] | None = None
     tool_call_id: str | None = None
     reasoning_content: str | None = None
+    # Carried for Anthropic; the OpenAI-compatible adapter sends none of these three.
+    thinking: list[Thinking] | None = None
+    is_error: bool | None = None  # a tool result that reports a failure
+    cache_control: JSON | None = None  # a cache breakpoint on the message's last block
 
 
 class MaxPrice(msgspec.Struct, omit_defaults=True):
@@ -78,8 +110,16 @@ class ChatRequest(msgspec.Struct, omit_defaults=True):
     n: int | None = None
     user: str | None = None
     stream_options: StreamOptions | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    reasoning_effort: str | None = None
     models: list[str] | None = None
     provider: ProviderPrefs | None = None
+    # Set by doors other than chat; never parsed from a chat body (see `wire.openai_chat`).
+    top_k: int | None = None
+    thinking: ThinkingConfig | None = None
+    anthropic_beta: str | None = None  # the client's `anthropic-beta` header
+    door: Door = "chat"
     extra: JSON = msgspec.field(default_factory=dict)
 
     def output_cap(self) -> int | None:
@@ -114,6 +154,7 @@ class Choice(msgspec.Struct, omit_defaults=True):
     index: int
     message: Message
     finish_reason: str | None = None
+    logprobs: JSON | None = None
 
 
 class ChatResponse(msgspec.Struct, omit_defaults=True):
@@ -132,6 +173,9 @@ class Delta(msgspec.Struct, omit_defaults=True):
     content: str | None = None
     tool_calls: list[JSON] | None = None
     reasoning_content: str | None = None
+    # Anthropic's: the signature that closes the current thinking block, or a redacted block.
+    signature: str | None = None
+    redacted_thinking: str | None = None
 
 
 class Chunk(msgspec.Struct, omit_defaults=True):
@@ -141,6 +185,7 @@ class Chunk(msgspec.Struct, omit_defaults=True):
     delta: Delta | None = None
     finish_reason: str | None = None
     usage: Usage | None = None
+    logprobs: JSON | None = None
 
 
 class Pricing(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -47,7 +47,10 @@ def test_stream_ends_with_priced_usage_chunk(fake: FakeUpstream, gateway_factory
     fake.set_script(Script(text="one two three four", chunks=4))
     gw = gateway_factory({"fakeoa": fake})
     stream = gw.client().chat.completions.create(
-        model="fakeoa/fake-model", messages=MESSAGES, stream=True
+        model="fakeoa/fake-model",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -63,12 +66,32 @@ def test_stream_ends_with_priced_usage_chunk(fake: FakeUpstream, gateway_factory
     assert gen["time_to_first_token"] <= gen["latency"]
 
 
+def test_no_usage_chunk_unless_asked(fake: FakeUpstream, gateway_factory: Any) -> None:
+    """OpenAI's own docs loop over `chunk.choices[0]`: an unasked usage-only chunk breaks it."""
+    fake.set_script(Script(text="one two three", chunks=3))
+    gw = gateway_factory({"fakeoa": fake})
+    chunks = list(
+        gw.client().chat.completions.create(
+            model="fakeoa/fake-model", messages=MESSAGES, stream=True
+        )
+    )
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks) == "one two three"
+    assert all(chunk.usage is None for chunk in chunks)
+    # the gateway still asks upstream for usage, and the ledger has it exactly
+    assert fake.last_request.body["stream_options"] == {"include_usage": True}
+    gen = _generation(gw, chunks[0].id)
+    assert gen["tokens_completion"] == 3 and gen["usage_estimated"] is False
+
+
 def test_missing_stream_usage_is_estimated(fake: FakeUpstream, gateway_factory: Any) -> None:
     fake.set_script(Script(text="alpha beta gamma delta", usage=False))
     gw = gateway_factory({"fakeoa": fake})
     chunks = list(
         gw.client().chat.completions.create(
-            model="fakeoa/fake-model", messages=MESSAGES, stream=True
+            model="fakeoa/fake-model",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
         )
     )
     usage = chunks[-1].usage
@@ -248,7 +271,12 @@ def test_anthropic_upstream_through_gateway(fake: FakeUpstream, gateway_factory:
     expected = (fresh * 3.0 + 4 * 0.3 + 2 * 3.75 + u.completion_tokens * 15.0) / 1e6
     assert (u.model_extra or {})["cost"] == pytest.approx(expected)
     chunks = list(
-        client.chat.completions.create(model="antx/fake-claude", messages=MESSAGES, stream=True)
+        client.chat.completions.create(
+            model="antx/fake-claude",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
     )
     assert (
         "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "claude says hi"

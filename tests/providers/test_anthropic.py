@@ -31,10 +31,11 @@ from tokenport.errors import (
     UpstreamTimeout,
 )
 from tokenport.providers.anthropic import AnthropicProvider
-from tokenport.providers.anthropic_wire import StreamState, parse_response
 from tokenport.providers.base import ProviderSpec
 from tokenport.providers.fake import FakeUpstream, Script
 from tokenport.types import Chunk, Message, Usage
+from tokenport.wire.anthropic_reply import parse_response
+from tokenport.wire.anthropic_stream import StreamState
 
 pytestmark = pytest.mark.timeout(10)
 

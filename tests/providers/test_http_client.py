@@ -17,7 +17,7 @@ from tokenport.errors import (
     UpstreamTimeout,
 )
 from tokenport.providers.http import UpstreamClient
-from tokenport.providers.sse import iter_sse
+from tokenport.wire.sse import iter_sse
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -1,4 +1,4 @@
-"""The ASGI app: the chat hot path (`api/chat.py`) in front of Starlette for the rest.
+"""The ASGI app: the front doors' hot path (`api/edge.py`) in front of Starlette for the rest.
 
 Handlers parse once, hand typed values to the `Gateway`, and serialize once.
 """
@@ -22,7 +22,9 @@ from starlette.routing import Route as HttpRoute
 from tokenport.analytics import rollups
 from tokenport.analytics.api import routes as analytics_routes
 from tokenport.api.admin import admin_key_from, admin_routes
-from tokenport.api.chat import ChatEndpoint, Receive, Scope, Send
+from tokenport.api.door import FrontDoor
+from tokenport.api.doors import ChatDoor, MessagesDoor
+from tokenport.api.edge import DoorEndpoint, Receive, Scope, Send
 from tokenport.api.errors import error_payload, handle_tokenport_error, handle_unexpected
 from tokenport.api.models import model_entry_json
 from tokenport.api.state import State, build_state
@@ -152,26 +154,34 @@ async def feedback(request: Request) -> Response:
     return _json({"data": {"learned": True, "prediction_error": round(corrected, 6)}})
 
 
-class TokenportApp:
-    """Routes `POST /v1/chat/completions` to the bare hot path, everything else to Starlette."""
+def door_endpoints(state: State) -> dict[str, DoorEndpoint]:
+    """Each front door's POST path (and OpenRouter's `/api/v1/...` spelling of it)."""
+    doors: dict[str, FrontDoor] = {
+        "/v1/chat/completions": ChatDoor(),
+        "/v1/messages": MessagesDoor(state.gateway.counter),
+    }
+    endpoints = {path: DoorEndpoint(state, door) for path, door in doors.items()}
+    return endpoints | {"/api" + path: ep for path, ep in endpoints.items()}
 
-    def __init__(self, starlette: Starlette, chat: ChatEndpoint) -> None:
+
+class TokenportApp:
+    """Routes the front doors' POSTs to the bare hot path, everything else to Starlette."""
+
+    def __init__(self, starlette: Starlette, doors: dict[str, DoorEndpoint]) -> None:
         self.starlette = starlette
-        self.chat = chat
+        self.doors = doors
 
     @property
     def state(self) -> StarletteState:
         return self.starlette.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["path"] == "/v1/chat/completions"
-            and scope["method"] == "POST"
-        ):
-            await self.chat(scope, receive, send)
-        else:
-            await self.starlette(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] == "POST":
+            door = self.doors.get(scope["path"])
+            if door is not None:
+                await door(scope, receive, send)
+                return
+        await self.starlette(scope, receive, send)
 
 
 def create_app(
@@ -219,7 +229,7 @@ def create_app(
     )
     app.state.tp = state
     app.state.economics = economics_of(settings)  # read by /api/v1/economics
-    return TokenportApp(app, ChatEndpoint(state))
+    return TokenportApp(app, door_endpoints(state))
 
 
 def app_factory() -> TokenportApp:

@@ -1,4 +1,5 @@
-"""The one boundary where exceptions become OpenAI-shaped error JSON."""
+"""The one boundary where exceptions become error responses: status, Retry-After and the
+OpenAI-shaped body (the Anthropic door renders the same message in its own shape)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,15 @@ log = logging.getLogger("tokenport.api")
 _encoder = msgspec.json.Encoder()
 
 
+def error_message(exc: TokenportError) -> str:
+    """What a client may read of an error: never a key."""
+    return redact(exc.message)
+
+
 def error_payload(exc: TokenportError) -> dict[str, Any]:
+    """An error in OpenAI's shape, which every door but Anthropic Messages speaks."""
     err: dict[str, Any] = {
-        "message": redact(exc.message),
+        "message": error_message(exc),
         "type": exc.type,
         "code": exc.code,
         "param": exc.param if isinstance(exc, BadRequest) else None,

@@ -13,6 +13,7 @@ from tokenport.config import Settings
 from tokenport.gateway import Gateway
 from tokenport.ledger.writer import Ledger
 from tokenport.providers.registry import Registry, build_registry
+from tokenport.routing.aliases import Aliases
 from tokenport.routing.autoroute import AutoRouting
 from tokenport.routing.health import Health
 from tokenport.security.admission import Admission
@@ -32,6 +33,7 @@ class State:
     auto: AutoRouting | None
     models_body: bytes
     started: float
+    aliases: Aliases
 
 
 def build_state(
@@ -83,4 +85,5 @@ def build_state(
         auto,
         models_body(catalog, registry),
         time.monotonic(),
+        Aliases(settings.aliases),
     )

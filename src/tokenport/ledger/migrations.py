@@ -109,6 +109,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                 GROUP BY (hour / 86400) * 86400, model_served, provider, key_id, app""",
         ),
     ),
+    # Which front door (chat, messages, responses, ...) each request came through.
+    Migration(
+        "m004_request_door",
+        ("ALTER TABLE requests ADD COLUMN door TEXT NOT NULL DEFAULT 'chat'",),
+    ),
 )
 
 _TABLE = """CREATE TABLE IF NOT EXISTS _migrations (

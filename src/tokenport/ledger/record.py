@@ -40,3 +40,4 @@ class LedgerRecord(msgspec.Struct, omit_defaults=True):
     attempts: list[Attempt] = msgspec.field(default_factory=list)
     energy_wh: float | None = None
     energy_cost: float | None = None
+    door: str = "chat"  # the API the request came through (`tokenport.types.Door`)

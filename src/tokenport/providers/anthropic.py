@@ -1,6 +1,6 @@
 """Anthropic's Messages API as an upstream.
 
-The wire conversion (and its judgement calls) lives in `anthropic_wire`; this module only
+The wire conversion (and its judgement calls) lives in `tokenport.wire`; this module only
 sends requests on a pooled client and feeds the answer through it.
 """
 
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from tokenport.providers.anthropic_wire import StreamState, build_body, parse_response
 from tokenport.providers.base import ProviderSpec
 from tokenport.providers.http import UpstreamClient
-from tokenport.providers.sse import iter_sse
 from tokenport.types import ChatRequest, ChatResponse, Chunk, Route
+from tokenport.wire.anthropic_reply import parse_response
+from tokenport.wire.anthropic_request import upstream_body
+from tokenport.wire.anthropic_stream import StreamState
+from tokenport.wire.sse import iter_sse
 
 API_VERSION = "2023-06-01"
 
@@ -28,11 +30,21 @@ class AnthropicProvider:
         self._path = "/messages" if self._client.base_url.endswith("/v1") else "/v1/messages"
 
     def _body(self, request: ChatRequest, route: Route, stream: bool) -> bytes:
-        return build_body(self.spec.name, request, route.upstream_model, stream, self.spec.exclude)
+        return upstream_body(
+            self.spec.name, request, route.upstream_model, stream, self.spec.exclude
+        )
+
+    @staticmethod
+    def _headers(request: ChatRequest) -> dict[str, str] | None:
+        # A Messages client's beta features (interleaved thinking, context management, ...)
+        # mean the same to an Anthropic upstream; to nothing else.
+        beta = request.anthropic_beta
+        return {"anthropic-beta": beta} if beta and request.door == "messages" else None
 
     async def chat(self, request: ChatRequest, route: Route, timeout: float) -> ChatResponse:
         body = self._body(request, route, stream=False)
-        async with self._client.post(self._path, body, timeout) as resp:
+        headers = self._headers(request)
+        async with self._client.post(self._path, body, timeout, headers=headers) as resp:
             raw = await resp.read()
         return parse_response(self.spec.name, raw)
 
@@ -41,7 +53,10 @@ class AnthropicProvider:
     ) -> AsyncIterator[Chunk]:
         body = self._body(request, route, stream=True)
         state = StreamState(self.spec.name)
-        async with self._client.post(self._path, body, timeout, stream=True) as resp:
+        headers = self._headers(request)
+        async with self._client.post(
+            self._path, body, timeout, stream=True, headers=headers
+        ) as resp:
             async for _event, data in iter_sse(resp):
                 for chunk in state.feed(data):
                     yield chunk

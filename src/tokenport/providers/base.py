@@ -14,7 +14,11 @@ import msgspec
 
 from tokenport.types import ChatRequest, ChatResponse, Chunk, Route
 
-Protocol_ = Literal["openai", "anthropic"]
+WireProtocol = Literal["openai", "anthropic"]
+# How a provider turns reasoning on and off (see `wire.openai_chat._reasoning_fields`):
+# OpenAI's `reasoning_effort`; `thinking: {type}` (GLM, Kimi, DeepSeek); Qwen's
+# `enable_thinking` + `thinking_budget`; or no control at all.
+ReasoningControl = Literal["effort", "thinking", "enable_thinking", "none"]
 
 
 class Capabilities(msgspec.Struct, frozen=True):
@@ -22,6 +26,8 @@ class Capabilities(msgspec.Struct, frozen=True):
     response_format: bool = True
     seed: bool = True
     stream_usage: bool = True  # honours stream_options.include_usage
+    cache_control: bool = False  # accepts Anthropic-style `cache_control` on parts and tools
+    embeddings: bool = True  # serves POST /embeddings (OpenAI protocol only)
 
 
 class ProviderSpec(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -35,7 +41,7 @@ class ProviderSpec(msgspec.Struct, frozen=True, omit_defaults=True):
 
     name: str
     base_url: str
-    protocol: Protocol_ = "openai"
+    protocol: WireProtocol = "openai"
     key_env: str | None = None
     display_name: str | None = None
     renames: dict[str, str] = msgspec.field(default_factory=dict)
@@ -44,6 +50,7 @@ class ProviderSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     catalog_ids: list[str] = msgspec.field(default_factory=list)
     region: str | None = None
+    reasoning: ReasoningControl = "effort"
     capabilities: Capabilities = Capabilities()
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import msgspec
 import orjson
 
-from tokenport.providers.sse import sse_frame
+from tokenport.wire.sse import sse_frame
 
 Protocol = Literal["openai", "anthropic"]
 Frames = tuple[list[bytes], list[bytes], list[bytes]]  # (head, deltas, tail) of a stream

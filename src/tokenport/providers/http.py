@@ -95,6 +95,9 @@ def error_for_status(
     )
 
 
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 class UpstreamClient:
     """A pooled session to one provider's base URL."""
 
@@ -129,7 +132,13 @@ class UpstreamClient:
 
     @asynccontextmanager
     async def post(
-        self, path: str, body: bytes, timeout: float, *, stream: bool = False
+        self,
+        path: str,
+        body: bytes,
+        timeout: float,
+        *,
+        stream: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """POST and yield the response once its status is known to be 2xx.
 
@@ -143,7 +152,7 @@ class UpstreamClient:
             else aiohttp.ClientTimeout(total=timeout)
         )
         try:
-            resp = await self._send(path, body, limits)
+            resp = await self._send(path, body, limits, headers)
             async with resp:
                 if resp.status >= 300:
                     raw = await resp.read()
@@ -165,7 +174,11 @@ class UpstreamClient:
             ) from exc
 
     async def _send(
-        self, path: str, body: bytes, limits: aiohttp.ClientTimeout
+        self,
+        path: str,
+        body: bytes,
+        limits: aiohttp.ClientTimeout,
+        headers: Mapping[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
         """POST; once more on a fresh connection if a pooled one was closed by the server
         before it answered (so the request never reached it)."""
@@ -174,7 +187,7 @@ class UpstreamClient:
                 return await self._session_now().post(
                     self.base_url + path,
                     data=body,
-                    headers={"Content-Type": "application/json"},
+                    headers=_JSON_HEADERS if headers is None else {**_JSON_HEADERS, **headers},
                     timeout=limits,
                     allow_redirects=False,
                 )

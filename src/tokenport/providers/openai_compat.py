@@ -8,40 +8,24 @@ exclusions, so adding one is a data entry in `providers.toml`, not code.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import msgspec
 
 from tokenport.errors import UpstreamProtocolError, UpstreamServerError
-from tokenport.openai_wire import StreamErrorPayload, decode_chunk, decode_response
 from tokenport.providers.base import ProviderSpec
 from tokenport.providers.http import UpstreamClient
-from tokenport.providers.sse import iter_sse
 from tokenport.types import ChatRequest, ChatResponse, Chunk, Route
-
-# Fields that steer the gateway itself and must never reach an upstream.
-_GATEWAY_ONLY = frozenset({"models", "provider", "extra", "stream_options", "stream"})
-_encoder = msgspec.json.Encoder()
+from tokenport.wire.openai_chat import (
+    StreamErrorPayload,
+    decode_chunk,
+    decode_response,
+    upstream_body,
+)
+from tokenport.wire.sse import iter_sse
 
 
 def build_body(spec: ProviderSpec, request: ChatRequest, route: Route, stream: bool) -> bytes:
-    body: dict[str, Any] = {
-        k: v
-        for k, v in msgspec.structs.asdict(request).items()
-        if v is not None and k not in _GATEWAY_ONLY
-    }
-    body.update(request.extra)
-    body["model"] = route.upstream_model
-    if stream:
-        body["stream"] = True
-        if spec.capabilities.stream_usage:
-            body["stream_options"] = {"include_usage": True}
-    for name in spec.exclude:
-        body.pop(name, None)
-    for old, new in spec.renames.items():
-        if old in body:
-            body[new] = body.pop(old)
-    return _encoder.encode(body)
+    return upstream_body(spec, request, route.upstream_model, stream)
 
 
 class OpenAICompatProvider:

@@ -18,12 +18,12 @@ import msgspec
 from tokenport.catalog.model import ModelEntry
 from tokenport.config import AutoPoolConfig, Settings
 from tokenport.errors import BadRequest, ConfigError, NotFound
-from tokenport.openai_wire import message_text
 from tokenport.pricing import max_cost_usd
 from tokenport.routing.auto.decide import AutoRouter, Decision, Pool
 from tokenport.routing.auto.feedback import FeedbackLog, record
 from tokenport.tokenize import TokenCounter
 from tokenport.types import ChatRequest
+from tokenport.wire.openai_chat import message_text
 
 _REMEMBER = 10_000
 

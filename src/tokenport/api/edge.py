@@ -1,0 +1,200 @@
+"""The request pipeline every front door shares, as a bare ASGI endpoint: the hot path.
+
+authenticate -> read and parse (the door's format) -> aliases and `auto` -> admit (rate
+limit, credit reservation) -> the gateway (routes, fallbacks, ledger) -> render (the door's
+format). It sits in front of the Starlette app rather than inside it: Starlette's
+Request/Response objects, its middleware stack and StreamingResponse's task group cost
+about 30% of the gateway's CPU per request (measured with `bench/`). Errors go through the
+same mapping as the Starlette routes (`api/errors.py`), rendered in the door's shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ulid import ULID
+
+from tokenport.api.door import FrontDoor
+from tokenport.api.errors import error_message, retry_after
+from tokenport.api.state import State
+from tokenport.errors import BadRequest, PayloadTooLarge, TokenportError
+from tokenport.gateway import RequestContext
+from tokenport.routing.autoroute import AutoChoice, is_auto
+from tokenport.types import ChatRequest
+
+log = logging.getLogger("tokenport.api")
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class Disconnected(Exception):
+    """The client went away while the request body was still arriving."""
+
+
+def api_key(headers: dict[str, str]) -> str | None:
+    """`Authorization: Bearer ...` (OpenAI) or `x-api-key` (Anthropic), as an Authorization
+    value for the admission layer."""
+    auth = headers.get("authorization")
+    if auth:
+        return auth
+    key = headers.get("x-api-key")
+    return f"Bearer {key}" if key else None
+
+
+class DoorEndpoint:
+    """One door's ASGI endpoint over the shared pipeline."""
+
+    def __init__(self, state: State, door: FrontDoor) -> None:
+        self.st = state
+        self.door = door
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            await self._handle(headers, receive, send)
+        except TokenportError as exc:
+            await self._send_error(send, exc)
+        except Disconnected:
+            return
+        except Exception:
+            log.exception("unhandled error on POST %s", scope.get("path"))
+            await self._send_error(send, TokenportError("Internal error in the gateway; logged."))
+
+    async def _handle(self, headers: dict[str, str], receive: Receive, send: Send) -> None:
+        st, door = self.st, self.door
+        key = await st.admission.authenticate(api_key(headers))
+        body = await read_body(headers, receive, st.settings.max_body_bytes)
+        request = door.parse(body, headers)
+        ctx = context(headers, st.settings.simulation)
+        st.aliases.apply(request, ctx)
+        await door.prepare(request, ctx)
+        choice = _auto_route(st, request, ctx) if is_auto(request.model) else None
+        extra_headers = [
+            (k.lower().encode(), v.encode())
+            for k, v in (choice.headers().items() if choice else ())
+        ]
+        extra: dict[str, Any] = {}
+        if choice is not None:
+            extra["auto"] = choice.summary()
+        routes = None
+        if key is not None:
+            ctx.key_id = key.id
+            routes = st.gateway.routes_for(request, ctx.app)
+            reservation = await st.admission.admit(key, request, routes)
+            ctx.on_done = functools.partial(st.admission.settle, reservation)
+        if not request.stream:
+            served = await st.gateway.complete(request, ctx, routes)
+            extra["provider"] = served.route.provider
+            rendered = door.response(served, ctx, extra)
+            await door.finish(request, ctx, served)
+            await send_json(send, 200, rendered, extra_headers)
+            return
+        opened = await st.gateway.open_stream(request, ctx, routes)
+        codec = door.codec(opened, extra)
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS + extra_headers}
+        )
+        frames = st.gateway.relay(opened, codec.chunk, codec.end)
+        if await stream(frames, receive, send):
+            await door.finish(request, ctx, codec)
+
+    async def _send_error(self, send: Send, exc: TokenportError) -> None:
+        wait = retry_after(exc)
+        extra = [(b"retry-after", str(max(1, round(wait))).encode())] if wait is not None else []
+        body = self.door.error_body(exc, error_message(exc))
+        await send_json(send, exc.status, body, extra)
+
+
+async def stream(frames: AsyncGenerator[bytes, None], receive: Receive, send: Send) -> bool:
+    """Relay the stream; stop pulling from upstream as soon as the client disconnects.
+    True when the stream ran to its end."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.create_task(watch())
+    finished = False
+    try:
+        async for frame in frames:
+            if gone.is_set():
+                break
+            if frame:
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+        else:
+            await send({"type": "http.response.body", "body": b""})
+            finished = True
+    finally:
+        await frames.aclose()  # on disconnect, the gateway records the request as cut short
+        watcher.cancel()
+    return finished
+
+
+async def read_body(headers: dict[str, str], receive: Receive, limit: int) -> bytes:
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
+    parts: list[bytes] = []
+    size, more = 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Disconnected
+        part = message.get("body", b"")
+        size += len(part)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+        parts.append(part)
+        more = message.get("more_body", False)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def context(headers: dict[str, str], simulation: bool) -> RequestContext:
+    ctx = RequestContext(
+        gen_id=f"gen-{ULID()}",
+        app=headers.get("x-title") or headers.get("http-referer") or headers.get("referer"),
+    )
+    sim = headers.get("x-tokenport-sim-time") if simulation else None
+    if sim is not None:
+        try:
+            ctx.ts = float(sim)
+            ctx.gen_id = f"gen-{ULID.from_timestamp(ctx.ts)}"  # ids stay time-sortable
+        except ValueError as exc:
+            raise BadRequest("X-Tokenport-Sim-Time must be Unix seconds.") from exc
+    return ctx
+
+
+def _auto_route(st: State, request: ChatRequest, ctx: RequestContext) -> AutoChoice:
+    if st.auto is None:
+        raise BadRequest(
+            "`model: auto` needs a trained router: run `tokenport router train --data FILE "
+            "--out router.npz`, then set [auto] artifact and [auto.pools.default] in the config.",
+            param="model",
+        )
+    choice = st.auto.route(request)
+    ctx.requested_model = ctx.requested_model or choice.requested
+    st.auto.remember(ctx.gen_id, request, choice)
+    return choice
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    head = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(headers or ())]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
