@@ -41,6 +41,24 @@ def http_json(
         return e.code, json.loads(e.read())
 
 
+def http_raw(
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 20,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request (a dict body is sent as JSON); returns (status, lower-cased headers, body)."""
+    h = {"Content-Type": "application/json", **(headers or {})}
+    data = body if isinstance(body, bytes | None) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
 def wait_http(url: str, timeout: float, proc: Any = None, log: Any = None) -> None:
     """Wait until `url` answers. With `proc` (a Popen) stop early if it exits; `log` (a Path)
     is quoted in the failure, so a server that could not start says why."""

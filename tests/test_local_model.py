@@ -73,6 +73,7 @@ def test_serve_answers_with_the_real_local_model(tmp_path: Path) -> None:
                 messages=[{"role": "user", "content": "Say hello."}],
                 max_tokens=12,
                 stream=True,
+                stream_options={"include_usage": True},
             )
         )
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

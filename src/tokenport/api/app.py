@@ -28,6 +28,7 @@ from tokenport.api.edge import DoorEndpoint, Receive, Scope, Send
 from tokenport.api.errors import error_payload, handle_tokenport_error, handle_unexpected
 from tokenport.api.models import model_entry_json
 from tokenport.api.state import State, build_state
+from tokenport.api.surface import routes as surface_routes
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings, load_settings
 from tokenport.economics.api import economics_endpoint
@@ -95,6 +96,7 @@ def generation_json(r: LedgerRecord) -> dict[str, Any]:
             "time_to_first_token": r.ttft_ms,
             "finish_reason": r.finish_reason,
             "streamed": r.stream,
+            "door": r.door,
             "app": r.app,
             "region": r.region,
             "energy_wh": r.energy_wh,
@@ -219,6 +221,7 @@ def create_app(
             HttpRoute("/api/v1/feedback", feedback, methods=["POST"]),
             *admin_routes(lambda: state.admission, admin_key_from(env, settings.admin_key_env)),
             *analytics_routes(lambda: state),
+            *surface_routes(lambda: state),
         ],
         exception_handlers={
             TokenportError: handle_tokenport_error,

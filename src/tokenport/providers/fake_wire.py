@@ -39,6 +39,14 @@ class Script(msgspec.Struct, frozen=True, kw_only=True):
     usage: bool = True  # False: omit usage even when the client asks for it
     tool_calls: bool = True  # answer with a call to a tool when the request offers tools
     tool_arguments: str = '{"city": "Paris"}'  # a JSON object, as text
+    tool_name: str | None = None  # call this tool when offered (else the forced or first one)
+    parallel_calls: int = 1  # how many calls (to the same tool) one answer makes
+    interleave_calls: bool = False  # OpenAI streams: all calls start, then arguments alternate
+    # After a tool ran: when the request's last turn is a tool result, answer this text with
+    # `{result}` replaced by the result instead of calling a tool (a whole agent round trip).
+    after_tool_result: str | None = None
+    reasoning: str | None = None  # reasoning before the answer (OpenAI reasoning_content,
+    signature: str = "c2lnbmVkLWJ5LWZha2U="  # Anthropic: a thinking block with this signature)
     finish: Literal["stop", "length"] = "stop"
     cost: float | None = None  # reported as OpenRouter's `usage.cost` (OpenAI protocol)
     cache_read_tokens: int = 0
@@ -54,6 +62,7 @@ class Turn(msgspec.Struct, frozen=True):
     include_usage: bool
     words: int
     tool: str | None
+    reply: str | None = None  # the text to answer, when not the script's own
 
 
 # ---------------------------------------------------------------------------------------
@@ -70,9 +79,14 @@ def _words(node: Any) -> int:
     return 0
 
 
-def _tool_name(body: dict[str, Any]) -> str | None:
-    """The tool a reply should call: the forced one, else the first offered; None for 'none'."""
-    tools = body.get("tools") or []
+def _offered(tool: Any) -> str:
+    return str((tool.get("function") or {}).get("name") or tool.get("name") or "tool")
+
+
+def _tool_name(body: dict[str, Any], wanted: str | None) -> str | None:
+    """The tool a reply should call: the forced one, else the wanted or first offered one;
+    None for 'none'."""
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
     choice = body.get("tool_choice")
     if not tools or choice == "none" or (isinstance(choice, dict) and choice.get("type") == "none"):
         return None
@@ -80,22 +94,55 @@ def _tool_name(body: dict[str, Any]) -> str | None:
         forced = choice.get("name") or (choice.get("function") or {}).get("name")
         if forced:
             return str(forced)
-    first = tools[0]
-    return str((first.get("function") or {}).get("name") or first.get("name") or "tool")
+    names = [_offered(t) for t in tools]
+    return wanted if wanted in names else names[0]
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            _text_of(p.get("text", p.get("content"))) for p in content if isinstance(p, dict)
+        )
+    return ""
+
+
+def _tool_result(body: dict[str, Any]) -> str | None:
+    """The result text when the request's last turn reports a tool's result."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    if last.get("role") == "tool":
+        return _text_of(last.get("content"))
+    content = last.get("content")
+    if last.get("role") == "user" and isinstance(content, list):
+        results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+        if results:
+            return "".join(_text_of(b.get("content")) for b in results)
+    return None
 
 
 def turn_of(protocol: Protocol, body: dict[str, Any], script: Script) -> Turn:
     options = body.get("stream_options") or {}
     # Anthropic always reports usage; OpenAI streams only when asked.
     wants_usage = protocol == "anthropic" or not body.get("stream") or options.get("include_usage")
+    result = _tool_result(body) if script.after_tool_result is not None else None
+    reply = None
+    if result is not None and script.after_tool_result is not None:
+        reply = script.after_tool_result.replace("{result}", result.strip())
     return Turn(
         protocol=protocol,
         model=str(body.get("model", "fake-model")),
         stream=bool(body.get("stream")),
         include_usage=bool(wants_usage) and script.usage,
         words=_words(body.get("messages")) + _words(body.get("system")),
-        tool=_tool_name(body) if script.tool_calls else None,
+        tool=_tool_name(body, script.tool_name) if script.tool_calls and reply is None else None,
+        reply=reply,
     )
+
+
+def reply_text(script: Script, turn: Turn) -> str:
+    return turn.reply if turn.reply is not None else script.text
 
 
 def _split(text: str, n: int) -> list[str]:
@@ -106,7 +153,11 @@ def _split(text: str, n: int) -> list[str]:
 
 
 def _completion_tokens(script: Script, turn: Turn) -> int:
-    return max(1, len((script.tool_arguments if turn.tool else script.text).split()))
+    if turn.tool:
+        out = script.parallel_calls * len(script.tool_arguments.split())
+    else:
+        out = len(reply_text(script, turn).split())
+    return max(1, out + len((script.reasoning or "").split()))
 
 
 # ---------------------------------------------------------------------------------------
@@ -134,18 +185,23 @@ def _openai_finish(script: Script, turn: Turn) -> str:
     return "tool_calls" if turn.tool else script.finish
 
 
-def _openai_call(turn: Turn, arguments: str) -> dict[str, Any]:
+def _openai_call(turn: Turn, arguments: str, i: int = 0) -> dict[str, Any]:
     return {
-        "id": "call_fake_0",
+        "id": f"call_fake_{i}",
         "type": "function",
         "function": {"name": turn.tool, "arguments": arguments},
     }
 
 
 def _openai_body(script: Script, turn: Turn) -> bytes:
-    message: dict[str, Any] = {"role": "assistant", "content": None if turn.tool else script.text}
+    text = None if turn.tool else reply_text(script, turn)
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if script.reasoning:
+        message["reasoning_content"] = script.reasoning
     if turn.tool:
-        message["tool_calls"] = [_openai_call(turn, script.tool_arguments)]
+        message["tool_calls"] = [
+            _openai_call(turn, script.tool_arguments, i) for i in range(script.parallel_calls)
+        ]
     body: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -183,20 +239,39 @@ def _openai_frame(turn: Turn, fields: dict[str, Any]) -> bytes:
 def _openai_stream(script: Script, turn: Turn) -> tuple[list[bytes], list[bytes], list[bytes]]:
     """(head, deltas, tail) frames of an OpenAI stream."""
     head = [_openai_chunk(turn, {"role": "assistant", "content": ""})]
-    if turn.tool:
-        head.append(_openai_chunk(turn, {"tool_calls": [{"index": 0, **_openai_call(turn, "")}]}))
-        deltas = [
-            _openai_chunk(turn, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
-            for piece in _split(script.tool_arguments, script.chunks)
+    if script.reasoning:
+        head += [
+            _openai_chunk(turn, {"reasoning_content": piece})
+            for piece in _split(script.reasoning, script.chunks)
         ]
+    if turn.tool:
+        deltas = _openai_call_deltas(script, turn)
     else:
         deltas = [
-            _openai_chunk(turn, {"content": piece}) for piece in _split(script.text, script.chunks)
+            _openai_chunk(turn, {"content": piece})
+            for piece in _split(reply_text(script, turn), script.chunks)
         ]
     tail = [_openai_chunk(turn, {}, _openai_finish(script, turn))]
     if turn.include_usage:
         tail.append(_openai_frame(turn, {"choices": [], "usage": _openai_usage(script, turn)}))
     return head, deltas, [*tail, _DONE]
+
+
+def _openai_call_deltas(script: Script, turn: Turn) -> list[bytes]:
+    """Each call's start then its argument pieces; interleaved: all starts, then pieces
+    alternating between the calls, as some upstreams stream parallel calls."""
+    pieces = _split(script.tool_arguments, script.chunks)
+    calls = range(script.parallel_calls)
+
+    def start(i: int) -> bytes:
+        return _openai_chunk(turn, {"tool_calls": [{"index": i, **_openai_call(turn, "", i)}]})
+
+    def piece(i: int, text: str) -> bytes:
+        return _openai_chunk(turn, {"tool_calls": [{"index": i, "function": {"arguments": text}}]})
+
+    if script.interleave_calls:
+        return [start(i) for i in calls] + [piece(i, p) for p in pieces for i in calls]
+    return [frame for i in calls for frame in (start(i), *(piece(i, p) for p in pieces))]
 
 
 def _openai_stream_error(script: Script) -> bytes:
@@ -245,16 +320,31 @@ def _anthropic_message(
     return message
 
 
-def _anthropic_block(script: Script, turn: Turn, done: bool) -> dict[str, Any]:
+def _anthropic_blocks(script: Script, turn: Turn, done: bool) -> list[dict[str, Any]]:
+    """The answer's content blocks, whole (`done`) or as each block's start."""
+    blocks: list[dict[str, Any]] = []
+    if script.reasoning:
+        blocks.append(
+            {
+                "type": "thinking",
+                "thinking": script.reasoning if done else "",
+                "signature": script.signature if done else "",
+            }
+        )
     if turn.tool:
         args = orjson.loads(script.tool_arguments) if done else {}
-        return {"type": "tool_use", "id": "toolu_fake_0", "name": turn.tool, "input": args}
-    return {"type": "text", "text": script.text if done else ""}
+        blocks += [
+            {"type": "tool_use", "id": f"toolu_fake_{i}", "name": turn.tool, "input": args}
+            for i in range(script.parallel_calls)
+        ]
+    else:
+        blocks.append({"type": "text", "text": reply_text(script, turn) if done else ""})
+    return blocks
 
 
 def _anthropic_body(script: Script, turn: Turn) -> bytes:
     return orjson.dumps(
-        _anthropic_message(script, turn, [_anthropic_block(script, turn, True)], True)
+        _anthropic_message(script, turn, _anthropic_blocks(script, turn, True), True)
     )
 
 
@@ -264,35 +354,45 @@ def _event(name: str, payload: dict[str, Any]) -> bytes:
 
 def _anthropic_stream(script: Script, turn: Turn) -> tuple[list[bytes], list[bytes], list[bytes]]:
     """(head, deltas, tail) frames of a Messages stream, in Anthropic's event order."""
-    head = [
-        _event("message_start", {"message": _anthropic_message(script, turn, [], False)}),
-        _event(
-            "content_block_start",
-            {"index": 0, "content_block": _anthropic_block(script, turn, False)},
-        ),
-        _event("ping", {}),
-    ]
-    if turn.tool:
-        pieces = _split(script.tool_arguments, script.chunks)
-        kind, field = "input_json_delta", "partial_json"
-    else:
-        pieces = _split(script.text, script.chunks)
-        kind, field = "text_delta", "text"
-    deltas = [
-        _event("content_block_delta", {"index": 0, "delta": {"type": kind, field: p}})
-        for p in pieces
-    ]
+    head = [_event("message_start", {"message": _anthropic_message(script, turn, [], False)})]
+    deltas: list[bytes] = []
+    for index, block in enumerate(_anthropic_blocks(script, turn, False)):
+        frames = [
+            _event("content_block_start", {"index": index, "content_block": block}),
+            *_block_deltas(script, turn, index, block["type"]),
+            _event("content_block_stop", {"index": index}),
+        ]
+        if index == 0:  # the scripted deltas start with the first block's first delta
+            head += [frames[0], _event("ping", {})]
+            frames = frames[1:]
+        deltas += frames
     stop: dict[str, Any] = {
         "delta": {"stop_reason": _anthropic_stop(script, turn), "stop_sequence": None}
     }
     if turn.include_usage:
         stop["usage"] = {"output_tokens": _completion_tokens(script, turn)}
-    tail = [
-        _event("content_block_stop", {"index": 0}),
-        _event("message_delta", stop),
-        _event("message_stop", {}),
-    ]
+    tail = [_event("message_delta", stop), _event("message_stop", {})]
     return head, deltas, tail
+
+
+def _block_deltas(script: Script, turn: Turn, index: int, kind: str) -> list[bytes]:
+    if kind == "thinking":
+        pieces = [
+            {"type": "thinking_delta", "thinking": p}
+            for p in _split(script.reasoning or "", script.chunks)
+        ]
+        pieces.append({"type": "signature_delta", "signature": script.signature})
+    elif kind == "tool_use":
+        pieces = [
+            {"type": "input_json_delta", "partial_json": p}
+            for p in _split(script.tool_arguments, script.chunks)
+        ]
+    else:
+        pieces = [
+            {"type": "text_delta", "text": p}
+            for p in _split(reply_text(script, turn), script.chunks)
+        ]
+    return [_event("content_block_delta", {"index": index, "delta": d}) for d in pieces]
 
 
 def _anthropic_stream_error(script: Script) -> bytes:

@@ -1,0 +1,153 @@
+"""Event-order rules of each door's stream, checked on the raw bytes a client receives.
+
+Each checker raises AssertionError naming the first rule a stream breaks, so a test can run
+every stream it sees through the rules of its API.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+Event = tuple[str | None, Any]
+
+
+def parse_sse(raw: bytes | str) -> list[Event]:
+    """(event name or None, decoded data) per SSE event; `[DONE]` stays a string."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    out: list[Event] = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        name: str | None = None
+        data: list[str] = []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
+        if data:
+            payload = "\n".join(data)
+            out.append((name, payload if payload == "[DONE]" else json.loads(payload)))
+    return out
+
+
+_DELTAS = {
+    "text": {"text_delta"},
+    "thinking": {"thinking_delta", "signature_delta"},
+    "redacted_thinking": set(),
+    "tool_use": {"input_json_delta"},
+}
+
+
+def check_anthropic(events: list[Event]) -> dict[str, Any]:
+    """Anthropic Messages streaming rules. Returns the message the events build."""
+    assert events, "empty stream"
+    for name, data in events:
+        assert isinstance(data, dict) and name == data.get("type"), f"event {name} vs {data}"
+    kinds = [d["type"] for _, d in events]
+    assert kinds[0] == "message_start", f"first event is {kinds[0]}"
+    assert kinds.count("message_start") == 1, "message_start more than once"
+    message = dict(events[0][1]["message"])
+    message["content"] = []
+    open_block: dict[str, Any] | None = None
+    args: dict[int, str] = {}
+    ended = False
+    for _, e in events[1:]:
+        kind = e["type"]
+        assert not ended, f"{kind} after message_stop"
+        if kind == "ping":
+            continue
+        if kind == "error":  # it may cut a block short: nothing else may follow
+            assert e["error"]["type"] and e["error"]["message"]
+            return message | {"error": e["error"]}
+        if kind == "content_block_start":
+            assert open_block is None, "a block started while another is open"
+            assert e["index"] == len(message["content"]), (
+                f"block index {e['index']}, expected {len(message['content'])}"
+            )
+            open_block = dict(e["content_block"])
+            assert open_block["type"] in _DELTAS, f"unknown block type {open_block['type']}"
+            message["content"].append(open_block)
+            if open_block["type"] == "tool_use":
+                assert open_block["id"] and open_block["name"], "tool_use without id or name"
+                args[e["index"]] = ""
+        elif kind == "content_block_delta":
+            assert open_block is not None, "delta outside a block"
+            assert e["index"] == len(message["content"]) - 1, "delta for a block not open"
+            delta = e["delta"]
+            assert delta["type"] in _DELTAS[open_block["type"]], (
+                f"{delta['type']} inside a {open_block['type']} block"
+            )
+            if delta["type"] == "text_delta":
+                open_block["text"] += delta["text"]
+            elif delta["type"] == "thinking_delta":
+                open_block["thinking"] += delta["thinking"]
+            elif delta["type"] == "signature_delta":
+                open_block["signature"] = delta["signature"]
+            else:
+                args[e["index"]] += delta["partial_json"]
+        elif kind == "content_block_stop":
+            assert open_block is not None, "content_block_stop without an open block"
+            assert e["index"] == len(message["content"]) - 1, "stop for a block not open"
+            if open_block["type"] == "tool_use":
+                text = args[e["index"]]
+                open_block["input"] = json.loads(text) if text else open_block["input"]
+                assert isinstance(open_block["input"], dict), "tool input is not an object"
+            open_block = None
+        elif kind == "message_delta":
+            assert open_block is None, "message_delta while a block is open"
+            assert "stop_reason" not in message or message["stop_reason"] is None, "two deltas"
+            message["stop_reason"] = e["delta"]["stop_reason"]
+            assert message["stop_reason"] in (
+                "end_turn",
+                "max_tokens",
+                "stop_sequence",
+                "tool_use",
+                "pause_turn",
+                "refusal",
+            ), message["stop_reason"]
+            message["usage"] = e["usage"]
+            assert isinstance(e["usage"]["output_tokens"], int)
+        elif kind == "message_stop":
+            assert message.get("stop_reason"), "message_stop before message_delta"
+            ended = True
+        else:
+            raise AssertionError(f"unknown event {kind}")
+    assert ended, "stream did not end with message_stop"
+    return message
+
+
+def check_chat(events: list[Event], *, usage_chunk: bool) -> dict[str, Any]:
+    """Chat Completions streaming rules. Returns the text, tool calls and usage."""
+    assert events and events[-1][1] == "[DONE]", "stream must end with [DONE]"
+    chunks = [d for _, d in events[:-1]]
+    assert chunks, "no chunks"
+    assert len({c["id"] for c in chunks}) == 1, "chunk ids differ"
+    text, calls, finish, usage = "", {}, None, None
+    for i, c in enumerate(chunks):
+        assert c["object"] == "chat.completion.chunk"
+        if "error" in c:
+            return {"error": c["error"], "text": text}
+        if not c["choices"]:
+            assert c.get("usage") is not None, "a chunk with no choices must carry usage"
+            assert i == len(chunks) - 1, "the usage chunk must be last"
+            usage = c["usage"]
+            continue
+        assert usage is None, "choices after the usage chunk"
+        choice = c["choices"][0]
+        delta = choice["delta"]
+        assert "signature" not in delta, "an Anthropic signature leaked into a chat delta"
+        text += delta.get("content") or ""
+        for call in delta.get("tool_calls") or ():
+            slot = calls.setdefault(call["index"], {"id": None, "name": "", "arguments": ""})
+            slot["id"] = slot["id"] or call.get("id")
+            fn = call.get("function") or {}
+            slot["name"] += fn.get("name") or ""
+            slot["arguments"] += fn.get("arguments") or ""
+        if choice.get("finish_reason"):
+            assert finish is None, "finish_reason twice"
+            finish = choice["finish_reason"]
+    assert finish is not None, "no finish_reason"
+    assert (usage is not None) == usage_chunk, "usage chunk sent unasked, or missing"
+    for call in calls.values():
+        assert isinstance(json.loads(call["arguments"]), dict), "tool arguments not an object"
+    return {"text": text, "calls": calls, "finish": finish, "usage": usage}
