@@ -100,10 +100,31 @@ def fill(value: str, base_url: str, key: str) -> str:
 # Running an agent
 
 
+def pinned_version(name: str) -> str:
+    """The version `.ci/install-agents` pins for `claude` or `codex`."""
+    script = (ROOT / ".ci" / "install-agents").read_text()
+    found = re.search(rf"^{name.upper()}_VERSION=(\S+)$", script, flags=re.M)
+    assert found, f".ci/install-agents pins no {name.upper()}_VERSION"
+    return found.group(1)
+
+
 def agent_bin(name: str) -> Path:
-    path = BIN / name
+    """The installed agent, at the version `.ci/install-agents` pins (skipped locally when
+    absent, a failure in CI)."""
+    path, want = BIN / name, pinned_version(name)
     if not path.exists():
         missing(f"{name} is not installed: run .ci/install-agents (npm, pinned versions)")
+    codex_home = BIN.parents[1] / "codex-home"  # `codex --version` writes under CODEX_HOME
+    codex_home.mkdir(exist_ok=True)
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "CODEX_HOME": str(codex_home)}
+    got = subprocess.run(
+        [path, "--version"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    if want not in got.stdout.split():
+        missing(
+            f"{name} --version says {got.stdout or got.stderr!r}, not the pinned {want}: "
+            "run .ci/install-agents"
+        )
     return path
 
 

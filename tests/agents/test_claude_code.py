@@ -30,6 +30,7 @@ from _agents import (
     upstream_turns,
 )
 
+from tokenport.config import Settings
 from tokenport.providers.fake import FakeUpstream
 
 pytestmark = pytest.mark.agents
@@ -43,6 +44,7 @@ BASH_CALL = json.dumps({"command": f"echo {OUTPUT}", "description": "Print a mar
 
 def readme_aliases() -> dict[str, str]:
     config = tomllib.loads(readme_block(SECTION, "toml", "[aliases]"))
+    Settings.model_validate(config)  # a valid tokenport.toml as it stands
     aliases = dict(config["aliases"])
     assert aliases == {"claude-*": KIMI}, "the test serves the README's model with a fake"
     return aliases

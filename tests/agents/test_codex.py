@@ -1,0 +1,127 @@
+"""Codex (`codex exec`, from npm) runs a shell command through tokenport's Responses door
+and answers with its output: once on a Kimi-like OpenAI-compatible upstream, once on an
+Anthropic-protocol one. The config.toml, environment and command line are the README's
+section, as written."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _agents import (
+    ANTHROPIC,
+    KIMI,
+    OUTPUT,
+    PROVIDER_KEY,
+    README_URL,
+    agent_bin,
+    agent_env,
+    agent_script,
+    assert_answered,
+    assert_ledger,
+    create_key,
+    fill,
+    readme_block,
+    readme_shell,
+    run_agent,
+    start_gateway,
+    upstream_turns,
+)
+
+from tokenport.providers.fake import FakeUpstream
+
+pytestmark = pytest.mark.agents
+
+SECTION = "Codex on Kimi, DeepSeek, GLM or MiniMax"
+# Added by the test (the README says so): no sandbox or trusted-directory check in a
+# scratch directory inside a container, and no retries, so that a failure ends the run.
+TEST_FLAGS = [
+    "--skip-git-repo-check",
+    "--dangerously-bypass-approvals-and-sandbox",
+    "-c",
+    "model_providers.tokenport.request_max_retries=0",
+    "-c",
+    "model_providers.tokenport.stream_max_retries=0",
+    "--disable",
+    "unbounded_connection_retries",
+]
+# What Codex offers for a model it has no metadata for (any tokenport slug): a function
+# `exec_command` that runs `cmd` with bash.
+EXEC_CALL = json.dumps({"cmd": f"echo {OUTPUT}"})
+
+
+def readme_config(base_url: str, model: str) -> str:
+    """The README's config.toml, pointed at this gateway and serving `model`."""
+    text = readme_block(SECTION, "toml", "[model_providers.tokenport]")
+    config = tomllib.loads(text)
+    assert config["model"] == KIMI, "the test serves the README's model with a fake"
+    assert config["model_providers"]["tokenport"]["base_url"] == README_URL + "/v1"
+    text = re.sub(r'(?m)^model = "[^"]*"', f'model = "{model}"', text.replace(README_URL, base_url))
+    assert tomllib.loads(text)["model"] == model
+    return text
+
+
+@pytest.mark.parametrize("route", [KIMI, ANTHROPIC], ids=["openai-kimi", "anthropic"])
+def test_codex_runs_a_shell_command_through_tokenport(
+    route: str,
+    fake: FakeUpstream,
+    fake2: FakeUpstream,
+    gateway_factory: Any,
+    tmp_path: Path,
+) -> None:
+    shell = readme_shell(SECTION, "codex")
+    assert shell.argv[1] == "exec", shell.argv
+    codex = agent_bin("codex")
+    upstream = fake if route == KIMI else fake2
+    upstream.set_script(agent_script("exec_command", EXEC_CALL))
+    gw = start_gateway(gateway_factory, fake, fake2)
+    secret, key_id = create_key(gw.base_url)
+
+    codex_home = tmp_path / "codex-home"  # Codex refuses a CODEX_HOME that does not exist
+    codex_home.mkdir()
+    (codex_home / "config.toml").write_text(readme_config(gw.base_url, route))
+    env = agent_env(
+        tmp_path / "home",
+        **{name: fill(value, gw.base_url, secret) for name, value in shell.exports.items()},
+        CODEX_HOME=str(codex_home),
+    )
+    argv = [str(codex), "exec", *TEST_FLAGS, *shell.argv[2:]]
+    run = run_agent(argv, env, tmp_path / "work")
+    assert_answered(run)
+
+    # Two model turns: the tool call, then the answer to the command's output.
+    first, second = upstream_turns(upstream)
+    if route == KIMI:  # Responses translated to Chat Completions, with Moonshot's key
+        assert first.path == second.path == "/v1/chat/completions"
+        assert first.body["model"] == "kimi-k2.5"
+        assert first.headers["authorization"] == f"Bearer {PROVIDER_KEY}"
+        assert "exec_command" in [t["function"]["name"] for t in first.body["tools"]]
+        call, result = second.body["messages"][-2:]
+        assert call["tool_calls"][0]["function"]["name"] == "exec_command"
+        # Kimi (like DeepSeek) refuses a tool-call turn sent back without its reasoning.
+        assert call["reasoning_content"] == agent_script("", "").reasoning
+        assert result["role"] == "tool" and result["tool_call_id"] == call["tool_calls"][0]["id"]
+        assert OUTPUT in result["content"]
+    else:  # Responses translated to Anthropic Messages
+        assert first.path == second.path == "/v1/messages"
+        assert "exec_command" in [t["name"] for t in first.body["tools"]]
+        call, result = second.body["messages"][-2:]
+        use = next(b for b in call["content"] if b["type"] == "tool_use")
+        assert use["name"] == "exec_command" and use["input"] == json.loads(EXEC_CALL)
+        block = result["content"][0]
+        assert block["type"] == "tool_result" and block["tool_use_id"] == use["id"]
+        assert OUTPUT in json.dumps(block["content"])
+
+    rows = assert_ledger(
+        gw.base_url,
+        tmp_path,
+        turns=2,
+        door="responses",
+        provider="moonshotai" if route == KIMI else "antx",
+        key_id=key_id,
+    )
+    assert {r["model_requested"] for r in rows} == {route}, rows
