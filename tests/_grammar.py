@@ -151,3 +151,79 @@ def check_chat(events: list[Event], *, usage_chunk: bool) -> dict[str, Any]:
     for call in calls.values():
         assert isinstance(json.loads(call["arguments"]), dict), "tool arguments not an object"
     return {"text": text, "calls": calls, "finish": finish, "usage": usage}
+
+
+_ITEM_EVENTS = {
+    "message": {
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+    },
+    "reasoning": {
+        "response.content_part.added",
+        "response.reasoning_text.delta",
+        "response.reasoning_text.done",
+        "response.content_part.done",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+    },
+    "function_call": {
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+    },
+    "custom_tool_call": {
+        "response.custom_tool_call_input.delta",
+        "response.custom_tool_call_input.done",
+    },
+}
+_ENDS = ("response.completed", "response.incomplete", "response.failed")
+
+
+def check_responses(events: list[Event]) -> dict[str, Any]:
+    """OpenAI Responses streaming rules. Returns the final response object."""
+    assert events, "empty stream"
+    for name, data in events:
+        assert isinstance(data, dict) and name == data.get("type"), f"event {name} vs {data}"
+    kinds = [d["type"] for _, d in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"], kinds[:2]
+    seqs = [d["sequence_number"] for _, d in events]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "sequence numbers not consecutive"
+    assert kinds[-1] in _ENDS, f"stream ends with {kinds[-1]}"
+    assert sum(k in _ENDS for k in kinds) == 1, "more than one terminal event"
+    done_items: list[dict[str, Any]] = []
+    item: dict[str, Any] | None = None
+    acc = ""
+    for _, e in events[2:-1]:
+        kind = e["type"]
+        if kind == "response.output_item.added":
+            assert item is None, "an item added while another is open"
+            assert e["output_index"] == len(done_items), "output_index out of order"
+            item, acc = dict(e["item"]), ""
+            assert item["type"] in _ITEM_EVENTS, item["type"]
+            continue
+        assert item is not None, f"{kind} outside an item"
+        assert e["output_index"] == len(done_items), f"{kind}: wrong output_index"
+        if kind == "response.output_item.done":
+            done = e["item"]
+            assert done["id"] == item["id"] and done["type"] == item["type"]
+            if done["type"] == "message":
+                assert done["content"][0]["text"] == acc, "text deltas differ from the item"
+            if done["type"] == "function_call":
+                assert done["arguments"] == acc or (acc == "" and done["arguments"] == "{}")
+                assert isinstance(json.loads(done["arguments"]), dict)
+            done_items.append(done)
+            item = None
+            continue
+        assert kind in _ITEM_EVENTS[item["type"]], f"{kind} inside a {item['type']} item"
+        assert e["item_id"] == item["id"], f"{kind} for another item"
+        if kind.endswith(".delta"):
+            acc += e["delta"]
+    assert item is None, "an item was never closed"
+    final = dict(events[-1][1]["response"])
+    if final["status"] != "failed":
+        assert final["output"] == done_items, "final output differs from the items streamed"
+        assert final["usage"]["output_tokens"] >= 0 and final["usage"]["total_tokens"] >= 0
+    return final

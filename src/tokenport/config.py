@@ -161,6 +161,8 @@ class Settings(_Strict):
     simulation: bool = False
     local: LocalModelConfig = LocalModelConfig()
     auto: AutoConfig = AutoConfig()
+    # How long a stored Responses answer (`store`, `previous_response_id`) is kept.
+    responses_ttl_s: float = Field(30 * 86400.0, gt=0)
     # Model names clients ask for -> gateway models, e.g. Claude Code's
     # `"claude-sonnet-*" = "moonshotai/kimi-k2.5"` (globs; an exact name wins).
     aliases: dict[str, str] = Field(default_factory=dict)

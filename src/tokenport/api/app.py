@@ -27,6 +27,8 @@ from tokenport.api.doors import ChatDoor, MessagesDoor
 from tokenport.api.edge import DoorEndpoint, Receive, Scope, Send
 from tokenport.api.errors import error_payload, handle_tokenport_error, handle_unexpected
 from tokenport.api.models import model_entry_json
+from tokenport.api.responses import ResponsesDoor
+from tokenport.api.responses import routes as responses_routes
 from tokenport.api.state import State, build_state
 from tokenport.api.surface import routes as surface_routes
 from tokenport.catalog.store import Catalog
@@ -158,9 +160,10 @@ async def feedback(request: Request) -> Response:
 
 def door_endpoints(state: State) -> dict[str, DoorEndpoint]:
     """Each front door's POST path (and OpenRouter's `/api/v1/...` spelling of it)."""
-    doors: dict[str, FrontDoor] = {
+    doors: dict[str, FrontDoor[Any]] = {
         "/v1/chat/completions": ChatDoor(),
         "/v1/messages": MessagesDoor(state.gateway.counter),
+        "/v1/responses": ResponsesDoor(state.responses, state.settings.responses_ttl_s),
     }
     endpoints = {path: DoorEndpoint(state, door) for path, door in doors.items()}
     return endpoints | {"/api" + path: ep for path, ep in endpoints.items()}
@@ -222,6 +225,7 @@ def create_app(
             *admin_routes(lambda: state.admission, admin_key_from(env, settings.admin_key_env)),
             *analytics_routes(lambda: state),
             *surface_routes(lambda: state),
+            *responses_routes(lambda: state),
         ],
         exception_handlers={
             TokenportError: handle_tokenport_error,

@@ -7,11 +7,12 @@ from typing import Any
 
 import msgspec
 
+from tokenport.api.door import Call, StreamCodec
 from tokenport.api.errors import error_message, error_payload
 from tokenport.errors import TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
 from tokenport.tokenize import TokenCounter
-from tokenport.types import ChatRequest, Chunk, Door
+from tokenport.types import Chunk, Door
 from tokenport.wire import anthropic_reply, anthropic_request, openai_chat
 from tokenport.wire.anthropic_stream import EventEncoder, event
 from tokenport.wire.sse import sse_frame
@@ -20,12 +21,19 @@ _encoder = msgspec.json.Encoder()
 _DONE = b"data: [DONE]\n\n"
 
 
-class _NoHooks:
-    async def prepare(self, request: ChatRequest, ctx: RequestContext) -> None:
+class _Plain:
+    """A door that needs nothing beyond the request and no hooks."""
+
+    async def prepare(self, call: Call[None], ctx: RequestContext) -> None:
         return None
 
-    async def finish(self, request: ChatRequest, ctx: RequestContext, served: Any) -> None:
+    async def finish(
+        self, call: Call[None], ctx: RequestContext, codec: StreamCodec | None
+    ) -> None:
         return None
+
+    def headers(self, call: Call[None]) -> list[tuple[bytes, bytes]]:
+        return []
 
 
 # ---------------------------------------------------------------------------------------
@@ -59,19 +67,21 @@ class _ChatCodec:
         return sse_frame(usage) + _DONE
 
 
-class ChatDoor(_NoHooks):
+class ChatDoor(_Plain):
     name: Door = "chat"
 
-    def parse(self, body: bytes, headers: Mapping[str, str]) -> ChatRequest:
-        return openai_chat.parse_request(body)
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> Call[None]:
+        return Call(openai_chat.parse_request(body), None)
 
     def error_body(self, exc: TokenportError, message: str) -> bytes:
         return _encoder.encode(error_payload(exc))
 
-    def response(self, served: Served, ctx: RequestContext, extra: dict[str, Any]) -> bytes:
+    def response(
+        self, call: Call[None], served: Served, ctx: RequestContext, extra: dict[str, Any]
+    ) -> bytes:
         return openai_chat.encode_response(served.response, served.usage, served.cost, extra)
 
-    def codec(self, opened: OpenStream, extra: dict[str, Any]) -> _ChatCodec:
+    def codec(self, call: Call[None], opened: OpenStream, extra: dict[str, Any]) -> _ChatCodec:
         return _ChatCodec(opened)
 
 
@@ -95,21 +105,23 @@ class _MessagesCodec:
         return self.encoder.end(e.usage, e.cost)
 
 
-class MessagesDoor(_NoHooks):
+class MessagesDoor(_Plain):
     name: Door = "messages"
 
     def __init__(self, counter: TokenCounter) -> None:
         self.counter = counter
 
-    def parse(self, body: bytes, headers: Mapping[str, str]) -> ChatRequest:
-        return anthropic_request.parse_request(body, headers.get("anthropic-beta"))
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> Call[None]:
+        return Call(anthropic_request.parse_request(body, headers.get("anthropic-beta")), None)
 
     def error_body(self, exc: TokenportError, message: str) -> bytes:
         return anthropic_reply.error_body(exc, message)
 
-    def response(self, served: Served, ctx: RequestContext, extra: dict[str, Any]) -> bytes:
+    def response(
+        self, call: Call[None], served: Served, ctx: RequestContext, extra: dict[str, Any]
+    ) -> bytes:
         return anthropic_reply.encode_response(served.response, served.usage, served.cost, extra)
 
-    def codec(self, opened: OpenStream, extra: dict[str, Any]) -> _MessagesCodec:
+    def codec(self, call: Call[None], opened: OpenStream, extra: dict[str, Any]) -> _MessagesCodec:
         # message_start must carry input tokens before the upstream has counted them.
         return _MessagesCodec(opened, self.counter.rough_messages(opened.request.messages))

@@ -57,7 +57,7 @@ def api_key(headers: dict[str, str]) -> str | None:
 class DoorEndpoint:
     """One door's ASGI endpoint over the shared pipeline."""
 
-    def __init__(self, state: State, door: FrontDoor) -> None:
+    def __init__(self, state: State, door: FrontDoor[Any]) -> None:
         self.st = state
         self.door = door
 
@@ -77,12 +77,14 @@ class DoorEndpoint:
         st, door = self.st, self.door
         key = await st.admission.authenticate(api_key(headers))
         body = await read_body(headers, receive, st.settings.max_body_bytes)
-        request = door.parse(body, headers)
+        call = door.parse(body, headers)
+        request = call.request
         ctx = context(headers, st.settings.simulation)
+        ctx.key_id = key.id if key is not None else None
         st.aliases.apply(request, ctx)
-        await door.prepare(request, ctx)
+        await door.prepare(call, ctx)
         choice = _auto_route(st, request, ctx) if is_auto(request.model) else None
-        extra_headers = [
+        extra_headers = door.headers(call) + [
             (k.lower().encode(), v.encode())
             for k, v in (choice.headers().items() if choice else ())
         ]
@@ -91,25 +93,24 @@ class DoorEndpoint:
             extra["auto"] = choice.summary()
         routes = None
         if key is not None:
-            ctx.key_id = key.id
             routes = st.gateway.routes_for(request, ctx.app)
             reservation = await st.admission.admit(key, request, routes)
             ctx.on_done = functools.partial(st.admission.settle, reservation)
         if not request.stream:
             served = await st.gateway.complete(request, ctx, routes)
             extra["provider"] = served.route.provider
-            rendered = door.response(served, ctx, extra)
-            await door.finish(request, ctx, served)
+            rendered = door.response(call, served, ctx, extra)
+            await door.finish(call, ctx, None)
             await send_json(send, 200, rendered, extra_headers)
             return
         opened = await st.gateway.open_stream(request, ctx, routes)
-        codec = door.codec(opened, extra)
+        codec = door.codec(call, opened, extra)
         await send(
             {"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS + extra_headers}
         )
         frames = st.gateway.relay(opened, codec.chunk, codec.end)
         if await stream(frames, receive, send):
-            await door.finish(request, ctx, codec)
+            await door.finish(call, ctx, codec)
 
     async def _send_error(self, send: Send, exc: TokenportError) -> None:
         wait = retry_after(exc)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tokenport.api.models import models_body
+from tokenport.api.response_store import MemoryResponseStore, ResponseStore
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings
 from tokenport.gateway import Gateway
@@ -34,6 +35,7 @@ class State:
     models_body: bytes
     started: float
     aliases: Aliases
+    responses: ResponseStore
 
 
 def build_state(
@@ -86,4 +88,5 @@ def build_state(
         models_body(catalog, registry),
         time.monotonic(),
         Aliases(settings.aliases),
+        MemoryResponseStore(),
     )

@@ -8,15 +8,13 @@ The client side must keep Anthropic's grammar whatever the upstream sends: one
 deltas, `content_block_stop`, with indexes counting up from 0; then `message_delta` (stop
 reason and usage) and `message_stop`. An OpenAI-compatible upstream may interleave
 reasoning, text and several parallel tool calls in any order, so the encoder opens a new
-block whenever the kind changes. A tool call whose arguments arrive while another call is
-still incomplete is held back and sent whole once the block before it closes, so no delta
-ever lands in a block that was already stopped.
+block whenever the kind changes, and tool calls go out one block at a time
+(`wire/tool_stream.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import msgspec
 import orjson
@@ -34,6 +32,7 @@ from tokenport.wire.anthropic_reply import (
     usage_to_wire,
 )
 from tokenport.wire.sse import sse_frame
+from tokenport.wire.tool_stream import CallSequencer, StreamedCall
 
 # ---------------------------------------------------------------------------------------
 # Upstream events -> Chunks
@@ -167,25 +166,6 @@ def event(name: str, payload: JSON) -> bytes:
     return sse_frame(orjson.dumps({"type": name, **payload}), name)
 
 
-@dataclass(slots=True)
-class _Call:
-    """One tool call as it streams in: its block index once opened, its arguments so far."""
-
-    id: str
-    name: str
-    args: list[str] = field(default_factory=list)
-    block: int | None = None
-    closed: bool = False
-
-    def complete(self) -> bool:
-        # No arguments yet is not complete: interleaving upstreams name every call first.
-        text = "".join(self.args)
-        try:
-            return bool(text.strip()) and isinstance(orjson.loads(text), dict)
-        except orjson.JSONDecodeError:
-            return False
-
-
 class EventEncoder:
     """Builds the client's event stream from the gateway's chunks. One per response."""
 
@@ -197,9 +177,9 @@ class EventEncoder:
         self.open: str | None = None  # "text", "thinking" or "tool"
         self.next_index = 0
         self.signed = False  # the open thinking block already has its signature
-        self.calls: dict[int, _Call] = {}
-        self.current: int | None = None  # the tool call whose block is open
-        self.held: list[int] = []  # calls waiting for the open one to complete
+        self.calls = CallSequencer(
+            lambda i: f"toolu_{message_id}_{i}", self._open_call, self._arguments, self._close
+        )
         self.finish: str | None = None
         self._out: list[bytes] = []
 
@@ -218,7 +198,7 @@ class EventEncoder:
             if d.content:
                 self._text(d.content)
             for call in d.tool_calls or ():
-                self._tool(call)
+                self.calls.feed(call)
         if chunk.finish_reason and chunk.index == 0:
             self.finish = chunk.finish_reason
         return self._flush()
@@ -226,10 +206,7 @@ class EventEncoder:
     def end(self, usage: Usage, cost: float | None) -> bytes:
         self._start()
         self._close()
-        for index in self.held:
-            self._open_call(index)
-            self._close()
-        self.held.clear()
+        self.calls.flush()
         self._emit(
             "message_delta",
             {
@@ -276,9 +253,8 @@ class EventEncoder:
         if self.open is None:
             return
         self._emit("content_block_stop", {"index": self.next_index - 1})
-        if self.open == "tool" and self.current is not None:
-            self.calls[self.current].closed = True
-            self.current = None
+        if self.open == "tool":
+            self.calls.closed()
         self.open = None
 
     def _delta(self, delta: JSON) -> None:
@@ -305,42 +281,14 @@ class EventEncoder:
         self._open_block("redacted", {"type": "redacted_thinking", "data": data})
         self._close()
 
-    def _tool(self, call: JSON) -> None:
-        index = call.get("index", 0)
-        function = call.get("function") or {}
-        args = function.get("arguments") or ""
-        known = self.calls.get(index)
-        if known is None:
-            known = self.calls[index] = _Call(
-                id=call.get("id") or f"toolu_{self.message_id}_{index}",
-                name=function.get("name") or "",
-            )
-        elif function.get("name") and not known.name:
-            known.name = function["name"]
-        if index == self.current:
-            known.args.append(args)
-            if args:
-                self._delta({"type": "input_json_delta", "partial_json": args})
-            return
-        if known.closed:
-            return  # a stray piece after a complete call: its block is already stopped
-        known.args.append(args)
-        current = self.calls.get(self.current) if self.current is not None else None
-        if current is None or current.complete():
-            self._open_call(index)
-        elif index not in self.held:
-            self.held.append(index)
-
-    def _open_call(self, index: int) -> None:
-        call = self.calls[index]
-        if index in self.held:
-            self.held.remove(index)
+    def _open_call(self, call: StreamedCall) -> None:
         block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
-        call.block = self._open_block("tool", block)
-        self.current = index
-        text = "".join(call.args)
-        if text:
-            self._delta({"type": "input_json_delta", "partial_json": text})
+        self._open_block("tool", block)
+        if call.arguments:
+            self._arguments(call, call.arguments)
+
+    def _arguments(self, call: StreamedCall, text: str) -> None:
+        self._delta({"type": "input_json_delta", "partial_json": text})
 
     # -- output --------------------------------------------------------------------------
 

@@ -95,6 +95,8 @@ def wrong_door(raw: JSON, here: str) -> str | None:
     messages = raw.get("messages")
     if not isinstance(messages, list):
         return None
+    if here in ("responses", "completions", "embeddings"):
+        return "messages" if _looks_anthropic(raw, messages) else "chat"
     if here == "messages" and _looks_openai(raw, messages):
         return "chat"
     if here != "messages" and _looks_anthropic(raw, messages):
