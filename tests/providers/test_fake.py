@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import aiohttp
 import anthropic
@@ -222,6 +223,28 @@ def test_anthropic_sdk_errors(fake_sync: FakeUpstream) -> None:
     with pytest.raises(anthropic.APIStatusError, match="overloaded"):  # noqa: SIM117
         with client.messages.stream(**kwargs) as stream:
             stream.get_final_message()
+
+
+def test_anthropic_thinking_rule(fake_sync: FakeUpstream) -> None:
+    """With thinking on, a tool-calling assistant turn sent back without its signed thinking
+    block is refused, as Anthropic refuses it; with it, or with thinking off, it is served."""
+    fake_sync.set_script(Script(thinking_rule=True, tool_calls=False))
+    use = {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {}}
+    signed = {"type": "thinking", "thinking": "hm", "signature": "c2ln"}
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1"}]}
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+
+    def ask(blocks: list[Any], **extra: Any) -> Any:
+        history = [*ANTHROPIC_BODY["messages"], {"role": "assistant", "content": blocks}, result]
+        return ant(fake_sync).messages.create(model="c", max_tokens=2048, messages=history, **extra)
+
+    with pytest.raises(anthropic.BadRequestError, match=r"messages\.1\.content\.0\.type"):
+        ask([use], thinking=thinking)
+    with pytest.raises(anthropic.BadRequestError, match="signature: Field required"):
+        ask([{**signed, "signature": ""}, use], thinking=thinking)
+    assert ask([signed, use], thinking=thinking)
+    assert ask([use])
+    assert ask([use], thinking={"type": "disabled"})
 
 
 # -- scripted behaviours, through a bare aiohttp client ------------------------------------

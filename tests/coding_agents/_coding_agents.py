@@ -32,16 +32,20 @@ OUTPUT = "tokenport-42"  # what the shell command prints
 KIMI = "moonshotai/kimi-k2.5"  # served by the fake through the built-in Moonshot provider
 ANTHROPIC = "antx/fake-claude"  # served by the fake as an Anthropic-protocol provider
 AGENT_TIMEOUT_S = 120
+REASONING = "The user wants the output of a shell command, so I will run it."
 
 
 def agent_script(tool: str, arguments: str) -> Script:
     """A Kimi-like model: reasons first, calls the agent's shell tool, then reports the
-    command's output once it comes back as a tool result."""
+    command's output once it comes back as a tool result. Over Anthropic's protocol it also
+    holds the client to Anthropic's rule: with thinking on, the tool-calling turn comes back
+    with its signed thinking block."""
     return Script(
         tool_name=tool,
         tool_arguments=arguments,
         after_tool_result="The command printed: {result}",
-        reasoning="The user wants the output of a shell command, so I will run it.",
+        reasoning=REASONING,
+        thinking_rule=True,
     )
 
 
@@ -165,7 +169,8 @@ def assert_answered(run: subprocess.CompletedProcess[str]) -> None:
     """Exit 0 is not enough: a denied or never-run tool still exits 0."""
     report = f"rc {run.returncode}\nstdout: {run.stdout}\nstderr: {run.stderr[-4000:]}"
     assert run.returncode == 0, report
-    assert f"The command printed: {OUTPUT}" in run.stdout, report
+    # The model's last answer (stdout) quotes the tool result (Codex's carries a header).
+    assert run.stdout.startswith("The command printed: ") and OUTPUT in run.stdout, report
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _agents import (
+from _coding_agents import (
     ANTHROPIC,
     KIMI,
     OUTPUT,
     PROVIDER_KEY,
+    REASONING,
     agent_bin,
     agent_env,
     agent_script,
@@ -86,7 +87,7 @@ def test_claude_code_runs_a_shell_command_through_tokenport(
         call, result = second.body["messages"][-2:]
         assert call["tool_calls"][0]["function"]["name"] == "Bash"
         # Kimi (like DeepSeek) refuses a tool-call turn sent back without its reasoning.
-        assert call["reasoning_content"] == agent_script("Bash", BASH_CALL).reasoning
+        assert call["reasoning_content"] == REASONING
         assert result["role"] == "tool" and result["tool_call_id"] == call["tool_calls"][0]["id"]
         assert OUTPUT in result["content"]
     else:  # native Messages, blocks as Claude Code sent them
