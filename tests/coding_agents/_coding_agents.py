@@ -8,6 +8,7 @@ placeholders (the gateway's address, a `tp-...` key) and add the flags they list
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import sqlite3
@@ -27,25 +28,53 @@ BIN = ROOT / ".agents" / "node_modules" / ".bin"
 README = ROOT / "README.md"
 README_URL = "http://127.0.0.1:8000"  # the gateway's address as the README writes it
 ADMIN_KEY = "admin-secret-for-the-agent-tests"
-PROVIDER_KEY = "sk-moonshot-test-key"  # MOONSHOT_API_KEY as the gateway sees it
 OUTPUT = "tokenport-42"  # what the shell command prints
-KIMI = "moonshotai/kimi-k2.5"  # served by the fake through the built-in Moonshot provider
-ANTHROPIC = "antx/fake-claude"  # served by the fake as an Anthropic-protocol provider
 AGENT_TIMEOUT_S = 120
 REASONING = "The user wants the output of a shell command, so I will run it."
 
 
-def agent_script(tool: str, arguments: str) -> Script:
+@dataclass(frozen=True)
+class Route:
+    """A model the agent asks tokenport for, and the fake upstream that serves it."""
+
+    model: str  # the tokenport model the agent is configured with
+    provider: str  # the provider the gateway routes it to (and the ledger records)
+    protocol: str  # the upstream's protocol: "openai" or "anthropic"
+    upstream_model: str  # the model id the upstream receives
+    roles: tuple[str, ...] | None = None  # the message roles the upstream accepts
+
+    @property
+    def key(self) -> str:
+        """The provider's API key, as the gateway has it from the environment."""
+        return f"sk-test-{self.provider}"
+
+
+# Built-in providers with their `base_url` pointed at the fake: their catalog models are
+# served by it, with the provider's key from the environment, as for a user.
+KIMI = Route("moonshotai/kimi-k2.5", "moonshotai", "openai", "kimi-k2.5")
+# DeepSeek refuses a role it does not know ("developer").
+DEEPSEEK = Route(
+    "deepseek/deepseek-chat",
+    "deepseek",
+    "openai",
+    "deepseek-chat",
+    roles=("system", "user", "assistant", "tool"),
+)
+ANTHROPIC = Route("antx/fake-claude", "antx", "anthropic", "fake-claude")
+
+
+def agent_script(route: Route, tool: str, arguments: str) -> Script:
     """A Kimi-like model: reasons first, calls the agent's shell tool, then reports the
-    command's output once it comes back as a tool result. Over Anthropic's protocol it also
-    holds the client to Anthropic's rule: with thinking on, the tool-calling turn comes back
-    with its signed thinking block."""
+    command's output once it comes back as a tool result. It holds the client to the
+    upstream's rules: the roles it knows, and over Anthropic's protocol, with thinking on,
+    a tool-calling turn sent back with its signed thinking block first."""
     return Script(
         tool_name=tool,
         tool_arguments=arguments,
         after_tool_result="The command printed: {result}",
         reasoning=REASONING,
         thinking_rule=True,
+        roles=route.roles,
     )
 
 
@@ -222,16 +251,52 @@ def assert_ledger(
 
 
 def start_gateway(
-    gateway_factory: Any, kimi: FakeUpstream, anthropic: FakeUpstream, **settings: Any
+    gateway_factory: Any, openai_fake: FakeUpstream, anthropic_fake: FakeUpstream, **settings: Any
 ) -> Any:
-    """A gateway that requires keys, with the built-in Moonshot provider's `base_url`
-    pointed at `kimi` (its catalog models, `moonshotai/kimi-k2.5` among them, are then
-    served by the fake, with the provider key from the environment) and `anthropic` as the
-    Anthropic-protocol provider `antx`."""
+    """A gateway that requires keys, with the built-in Moonshot and DeepSeek providers'
+    `base_url` pointed at `openai_fake`, and `anthropic_fake` as the Anthropic-protocol
+    provider `antx`."""
     return gateway_factory(
-        {"moonshotai": kimi, "antx": anthropic},
-        env={"MOONSHOT_API_KEY": PROVIDER_KEY, "TOKENPORT_ADMIN_KEY": ADMIN_KEY},
+        {"moonshotai": openai_fake, "deepseek": openai_fake, "antx": anthropic_fake},
+        env={
+            "TOKENPORT_ADMIN_KEY": ADMIN_KEY,
+            "MOONSHOT_API_KEY": KIMI.key,
+            "DEEPSEEK_API_KEY": DEEPSEEK.key,
+        },
         require_keys=True,
-        moonshotai_extra={"models": []},  # only the catalog's models, as a user has them
+        # Only the catalog's models, as a user has them.
+        moonshotai_extra={"models": []},
+        deepseek_extra={"models": []},
         **settings,
     )
+
+
+def upstream_of(route: Route, openai_fake: FakeUpstream, anthropic_fake: FakeUpstream) -> Any:
+    return openai_fake if route.protocol == "openai" else anthropic_fake
+
+
+def assert_upstream_round_trip(route: Route, upstream: FakeUpstream, tool: str) -> Any:
+    """The upstream saw two model turns: one offering the agent's tool, then one carrying
+    the command's output back as the tool result (with the call's reasoning, which Kimi and
+    DeepSeek require on tool-call turns). Returns the second turn's assistant message."""
+    first, second = upstream_turns(upstream)
+    assert first.body["model"] == second.body["model"] == route.upstream_model
+    if route.protocol == "openai":  # translated to Chat Completions
+        assert first.path == second.path == "/v1/chat/completions"
+        assert first.headers["authorization"] == f"Bearer {route.key}"
+        assert tool in [t["function"]["name"] for t in first.body["tools"]]
+        call, result = second.body["messages"][-2:]
+        assert call["tool_calls"][0]["function"]["name"] == tool
+        assert call["reasoning_content"] == REASONING
+        assert result["role"] == "tool" and result["tool_call_id"] == call["tool_calls"][0]["id"]
+        assert OUTPUT in result["content"]
+    else:  # Anthropic Messages
+        assert first.path == second.path == "/v1/messages"
+        assert tool in [t["name"] for t in first.body["tools"]]
+        call, result = second.body["messages"][-2:]
+        use = next(b for b in call["content"] if b["type"] == "tool_use")
+        assert use["name"] == tool
+        block = result["content"][0]
+        assert block["type"] == "tool_result" and block["tool_use_id"] == use["id"]
+        assert OUTPUT in json.dumps(block["content"])
+    return call

@@ -14,22 +14,25 @@ from typing import Any
 import pytest
 from _coding_agents import (
     ANTHROPIC,
+    DEEPSEEK,
     KIMI,
     OUTPUT,
-    PROVIDER_KEY,
     README_URL,
     REASONING,
+    Route,
     agent_bin,
     agent_env,
     agent_script,
     assert_answered,
     assert_ledger,
+    assert_upstream_round_trip,
     create_key,
     fill,
     readme_block,
     readme_shell,
     run_agent,
     start_gateway,
+    upstream_of,
     upstream_turns,
 )
 
@@ -59,13 +62,17 @@ def readme_config(base_url: str, model: str) -> str:
     """The README's config.toml, pointed at this gateway and serving `model`."""
     text = readme_block(SECTION, "toml", "[model_providers.tokenport]")
     config = tomllib.loads(text)
-    assert config["model"] == KIMI, "the test serves the README's model with a fake"
+    assert config["model"] == KIMI.model, "the test serves the README's model with a fake"
     assert config["model_providers"]["tokenport"]["base_url"] == README_URL + "/v1"
     text = re.sub(r'(?m)^model = "[^"]*"', f'model = "{model}"', text.replace(README_URL, base_url))
     assert tomllib.loads(text)["model"] == model
     return text
 
 
+DEVELOPER_ROLE = (
+    "the Responses door passes Codex's `developer` messages to OpenAI-compatible upstreams "
+    "as they are; DeepSeek answers 400 to a role it does not know (want: `system`)"
+)
 SIGNATURE_LOST = (
     "the Responses door returns a reasoning item without `encrypted_content` (asked for by "
     "`include`), so the Anthropic signature is lost and the tool-calling turn goes back "
@@ -77,6 +84,12 @@ SIGNATURE_LOST = (
     ("route", "effort"),
     [
         pytest.param(KIMI, None, id="openai-kimi"),
+        pytest.param(
+            DEEPSEEK,
+            None,
+            id="openai-deepseek",
+            marks=pytest.mark.xfail(strict=True, reason=DEVELOPER_ROLE),
+        ),
         pytest.param(ANTHROPIC, None, id="anthropic"),
         # `model_reasoning_effort` turns Anthropic's thinking on for the whole loop.
         pytest.param(
@@ -88,7 +101,7 @@ SIGNATURE_LOST = (
     ],
 )
 def test_codex_runs_a_shell_command_through_tokenport(
-    route: str,
+    route: Route,
     effort: str | None,
     fake: FakeUpstream,
     fake2: FakeUpstream,
@@ -98,14 +111,14 @@ def test_codex_runs_a_shell_command_through_tokenport(
     shell = readme_shell(SECTION, "codex")
     assert shell.argv[1] == "exec", shell.argv
     codex = agent_bin("codex")
-    upstream = fake if route == KIMI else fake2
-    upstream.set_script(agent_script("exec_command", EXEC_CALL))
+    upstream = upstream_of(route, fake, fake2)
+    upstream.set_script(agent_script(route, "exec_command", EXEC_CALL))
     gw = start_gateway(gateway_factory, fake, fake2)
     secret, key_id = create_key(gw.base_url)
 
     codex_home = tmp_path / "codex-home"  # Codex refuses a CODEX_HOME that does not exist
     codex_home.mkdir()
-    (codex_home / "config.toml").write_text(readme_config(gw.base_url, route))
+    (codex_home / "config.toml").write_text(readme_config(gw.base_url, route.model))
     env = agent_env(
         tmp_path / "home",
         **{name: fill(value, gw.base_url, secret) for name, value in shell.exports.items()},
@@ -116,42 +129,16 @@ def test_codex_runs_a_shell_command_through_tokenport(
     run = run_agent(argv, env, tmp_path / "work")
     assert_answered(run)
 
-    # Two model turns: the tool call, then the answer to the command's output.
-    first, second = upstream_turns(upstream)
-    if route == KIMI:  # Responses translated to Chat Completions, with Moonshot's key
-        assert first.path == second.path == "/v1/chat/completions"
-        assert first.body["model"] == "kimi-k2.5"
-        assert first.headers["authorization"] == f"Bearer {PROVIDER_KEY}"
-        assert "exec_command" in [t["function"]["name"] for t in first.body["tools"]]
-        call, result = second.body["messages"][-2:]
-        assert call["tool_calls"][0]["function"]["name"] == "exec_command"
-        # Kimi (like DeepSeek) refuses a tool-call turn sent back without its reasoning.
-        assert call["reasoning_content"] == REASONING
-        assert result["role"] == "tool" and result["tool_call_id"] == call["tool_calls"][0]["id"]
-        assert OUTPUT in result["content"]
-    else:  # Responses translated to Anthropic Messages
-        assert first.path == second.path == "/v1/messages"
-        assert "exec_command" in [t["name"] for t in first.body["tools"]]
-        call, result = second.body["messages"][-2:]
-        assert ("thinking" in first.body) == bool(effort)
+    call = assert_upstream_round_trip(route, upstream, "exec_command")
+    if route.protocol == "anthropic":
+        assert ("thinking" in upstream_turns(upstream)[0].body) == bool(effort)
         if effort:  # sent back as Anthropic signed it (the fake refuses it otherwise)
             assert call["content"][0] == {
                 "type": "thinking",
                 "thinking": REASONING,
-                "signature": agent_script("", "").signature,
+                "signature": agent_script(route, "", "").signature,
             }
-        use = next(b for b in call["content"] if b["type"] == "tool_use")
-        assert use["name"] == "exec_command" and use["input"] == json.loads(EXEC_CALL)
-        block = result["content"][0]
-        assert block["type"] == "tool_result" and block["tool_use_id"] == use["id"]
-        assert OUTPUT in json.dumps(block["content"])
-
     rows = assert_ledger(
-        gw.base_url,
-        tmp_path,
-        turns=2,
-        door="responses",
-        provider="moonshotai" if route == KIMI else "antx",
-        key_id=key_id,
+        gw.base_url, tmp_path, turns=2, door="responses", provider=route.provider, key_id=key_id
     )
-    assert {r["model_requested"] for r in rows} == {route}, rows
+    assert {r["model_requested"] for r in rows} == {route.model}, rows

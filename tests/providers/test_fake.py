@@ -22,6 +22,7 @@ pytestmark = pytest.mark.timeout(15)
 
 OPENAI_BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hello there"}]}
 ANTHROPIC_BODY = {**OPENAI_BODY, "max_tokens": 100}
+USER: Any = {"role": "user", "content": "hello there"}
 TOOL = {
     "type": "function",
     "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
@@ -245,6 +246,19 @@ def test_anthropic_thinking_rule(fake_sync: FakeUpstream) -> None:
     assert ask([signed, use], thinking=thinking)
     assert ask([use])
     assert ask([use], thinking={"type": "disabled"})
+
+
+def test_strict_roles(fake_sync: FakeUpstream) -> None:
+    fake_sync.set_script(Script(roles=("system", "user", "assistant", "tool")))
+    client = oai(fake_sync)
+    with pytest.raises(openai.BadRequestError, match=r"messages\[0\]\.role: unknown variant"):
+        client.chat.completions.create(
+            model="m", messages=[{"role": "developer", "content": "be brief"}, USER]
+        )
+    reply = client.chat.completions.create(
+        model="m", messages=[{"role": "system", "content": "be brief"}, USER]
+    )
+    assert reply.choices[0].message.content
 
 
 # -- scripted behaviours, through a bare aiohttp client ------------------------------------

@@ -50,6 +50,9 @@ class Script(msgspec.Struct, frozen=True, kw_only=True):
     # Anthropic: answer 400, as Anthropic does, when thinking is on and the last assistant
     # turn calls a tool without its thinking block first (sent back signed, as received).
     thinking_rule: bool = False
+    # OpenAI: answer 400 to a message whose role is not one of these, as strict upstreams do
+    # (DeepSeek knows no "developer"). None: any role.
+    roles: tuple[str, ...] | None = None
     finish: Literal["stop", "length"] = "stop"
     cost: float | None = None  # reported as OpenRouter's `usage.cost` (OpenAI protocol)
     cache_read_tokens: int = 0
@@ -154,6 +157,20 @@ def thinking_violation(body: dict[str, Any]) -> str | None:
         "start with a thinking block (preceeding the lastmost set of `tool_use` and "
         "`tool_result` blocks)."
     )
+
+
+def role_violation(body: dict[str, Any], roles: tuple[str, ...]) -> str | None:
+    """The error a strict OpenAI-compatible upstream (DeepSeek's words) gives a message role
+    it does not know, or None."""
+    for i, message in enumerate(body.get("messages") or []):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in roles:
+            expected = ", ".join(f"`{r}`" for r in roles)
+            return (
+                "Failed to deserialize the JSON body into the target type: "
+                f"messages[{i}].role: unknown variant `{role}`, expected one of {expected}"
+            )
+    return None
 
 
 def turn_of(protocol: Protocol, body: dict[str, Any], script: Script) -> Turn:
