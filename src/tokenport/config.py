@@ -41,6 +41,8 @@ class ModelConfig(_Strict):
     author: str | None = None
     country: str | None = None
     slug: str | None = None
+    # An embedding model is served by POST /v1/embeddings only (priced by input tokens).
+    kind: Literal["chat", "embedding"] = "chat"
 
 
 class DeploymentConfig(_Strict):

@@ -29,7 +29,16 @@ from tokenport.providers.deployments import EnergyRate
 from tokenport.routing.candidates import ProviderState, plan
 from tokenport.routing.health import Health
 from tokenport.tokenize import TokenCounter
-from tokenport.types import Attempt, ChatRequest, ChatResponse, Chunk, Route, Usage
+from tokenport.types import (
+    Attempt,
+    ChatRequest,
+    ChatResponse,
+    Chunk,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Route,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,6 +82,24 @@ class Served:
 
 
 @dataclass(slots=True)
+class Embedded:
+    """A settled embeddings answer."""
+
+    route: Route
+    response: EmbeddingResponse
+    usage: Usage
+    cost: float
+
+
+def _none(name: str) -> list[ModelEntry]:
+    return []
+
+
+def _no_suggestions(name: str) -> list[str]:
+    return []
+
+
+@dataclass(slots=True)
 class OpenStream:
     """A stream whose first chunk has arrived; from here on there is no fallback."""
 
@@ -108,6 +135,9 @@ class Gateway:
     energy: Mapping[str, EnergyRate] = field(default_factory=dict)
     interactive_max_rtt_ms: float | None = None
     tolerant_apps: tuple[str, ...] = ()
+    # The embedding models' catalog (chat and embedding routes never mix).
+    resolve_embedding: Callable[[str], list[ModelEntry]] = _none
+    suggest_embedding: Callable[[str], list[str]] = _no_suggestions
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def latency_budget(self, request: ChatRequest, app: str | None) -> float | None:
@@ -124,6 +154,65 @@ class Gateway:
     def routes_for(self, request: ChatRequest, app: str | None = None) -> list[Route]:
         budget = self.latency_budget(request, app)
         return plan(request, self.resolve, self.suggest, self.states, self.health, budget)
+
+    def embedding_routes_for(self, routing: ChatRequest, app: str | None = None) -> list[Route]:
+        budget = self.latency_budget(routing, app)
+        return plan(
+            routing,
+            self.resolve_embedding,
+            self.suggest_embedding,
+            self.states,
+            self.health,
+            budget,
+        )
+
+    async def embed(
+        self,
+        request: EmbeddingRequest,
+        routing: ChatRequest,
+        ctx: RequestContext,
+        routes: list[Route] | None = None,
+    ) -> Embedded:
+        """Embeddings through the same fallback loop, ledger and settlement as chat.
+
+        `routing` is the request as the router and admission see it: the model names,
+        provider preferences and the input as one user turn (for token estimates).
+        """
+        attempts: list[Attempt] = []
+        try:
+            routes = routes or self.embedding_routes_for(routing, ctx.app)
+            route, resp = await self._first_success(
+                routes, lambda p, r: p.embed(request, r, self.attempt_timeout_s), attempts
+            )
+        except TokenportError as exc:
+            await self.ledger.append(_error_record(routing, ctx, attempts, exc, stream=False))
+            await ctx.done(0.0, 0)
+            raise
+        except asyncio.CancelledError:
+            self._spawn(ctx.done(0.0, 0))
+            raise
+        usage = resp.usage or await self._estimate(routing, "")
+        cost = cost_usd(usage, route.pricing)
+        latency = ctx.elapsed_ms()
+        self.health.record_success(route.provider, route.model_id, latency, 0, latency / 1000.0)
+        await self.ledger.append(
+            self._metered(
+                _ok_record(
+                    routing,
+                    ctx,
+                    route,
+                    usage,
+                    cost,
+                    attempts=attempts,
+                    latency_ms=latency,
+                    ttft_ms=latency,
+                    finish=None,
+                    stream=False,
+                )
+            )
+        )
+        await ctx.done(cost, usage.total_tokens)
+        return Embedded(route, resp, usage, cost)
 
     async def _first_success(
         self,
@@ -174,7 +263,16 @@ class Gateway:
         await self.ledger.append(
             self._metered(
                 _ok_record(
-                    request, ctx, route, usage, cost, attempts, latency, latency, finish, False
+                    request,
+                    ctx,
+                    route,
+                    usage,
+                    cost,
+                    attempts=attempts,
+                    latency_ms=latency,
+                    ttft_ms=latency,
+                    finish=finish,
+                    stream=False,
                 )
             )
         )
@@ -260,11 +358,11 @@ class Gateway:
             s.route,
             usage,
             cost,
-            s.attempts,
-            latency,
-            s.ttft_ms,
-            finish,
-            True,
+            attempts=s.attempts,
+            latency_ms=latency,
+            ttft_ms=s.ttft_ms,
+            finish=finish,
+            stream=True,
         )
         if error is not None:
             record.status, record.error_class, record.http_status = (
@@ -383,6 +481,7 @@ def _ok_record(
     route: Route,
     usage: Usage,
     cost: float,
+    *,
     attempts: list[Attempt],
     latency_ms: float,
     ttft_ms: float,

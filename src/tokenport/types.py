@@ -217,3 +217,29 @@ class Attempt(msgspec.Struct, omit_defaults=True):
     error_class: str | None = None
     error: str | None = None
     http_status: int | None = None
+
+
+class EmbeddingRequest(msgspec.Struct, omit_defaults=True):
+    """`POST /v1/embeddings`: OpenAI's fields, plus the gateway's routing fields."""
+
+    model: str
+    # A string, or a list of strings, of token ids, or of token-id lists (checked at the door;
+    # msgspec's unions allow one list type).
+    input: str | list[Any]
+    encoding_format: Literal["float", "base64"] | None = None
+    dimensions: int | None = None
+    user: str | None = None
+    models: list[str] | None = None
+    provider: ProviderPrefs | None = None
+
+
+class Embedding(msgspec.Struct, omit_defaults=True):
+    index: int
+    embedding: list[float] | str  # a base64 string with encoding_format "base64"
+    object: str = "embedding"
+
+
+class EmbeddingResponse(msgspec.Struct):
+    data: list[Embedding]
+    model: str = ""
+    usage: Usage | None = None

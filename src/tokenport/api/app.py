@@ -22,9 +22,11 @@ from starlette.routing import Route as HttpRoute
 from tokenport.analytics import rollups
 from tokenport.analytics.api import routes as analytics_routes
 from tokenport.api.admin import admin_key_from, admin_routes
+from tokenport.api.completions import CompletionsDoor
 from tokenport.api.door import FrontDoor
 from tokenport.api.doors import ChatDoor, MessagesDoor
-from tokenport.api.edge import DoorEndpoint, Receive, Scope, Send
+from tokenport.api.edge import DoorEndpoint, Endpoint, Receive, Scope, Send
+from tokenport.api.embeddings import EmbeddingsEndpoint
 from tokenport.api.errors import error_payload, handle_tokenport_error, handle_unexpected
 from tokenport.api.models import model_entry_json
 from tokenport.api.responses import ResponsesDoor
@@ -158,21 +160,23 @@ async def feedback(request: Request) -> Response:
     return _json({"data": {"learned": True, "prediction_error": round(corrected, 6)}})
 
 
-def door_endpoints(state: State) -> dict[str, DoorEndpoint]:
+def door_endpoints(state: State) -> dict[str, Endpoint]:
     """Each front door's POST path (and OpenRouter's `/api/v1/...` spelling of it)."""
     doors: dict[str, FrontDoor[Any]] = {
         "/v1/chat/completions": ChatDoor(),
         "/v1/messages": MessagesDoor(state.gateway.counter),
         "/v1/responses": ResponsesDoor(state.responses, state.settings.responses_ttl_s),
+        "/v1/completions": CompletionsDoor(),
     }
-    endpoints = {path: DoorEndpoint(state, door) for path, door in doors.items()}
+    endpoints: dict[str, Endpoint] = {p: DoorEndpoint(state, d) for p, d in doors.items()}
+    endpoints["/v1/embeddings"] = EmbeddingsEndpoint(state)
     return endpoints | {"/api" + path: ep for path, ep in endpoints.items()}
 
 
 class TokenportApp:
     """Routes the front doors' POSTs to the bare hot path, everything else to Starlette."""
 
-    def __init__(self, starlette: Starlette, doors: dict[str, DoorEndpoint]) -> None:
+    def __init__(self, starlette: Starlette, doors: dict[str, Endpoint]) -> None:
         self.starlette = starlette
         self.doors = doors
 

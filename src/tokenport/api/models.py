@@ -23,6 +23,7 @@ def model_entry_json(e: ModelEntry, available: bool) -> dict[str, Any]:
         "id": e.id,
         "name": e.name,
         "object": "model",
+        "created": e.created or 0,  # OpenAI's clients require the field; 0 when unknown
         "owned_by": e.author,
         "provider": e.provider,
         "slug": e.slug,

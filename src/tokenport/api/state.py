@@ -36,6 +36,7 @@ class State:
     started: float
     aliases: Aliases
     responses: ResponseStore
+    embedding_catalog: Catalog
 
 
 def build_state(
@@ -46,6 +47,7 @@ def build_state(
 ) -> State:
     registry = build_registry(settings, env, local_base_url)
     catalog = (catalog or Catalog.load()).with_entries(registry.extra_entries)
+    embedding_catalog = Catalog.load_embeddings().with_entries(registry.extra_embeddings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(
         settings.ledger_url(),
@@ -75,6 +77,8 @@ def build_state(
         energy=registry.energy,
         interactive_max_rtt_ms=settings.interactive_max_rtt_ms,
         tolerant_apps=tuple(a.lower() for a in settings.tolerant_apps),
+        resolve_embedding=embedding_catalog.resolve,
+        suggest_embedding=embedding_catalog.suggest,
     )
     auto = AutoRouting.from_settings(settings, catalog.get, counter)
     return State(
@@ -89,4 +93,5 @@ def build_state(
         time.monotonic(),
         Aliases(settings.aliases),
         MemoryResponseStore(),
+        embedding_catalog,
     )

@@ -25,6 +25,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +205,18 @@ def _inherit(raw: Raw, donors: _Donors) -> Raw:
     return merged
 
 
+_EMBEDDING = re.compile(r"embed")
+
+
+def _is_embedding(raw: Raw, slug: str) -> bool:
+    """An embedding model: text in, priced for input only (it is left out of the chat list)."""
+    cost = raw.get("cost")
+    if not isinstance(cost, dict) or "input" not in cost or raw.get("status") == "deprecated":
+        return False
+    inputs = (raw.get("modalities") or {}).get("input", ["text"])
+    return bool(_EMBEDDING.search(slug)) and "text" in inputs
+
+
 def _skip_reason(raw: Raw, slug: str) -> str | None:
     if raw.get("status") == "deprecated":
         return "deprecated"
@@ -237,6 +250,19 @@ def _positive(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and value > 0 else None
 
 
+def _released(value: Any) -> int | None:
+    """models.dev's `release_date` (YYYY-MM-DD or YYYY-MM) as Unix seconds; None if malformed."""
+    if not isinstance(value, str):
+        return None
+    for fmt in ("%Y-%m-%d", "%Y-%m"):
+        try:
+            day = datetime.strptime(value, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        return int(day.timestamp())
+    return None
+
+
 def _entry(provider: str, model_id: str, raw: Raw, slug: str, authors: Authors) -> ModelEntry:
     author, country = authors.author_of(model_id, raw.get("family"), provider)
     limit = raw.get("limit") or {}
@@ -255,6 +281,7 @@ def _entry(provider: str, model_id: str, raw: Raw, slug: str, authors: Authors) 
         tool_call=bool(raw.get("tool_call", True)),
         reasoning=bool(raw.get("reasoning", False)),
         open_weights=bool(raw.get("open_weights", False)),
+        created=_released(raw.get("release_date")),
     )
 
 
@@ -269,6 +296,7 @@ def build_catalog(models_dev_path: Path, providers: Sequence[str]) -> dict[str, 
     donors = _Donors(snapshot.providers, [*sorted(providers), *_REFERENCE_PROVIDERS])
     authors = default_authors()
     entries: dict[str, ModelEntry] = {}
+    embeddings: dict[str, ModelEntry] = {}
     excluded: Counter[str] = Counter()
     for provider in dict.fromkeys(providers):
         models: Mapping[str, Raw] = snapshot.providers.get(provider, {}).get("models") or {}
@@ -277,6 +305,9 @@ def build_catalog(models_dev_path: Path, providers: Sequence[str]) -> dict[str, 
             slug = slug_of(model_id, provider)
             if reason := _skip_reason(raw, slug):
                 excluded[reason] += 1
+                if _is_embedding(raw, slug):
+                    e = _entry(provider, model_id, raw, slug, authors)
+                    embeddings[e.id.lower()] = msgspec.structs.replace(e, tool_call=False)
                 continue
             entry = _entry(provider, model_id, raw, slug, authors)
             if entry.id.lower() in entries:
@@ -292,14 +323,22 @@ def build_catalog(models_dev_path: Path, providers: Sequence[str]) -> dict[str, 
         "generated_from_commit": snapshot.commit,
         "excluded": dict(sorted(excluded.items())),
         "models": [msgspec.to_builtins(e) for e in sorted(entries.values(), key=lambda e: e.id)],
+        # Served by POST /v1/embeddings only; never a chat route.
+        "embedding_models": [
+            msgspec.to_builtins(e) for e in sorted(embeddings.values(), key=lambda e: e.id)
+        ],
     }
 
 
 def render_catalog(doc: Mapping[str, Any]) -> str:
     """The document as JSON text with one model per line, so a price change is a one-line diff."""
-    head = [f" {json.dumps(k)}: {json.dumps(v)}" for k, v in doc.items() if k != "models"]
-    models = ",\n".join(f"  {json.dumps(m, ensure_ascii=False)}" for m in doc["models"])
-    return "{\n" + ",\n".join([*head, f' "models": [\n{models}\n ]']) + "\n}\n"
+    lists = ("models", "embedding_models")
+    head = [f" {json.dumps(k)}: {json.dumps(v)}" for k, v in doc.items() if k not in lists]
+    body = []
+    for key in lists:
+        rows = ",\n".join(f"  {json.dumps(m, ensure_ascii=False)}" for m in doc.get(key, []))
+        body.append(f' "{key}": [\n{rows}\n ]')
+    return "{\n" + ",\n".join([*head, *body]) + "\n}\n"
 
 
 def write_catalog(

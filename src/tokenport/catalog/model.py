@@ -28,3 +28,4 @@ class ModelEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     tool_call: bool = True
     reasoning: bool = False
     open_weights: bool = False
+    created: int | None = None  # release date (Unix seconds, UTC midnight), when known

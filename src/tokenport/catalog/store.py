@@ -24,6 +24,7 @@ class _CatalogFile(msgspec.Struct):
     models: list[ModelEntry]
     generated_from_commit: str | None = None
     excluded: dict[str, int] = msgspec.field(default_factory=dict)
+    embedding_models: list[ModelEntry] = msgspec.field(default_factory=list)
 
 
 def default_catalog_path() -> Path:
@@ -66,6 +67,13 @@ class Catalog:
         data = (path or default_catalog_path()).read_bytes()
         parsed = msgspec.json.decode(data, type=_CatalogFile)
         return cls(parsed.models, attribution=parsed.attribution)
+
+    @classmethod
+    def load_embeddings(cls, path: Path | None = None) -> Catalog:
+        """The embedding models of a catalog file: the routes of POST /v1/embeddings."""
+        data = (path or default_catalog_path()).read_bytes()
+        parsed = msgspec.json.decode(data, type=_CatalogFile)
+        return cls(parsed.embedding_models, attribution=parsed.attribution)
 
     def with_entries(self, extra: Iterable[ModelEntry]) -> Catalog:
         """A new catalog with `extra` added; an extra entry replaces one with the same id."""

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from tokenport.errors import UpstreamBadRequest
 from tokenport.providers.base import ProviderSpec
 from tokenport.providers.http import UpstreamClient
-from tokenport.types import ChatRequest, ChatResponse, Chunk, Route
+from tokenport.types import (
+    ChatRequest,
+    ChatResponse,
+    Chunk,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Route,
+)
 from tokenport.wire.anthropic_reply import parse_response
 from tokenport.wire.anthropic_request import upstream_body
 from tokenport.wire.anthropic_stream import StreamState
@@ -61,6 +69,11 @@ class AnthropicProvider:
                 for chunk in state.feed(data):
                     yield chunk
         state.finish()
+
+    async def embed(
+        self, request: EmbeddingRequest, route: Route, timeout: float
+    ) -> EmbeddingResponse:
+        raise UpstreamBadRequest(self.spec.name, "Anthropic's API serves no embeddings")
 
     async def health(self, timeout: float = 2.0) -> bool:
         return await self._client.get_ok(self._path.removesuffix("/messages") + "/models", timeout)

@@ -12,7 +12,14 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from tokenport.types import ChatRequest, ChatResponse, Chunk, Route
+from tokenport.types import (
+    ChatRequest,
+    ChatResponse,
+    Chunk,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Route,
+)
 
 WireProtocol = Literal["openai", "anthropic"]
 # How a provider turns reasoning on and off (see `wire.openai_chat._reasoning_fields`):
@@ -64,5 +71,9 @@ class Provider(Protocol):
     def stream_chat(
         self, request: ChatRequest, route: Route, timeout: float
     ) -> AsyncIterator[Chunk]: ...
+
+    async def embed(
+        self, request: EmbeddingRequest, route: Route, timeout: float
+    ) -> EmbeddingResponse: ...
 
     async def aclose(self) -> None: ...

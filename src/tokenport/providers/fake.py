@@ -4,6 +4,7 @@ One `FakeUpstream` speaks both wire protocols a provider adapter talks to:
 
     POST /v1/chat/completions   OpenAI (stream and non-stream, `stream_options.include_usage`)
     POST /v1/messages           Anthropic Messages (stream with the real event sequence)
+    POST /v1/embeddings         OpenAI embeddings (deterministic vectors)
     GET  /v1/models, /health
 
 What it answers is a `Script`: a default one, plus a queue of one-shot scripts that the
@@ -45,6 +46,7 @@ from tokenport.providers.fake_wire import (
     Protocol,
     Script,
     Turn,
+    embeddings_body,
     error_body,
     role_violation,
     thinking_violation,
@@ -136,6 +138,7 @@ class FakeUpstream:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/v1/messages", self._anthropic)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._health)
         self._closing = asyncio.Event()
@@ -233,6 +236,22 @@ class FakeUpstream:
         ends = {"first_id": self.models[0], "last_id": self.models[-1]} if self.models else {}
         body = {"object": "list", "data": data, "has_more": False, **ends}
         return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        with self._lock:
+            self._records.append(Received(request.method, request.path, headers, body, raw))
+        script = self._next_script()
+        if script.latency_ms:
+            await asyncio.sleep(script.latency_ms / 1000)
+        if script.status >= 300 or not isinstance(body, dict):
+            return self._error("openai", script, headers)
+        return web.Response(body=embeddings_body(body), content_type="application/json")
 
     async def _openai(self, request: web.Request) -> web.StreamResponse:
         return await self._chat(request, "openai")

@@ -69,6 +69,7 @@ class Turn(msgspec.Struct, frozen=True):
     words: int
     tool: str | None
     reply: str | None = None  # the text to answer, when not the script's own
+    logprobs: bool = False  # the request asked for token logprobs
 
 
 # ---------------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ def turn_of(protocol: Protocol, body: dict[str, Any], script: Script) -> Turn:
         words=_words(body.get("messages")) + _words(body.get("system")),
         tool=_tool_name(body, script.tool_name) if script.tool_calls and reply is None else None,
         reply=reply,
+        logprobs=bool(body.get("logprobs")),
     )
 
 
@@ -263,7 +265,7 @@ def _openai_body(script: Script, turn: Turn) -> bytes:
                 "index": 0,
                 "message": message,
                 "finish_reason": _openai_finish(script, turn),
-                "logprobs": None,
+                "logprobs": _logprobs(text.split(" ")) if turn.logprobs and text else None,
             }
         ],
     }
@@ -272,8 +274,25 @@ def _openai_body(script: Script, turn: Turn) -> bytes:
     return orjson.dumps(body)
 
 
+def _logprobs(tokens: list[str]) -> dict[str, Any]:
+    """Made-up but well-formed token logprobs (each token its own top alternative)."""
+    return {
+        "content": [
+            {
+                "token": t,
+                "logprob": -0.25,
+                "bytes": list(t.encode()),
+                "top_logprobs": [{"token": t, "logprob": -0.25, "bytes": list(t.encode())}],
+            }
+            for t in tokens
+        ]
+    }
+
+
 def _openai_chunk(turn: Turn, delta: dict[str, Any], finish: str | None = None) -> bytes:
-    choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+    text = delta.get("content")
+    logprobs = _logprobs([text]) if turn.logprobs and text else None
+    choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs}
     return _openai_frame(turn, {"choices": [choice]})
 
 
@@ -452,6 +471,27 @@ def _anthropic_stream_error(script: Script) -> bytes:
         "message": f"fake upstream {script.stream_error_type}",
     }
     return _event("error", {"error": error})
+
+
+# ---------------------------------------------------------------------------------------
+# Embeddings (OpenAI protocol)
+
+
+def embeddings_body(body: dict[str, Any]) -> bytes:
+    """Deterministic 8-dimensional vectors from each input's text; usage counts words."""
+    inputs = body.get("input")
+    items = [inputs] if isinstance(inputs, str) else list(inputs or [])
+    data = []
+    for i, item in enumerate(items):
+        text = item if isinstance(item, str) else " ".join(map(str, item))
+        seed = sum(ord(c) for c in text)
+        vector = [round(((seed * (k + 3)) % 997) / 997.0, 6) for k in range(8)]
+        data.append({"object": "embedding", "index": i, "embedding": vector})
+    words = sum(_words(x) if isinstance(x, str) else len(x) for x in items)
+    usage = {"prompt_tokens": words, "total_tokens": words}
+    return orjson.dumps(
+        {"object": "list", "data": data, "model": body.get("model", ""), "usage": usage}
+    )
 
 
 # ---------------------------------------------------------------------------------------

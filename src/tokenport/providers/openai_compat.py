@@ -14,7 +14,15 @@ import msgspec
 from tokenport.errors import UpstreamProtocolError, UpstreamServerError
 from tokenport.providers.base import ProviderSpec
 from tokenport.providers.http import UpstreamClient
-from tokenport.types import ChatRequest, ChatResponse, Chunk, Route
+from tokenport.types import (
+    ChatRequest,
+    ChatResponse,
+    Chunk,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Route,
+)
+from tokenport.wire import embeddings
 from tokenport.wire.openai_chat import (
     StreamErrorPayload,
     decode_chunk,
@@ -63,6 +71,17 @@ class OpenAICompatProvider:
                     ) from exc
                 for chunk in chunks:
                     yield chunk
+
+    async def embed(
+        self, request: EmbeddingRequest, route: Route, timeout: float
+    ) -> EmbeddingResponse:
+        body = embeddings.upstream_body(request, route.upstream_model)
+        async with self._client.post("/embeddings", body, timeout) as resp:
+            raw = await resp.read()
+        try:
+            return embeddings.decode_response(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise UpstreamProtocolError(self.spec.name, f"unreadable answer: {exc}") from exc
 
     async def health(self, timeout: float = 2.0) -> bool:
         return await self._client.get_ok("/models", timeout)

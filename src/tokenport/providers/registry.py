@@ -98,7 +98,7 @@ def local_entry(cfg: LocalModelConfig) -> ModelEntry:
     )
 
 
-def config_entries(name: str, cfg: ProviderConfig) -> list[ModelEntry]:
+def config_entries(name: str, cfg: ProviderConfig, kind: str = "chat") -> list[ModelEntry]:
     return [
         ModelEntry(
             id=f"{name}/{m.id}",
@@ -112,6 +112,7 @@ def config_entries(name: str, cfg: ProviderConfig) -> list[ModelEntry]:
             context_length=m.context_length,
         )
         for m in cfg.models
+        if m.kind == kind
     ]
 
 
@@ -122,6 +123,7 @@ class Registry:
     specs: dict[str, ProviderSpec]
     extra_entries: list[ModelEntry]
     energy: dict[str, EnergyRate]
+    extra_embeddings: list[ModelEntry]
 
 
 def build_registry(
@@ -129,6 +131,7 @@ def build_registry(
 ) -> Registry:
     specs = builtin_specs()
     extra: list[ModelEntry] = []
+    embeddings: list[ModelEntry] = []
     costs: dict[str, Pricing] = {}
     energy: dict[str, EnergyRate] = {}
     econ = economics_of(settings)
@@ -140,6 +143,7 @@ def build_registry(
             continue
         specs[name] = _merge(specs.get(name), name, cfg)
         extra.extend(config_entries(name, cfg))
+        embeddings.extend(config_entries(name, cfg, "embedding"))
     if local_base_url and settings.local.enabled:
         specs[LOCAL] = local_spec(local_base_url)
         extra.append(local_entry(settings.local))
@@ -160,4 +164,4 @@ def build_registry(
         )
         if available:
             providers[name] = _ADAPTERS[spec.protocol](spec, key)
-    return Registry(providers, states, specs, extra, energy)
+    return Registry(providers, states, specs, extra, energy, embeddings)

@@ -1,0 +1,85 @@
+"""`POST /v1/embeddings`: routed, reserved, priced and recorded like chat.
+
+The same pipeline as the chat doors (keys, aliases, rate limits, credit, fallbacks, the
+ledger), over the embedding models' own catalog; only OpenAI-compatible upstreams serve it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import msgspec
+
+from tokenport.api.edge import (
+    Receive,
+    Scope,
+    Send,
+    api_key,
+    context,
+    read_body,
+    send_json,
+)
+from tokenport.api.errors import error_payload, retry_after
+from tokenport.api.state import State
+from tokenport.errors import TokenportError
+from tokenport.types import ChatRequest, Message
+from tokenport.wire import embeddings
+
+log = logging.getLogger("tokenport.api")
+_encoder = msgspec.json.Encoder()
+
+
+class EmbeddingsEndpoint:
+    def __init__(self, state: State) -> None:
+        self.st = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            await self._handle(headers, receive, send)
+        except TokenportError as exc:
+            await _send_error(send, exc)
+        except Exception:
+            log.exception("unhandled error on POST /v1/embeddings")
+            await _send_error(send, TokenportError("Internal error in the gateway; logged."))
+
+    async def _handle(self, headers: dict[str, str], receive: Receive, send: Send) -> None:
+        st = self.st
+        key = await st.admission.authenticate(api_key(headers))
+        request = embeddings.parse_request(
+            await read_body(headers, receive, st.settings.max_body_bytes)
+        )
+        ctx = context(headers, st.settings.simulation)
+        ctx.key_id = key.id if key is not None else None
+        # What routing and admission read: the names, preferences, and the input as text.
+        routing = ChatRequest(
+            model=request.model,
+            messages=[Message(role="user", content=embeddings.input_text(request))],
+            models=request.models,
+            provider=request.provider,
+            max_tokens=1,
+            door="embeddings",
+        )
+        st.aliases.apply(routing, ctx)
+        request.model, request.models = routing.model, routing.models
+        routes = None
+        if key is not None:
+            routes = st.gateway.embedding_routes_for(routing, ctx.app)
+            reservation = await st.admission.admit(key, routing, routes)
+            ctx.on_done = functools.partial(st.admission.settle, reservation)
+        done = await st.gateway.embed(request, routing, ctx, routes)
+        body = embeddings.encode_response(
+            done.response, ctx.gen_id, done.route.model_id, done.usage, done.cost
+        )
+        await send_json(send, 200, body)
+
+
+async def _send_error(send: Send, exc: TokenportError) -> None:
+    wait = retry_after(exc)
+    extra: list[tuple[bytes, bytes]] = []
+    if wait is not None:
+        extra.append((b"retry-after", str(max(1, round(wait))).encode()))
+    body: Any = error_payload(exc)
+    await send_json(send, exc.status, _encoder.encode(body), extra)
