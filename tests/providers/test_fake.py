@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import aiohttp
 import anthropic
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.timeout(15)
 
 OPENAI_BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hello there"}]}
 ANTHROPIC_BODY = {**OPENAI_BODY, "max_tokens": 100}
+USER: Any = {"role": "user", "content": "hello there"}
 TOOL = {
     "type": "function",
     "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
@@ -222,6 +224,41 @@ def test_anthropic_sdk_errors(fake_sync: FakeUpstream) -> None:
     with pytest.raises(anthropic.APIStatusError, match="overloaded"):  # noqa: SIM117
         with client.messages.stream(**kwargs) as stream:
             stream.get_final_message()
+
+
+def test_anthropic_thinking_rule(fake_sync: FakeUpstream) -> None:
+    """With thinking on, a tool-calling assistant turn sent back without its signed thinking
+    block is refused, as Anthropic refuses it; with it, or with thinking off, it is served."""
+    fake_sync.set_script(Script(thinking_rule=True, tool_calls=False))
+    use = {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {}}
+    signed = {"type": "thinking", "thinking": "hm", "signature": "c2ln"}
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1"}]}
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+
+    def ask(blocks: list[Any], **extra: Any) -> Any:
+        history = [*ANTHROPIC_BODY["messages"], {"role": "assistant", "content": blocks}, result]
+        return ant(fake_sync).messages.create(model="c", max_tokens=2048, messages=history, **extra)
+
+    with pytest.raises(anthropic.BadRequestError, match=r"messages\.1\.content\.0\.type"):
+        ask([use], thinking=thinking)
+    with pytest.raises(anthropic.BadRequestError, match="signature: Field required"):
+        ask([{**signed, "signature": ""}, use], thinking=thinking)
+    assert ask([signed, use], thinking=thinking)
+    assert ask([use])
+    assert ask([use], thinking={"type": "disabled"})
+
+
+def test_strict_roles(fake_sync: FakeUpstream) -> None:
+    fake_sync.set_script(Script(roles=("system", "user", "assistant", "tool")))
+    client = oai(fake_sync)
+    with pytest.raises(openai.BadRequestError, match=r"messages\[0\]\.role: unknown variant"):
+        client.chat.completions.create(
+            model="m", messages=[{"role": "developer", "content": "be brief"}, USER]
+        )
+    reply = client.chat.completions.create(
+        model="m", messages=[{"role": "system", "content": "be brief"}, USER]
+    )
+    assert reply.choices[0].message.content
 
 
 # -- scripted behaviours, through a bare aiohttp client ------------------------------------

@@ -48,6 +48,8 @@ from tokenport.providers.fake_wire import (
     Turn,
     embeddings_body,
     error_body,
+    role_violation,
+    thinking_violation,
     turn_of,
 )
 
@@ -275,6 +277,14 @@ class FakeUpstream:
             await asyncio.sleep(script.latency_ms / 1000)
         if script.status >= 300 or not isinstance(body, dict):
             return self._error(protocol, script, headers)
+        broken = None
+        if protocol == "anthropic" and script.thinking_rule:
+            broken = thinking_violation(body)
+        if protocol == "openai" and script.roles is not None:
+            broken = role_violation(body, script.roles)
+        if broken is not None:
+            refusal = msgspec.structs.replace(script, status=400, error_message=broken)
+            return self._error(protocol, refusal, headers)
         turn = turn_of(protocol, body, script)
         if not turn.stream:
             return _drop(request) if script.cut_after is not None else self._whole(script, turn)

@@ -47,6 +47,12 @@ class Script(msgspec.Struct, frozen=True, kw_only=True):
     after_tool_result: str | None = None
     reasoning: str | None = None  # reasoning before the answer (OpenAI reasoning_content,
     signature: str = "c2lnbmVkLWJ5LWZha2U="  # Anthropic: a thinking block with this signature)
+    # Anthropic: answer 400, as Anthropic does, when thinking is on and the last assistant
+    # turn calls a tool without its thinking block first (sent back signed, as received).
+    thinking_rule: bool = False
+    # OpenAI: answer 400 to a message whose role is not one of these, as strict upstreams do
+    # (DeepSeek knows no "developer"). None: any role.
+    roles: tuple[str, ...] | None = None
     finish: Literal["stop", "length"] = "stop"
     cost: float | None = None  # reported as OpenRouter's `usage.cost` (OpenAI protocol)
     cache_read_tokens: int = 0
@@ -120,6 +126,51 @@ def _tool_result(body: dict[str, Any]) -> str | None:
         results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
         if results:
             return "".join(_text_of(b.get("content")) for b in results)
+    return None
+
+
+def thinking_violation(body: dict[str, Any]) -> str | None:
+    """Anthropic's rule with thinking on: the last assistant turn, when it calls a tool,
+    starts with a signed thinking block (or a redacted one). The error message, or None."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") == "disabled":
+        return None
+    messages = body.get("messages") or []
+    turns = [
+        (i, m)
+        for i, m in enumerate(messages)
+        if isinstance(m, dict) and m.get("role") == "assistant"
+    ]
+    if not turns or not isinstance(turns[-1][1].get("content"), list):
+        return None
+    i, last = turns[-1]
+    blocks = [b for b in last["content"] if isinstance(b, dict)]
+    if not any(b.get("type") == "tool_use" for b in blocks):
+        return None
+    first = blocks[0]
+    if first.get("type") == "thinking" and not first.get("signature"):
+        return f"messages.{i}.content.0.thinking.signature: Field required"
+    if first.get("type") in ("thinking", "redacted_thinking"):
+        return None
+    return (
+        f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+        f"`{first.get('type')}`. When `thinking` is enabled, a final `assistant` message must "
+        "start with a thinking block (preceeding the lastmost set of `tool_use` and "
+        "`tool_result` blocks)."
+    )
+
+
+def role_violation(body: dict[str, Any], roles: tuple[str, ...]) -> str | None:
+    """The error a strict OpenAI-compatible upstream (DeepSeek's words) gives a message role
+    it does not know, or None."""
+    for i, message in enumerate(body.get("messages") or []):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in roles:
+            expected = ", ".join(f"`{r}`" for r in roles)
+            return (
+                "Failed to deserialize the JSON body into the target type: "
+                f"messages[{i}].role: unknown variant `{role}`, expected one of {expected}"
+            )
     return None
 
 
