@@ -79,6 +79,11 @@ class ProviderConfig(_Strict):
     unsupported: list[str] | None = None
     headers: dict[str, str] | None = None
     region: str | None = None
+    # How the provider turns reasoning on: effort | thinking | enable_thinking | none.
+    reasoning: Literal["effort", "thinking", "enable_thinking", "none"] | None = None
+    # Wire features the upstream accepts (see `providers.base.Capabilities`), e.g.
+    # `{ developer_role = true }` for a server that knows OpenAI's developer role.
+    capabilities: dict[str, bool] | None = None
     enabled: bool = True
     models: list[ModelConfig] = Field(default_factory=list)
     rtt_ms: float | None = Field(None, ge=0, description="network round trip from the gateway")

@@ -38,10 +38,12 @@ class Thinking(msgspec.Struct, omit_defaults=True):
 
 
 class ThinkingConfig(msgspec.Struct, omit_defaults=True):
-    """Anthropic's `thinking` request field: `enabled` with a token budget, or `disabled`."""
+    """Anthropic's `thinking` request field: `enabled` with a token budget, `disabled`, or a
+    newer mode (`adaptive`); `display` says whether the client wants the thinking text."""
 
     type: str = "enabled"
     budget_tokens: int | None = None
+    display: str | None = None
 
 
 class Message(msgspec.Struct, omit_defaults=True):

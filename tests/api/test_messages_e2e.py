@@ -364,3 +364,32 @@ def test_root_probe_count_tokens_and_model_lookup(gw: Any) -> None:
     status, body = http_json("GET", gw.base_url + "/v1/models/fakeoa/fake-model")
     assert status == 200 and body["id"] == "fakeoa/fake-model"
     assert json.dumps(body)
+
+
+def test_claude_code_shapes_reach_anthropic_as_sent(gw: Any, fake2: FakeUpstream) -> None:
+    """`thinking.display` and mid-conversation system turns (Claude Code sends both) keep
+    their place, so the prompt-cache prefix is the same from one turn to the next."""
+    body = {
+        "model": "antx/fake-claude",
+        "max_tokens": 32000,
+        "system": [{"type": "text", "text": "You are Claude Code."}],
+        "thinking": {"type": "adaptive", "display": "omitted"},
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "system", "content": "<reminder>be brief</reminder>"},
+            {"role": "user", "content": "again"},
+        ],
+    }
+    status, _, raw = http_raw("POST", gw.base_url + "/v1/messages", body)
+    assert status == 200, raw
+    sent = fake2.last_request.body
+    assert sent["thinking"] == {"type": "adaptive", "display": "omitted"}
+    assert sent["system"] == "You are Claude Code."
+    assert [m["role"] for m in sent["messages"]] == ["user", "system", "user"]
+    assert sent["messages"][1]["content"] == "<reminder>be brief</reminder>"
+    enabled = {**body, "thinking": {"type": "enabled", "budget_tokens": 2048, "display": "omitted"}}
+    enabled.pop("max_tokens")
+    assert http_raw("POST", gw.base_url + "/v1/messages", enabled)[0] == 200
+    sent = fake2.last_request.body
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048, "display": "omitted"}
+    assert sent["max_tokens"] > 2048  # room for the answer beside the budget

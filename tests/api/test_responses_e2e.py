@@ -247,3 +247,68 @@ def test_bad_input_is_400_in_openai_shape(gw: Any) -> None:
         status, err = http_json("POST", url, body)
         assert status == 400, (body, err)
         assert needle in err["error"]["message"], (needle, err)
+
+
+def test_anthropic_signed_thinking_survives_through_encrypted_content(
+    gw: Any, fake2: FakeUpstream
+) -> None:
+    fake2.set_script(
+        Script(
+            reasoning="think first",
+            signature="SIG-xyz",
+            tool_name="exec_command",
+            tool_arguments='{"cmd": "ls"}',
+            after_tool_result="done: {result}",
+        )
+    )
+    c = client(gw)
+    for stream in (False, True):
+        items: list[Any] = [{"role": "user", "content": "list files"}]
+        kwargs: Any = {
+            "model": "antx/fake-claude",
+            "tools": [SHELL],
+            "reasoning": {"effort": "high"},
+            "store": False,
+            "include": ["reasoning.encrypted_content"],
+        }
+        if stream:
+            with c.responses.stream(input=items, **kwargs) as s:
+                first = s.get_final_response()
+        else:
+            first = c.responses.create(input=items, **kwargs)
+        reasoning, call = first.output[0], first.output[-1]
+        assert reasoning.type == "reasoning" and reasoning.encrypted_content
+        assert call.type == "function_call"
+        items += [
+            reasoning.model_dump(exclude_none=True),
+            call.model_dump(exclude_none=True),
+            {"type": "function_call_output", "call_id": call.call_id, "output": "a.txt"},
+        ]
+        assert c.responses.create(input=items, **kwargs).output_text == "done: a.txt"
+        sent = fake2.last_request.body
+        assert sent["thinking"]["type"] == "enabled"
+        assert sent["max_tokens"] > sent["thinking"]["budget_tokens"]
+        assistant = sent["messages"][1]["content"]
+        assert assistant[0] == {
+            "type": "thinking",
+            "thinking": "think first",
+            "signature": "SIG-xyz",
+        }
+        assert assistant[1]["type"] == "tool_use"
+
+
+def test_developer_turns_become_system_for_upstreams_without_the_role(
+    fake: FakeUpstream, gateway_factory: Any
+) -> None:
+    gw = gateway_factory(
+        {"fakeoa": fake, "fakeob": fake},
+        fakeob_extra={"capabilities": {"developer_role": True}},
+    )
+    items = [
+        {"type": "message", "role": "developer", "content": "You are Codex."},
+        {"role": "user", "content": "hi"},
+    ]
+    client(gw).responses.create(model="fakeoa/fake-model", input=items)
+    assert fake.last_request.body["messages"][0] == {"role": "system", "content": "You are Codex."}
+    client(gw).responses.create(model="fakeob/fake-model", input=items)
+    assert fake.last_request.body["messages"][0]["role"] == "developer"

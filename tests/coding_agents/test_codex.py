@@ -69,35 +69,16 @@ def readme_config(base_url: str, model: str) -> str:
     return text
 
 
-DEVELOPER_ROLE = (
-    "the Responses door passes Codex's `developer` messages to OpenAI-compatible upstreams "
-    "as they are; DeepSeek answers 400 to a role it does not know (want: `system`)"
-)
-SIGNATURE_LOST = (
-    "the Responses door returns a reasoning item without `encrypted_content` (asked for by "
-    "`include`), so the Anthropic signature is lost and the tool-calling turn goes back "
-    "without its thinking block while thinking is on: Anthropic answers 400"
-)
-
-
 @pytest.mark.parametrize(
     ("route", "effort"),
     [
         pytest.param(KIMI, None, id="openai-kimi"),
-        pytest.param(
-            DEEPSEEK,
-            None,
-            id="openai-deepseek",
-            marks=pytest.mark.xfail(strict=True, reason=DEVELOPER_ROLE),
-        ),
+        # DeepSeek answers 400 to OpenAI's `developer` role, which Codex sends.
+        pytest.param(DEEPSEEK, None, id="openai-deepseek"),
         pytest.param(ANTHROPIC, None, id="anthropic"),
-        # `model_reasoning_effort` turns Anthropic's thinking on for the whole loop.
-        pytest.param(
-            ANTHROPIC,
-            "high",
-            id="anthropic-reasoning-effort",
-            marks=pytest.mark.xfail(strict=True, reason=SIGNATURE_LOST),
-        ),
+        # `model_reasoning_effort` turns Anthropic's thinking on for the whole loop: the
+        # signed thinking must come back through the reasoning item's encrypted_content.
+        pytest.param(ANTHROPIC, "high", id="anthropic-reasoning-effort"),
     ],
 )
 def test_codex_runs_a_shell_command_through_tokenport(

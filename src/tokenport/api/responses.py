@@ -26,7 +26,7 @@ from tokenport.errors import NotFound, TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
 from tokenport.types import Chunk, Door, Message
 from tokenport.wire.responses_reply import ResponsesEncoder, response_object
-from tokenport.wire.responses_request import ResponsesCall, parse_request
+from tokenport.wire.responses_request import ResponsesCall, parse_request, unseal_thinking
 
 _encoder = msgspec.json.Encoder()
 _messages = msgspec.json.Decoder(list[Message])
@@ -136,6 +136,7 @@ def _message_of(output: list[dict[str, Any]]) -> Message:
         kind = item["type"]
         if kind == "reasoning":
             message.reasoning_content = "".join(c["text"] for c in item.get("content") or [])
+            message.thinking = unseal_thinking(item.get("encrypted_content")) or None
         elif kind == "message":
             message.content = "".join(c["text"] for c in item["content"])
         elif kind in ("function_call", "custom_tool_call"):

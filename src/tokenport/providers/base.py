@@ -34,6 +34,9 @@ class Capabilities(msgspec.Struct, frozen=True):
     seed: bool = True
     stream_usage: bool = True  # honours stream_options.include_usage
     cache_control: bool = False  # accepts Anthropic-style `cache_control` on parts and tools
+    # Knows OpenAI's `developer` role; DeepSeek and others answer 400 "unknown variant", so
+    # elsewhere a developer turn goes as the system turn it is.
+    developer_role: bool = False
     embeddings: bool = True  # serves POST /embeddings (OpenAI protocol only)
 
 

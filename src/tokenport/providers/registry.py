@@ -20,7 +20,7 @@ from tokenport.economics.errors import CostInputError
 from tokenport.economics.settings import Economics, default_economics
 from tokenport.errors import ConfigError
 from tokenport.providers.anthropic import AnthropicProvider
-from tokenport.providers.base import Provider, ProviderSpec
+from tokenport.providers.base import Capabilities, Provider, ProviderSpec
 from tokenport.providers.deployments import EnergyRate, profile
 from tokenport.providers.openai_compat import OpenAICompatProvider
 from tokenport.routing.candidates import ProviderState
@@ -53,10 +53,22 @@ def _merge(base: ProviderSpec | None, name: str, cfg: ProviderConfig) -> Provide
         "unsupported",
         "headers",
         "region",
+        "reasoning",
     ):
         value = getattr(cfg, key)
         if value is not None:
             fields[key] = value
+    if cfg.capabilities:
+        known = set(Capabilities.__struct_fields__)
+        unknown = sorted(set(cfg.capabilities) - known)
+        if unknown:
+            raise ConfigError(
+                f"providers.{name}.capabilities: unknown {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        base_caps = fields.get("capabilities")
+        caps = msgspec.to_builtins(base_caps) if base_caps is not None else {}
+        fields["capabilities"] = {**caps, **cfg.capabilities}
     if not fields.get("base_url"):
         raise ConfigError(f"providers.{name}: `base_url` is required for a new provider")
     return msgspec.convert(fields, ProviderSpec)

@@ -5,8 +5,9 @@
 
 Judgement calls, where the two shapes differ:
 
-- System and developer messages, wherever they appear (Claude Code sends `role: system`
-  turns inside `messages`), are hoisted into `system`.
+- System and developer messages are hoisted into `system`, except the `role: system`
+  turns a Messages client sends inside the conversation (Claude Code does): those stay in
+  place for an Anthropic upstream, which reads them there.
 - Consecutive turns of one role are merged (tool results for parallel calls must share one
   user turn, right after the assistant's `tool_use`). A user turn's `tool_result` blocks
   become IR tool messages, ahead of the rest of that turn's content.
@@ -419,9 +420,27 @@ def _turn(provider: str, message: Message) -> tuple[str, list[JSON]]:
     return ("assistant" if message.role == "assistant" else "user"), blocks
 
 
-def _messages(provider: str, messages: list[Message]) -> list[JSON]:
+def _kept_in_place(request: ChatRequest) -> set[int]:
+    """System turns a Messages client sent inside the conversation (Claude Code does): they
+    stay where they are for an Anthropic upstream, which reads them there, and so the
+    prompt-cache prefix before them stays the same from one turn to the next."""
+    if request.door != "messages":
+        return set()
+    messages = request.messages
+    first = next(
+        (i for i, m in enumerate(messages) if m.role not in ("system", "developer")),
+        len(messages),
+    )
+    return {i for i, m in enumerate(messages) if i > first and m.role in ("system", "developer")}
+
+
+def _messages(provider: str, request: ChatRequest) -> list[JSON]:
     out: list[JSON] = []
-    for message in messages:
+    in_place = _kept_in_place(request)
+    for i, message in enumerate(request.messages):
+        if i in in_place:
+            out.append({"role": "system", "content": _blocks(message.content)})
+            continue
         if message.role in ("system", "developer"):
             continue
         role, blocks = _turn(provider, message)
@@ -454,8 +473,12 @@ def _format_instruction(response_format: JSON | None) -> str | None:
 
 
 def _system(request: ChatRequest) -> str | list[JSON] | None:
+    in_place = _kept_in_place(request)
     blocks = [
-        b for m in request.messages if m.role in ("system", "developer") for b in _blocks(m.content)
+        b
+        for i, m in enumerate(request.messages)
+        if m.role in ("system", "developer") and i not in in_place
+        for b in _blocks(m.content)
     ]
     instruction = _format_instruction(request.response_format)
     if instruction:
@@ -496,16 +519,36 @@ def _tool_choice(choice: str | JSON | None, parallel: bool | None) -> JSON | Non
     return out
 
 
-def _thinking(request: ChatRequest, max_tokens: int) -> JSON | None:
-    t = request.thinking
+def _thinking(request: ChatRequest) -> tuple[JSON | None, int]:
+    """The `thinking` field and the `max_tokens` to send beside it.
+
+    With no output cap from the client, the cap is the budget plus the usual answer room,
+    so turning thinking on never starves the answer. A budget derived from an effort level
+    takes at most half of a client's cap.
+    """
+    t, cap = request.thinking, request.output_cap()
     if t is not None and t.type != "enabled":
-        return {"type": t.type}  # disabled, or a newer mode Anthropic knows
-    effort = request.reasoning_effort or ""
-    budget = t.budget_tokens if t is not None else _EFFORT_BUDGET.get(effort)
-    if budget is None:
-        return None
-    budget = min(budget, max_tokens - 1)
-    return {"type": "enabled", "budget_tokens": budget} if budget >= MIN_THINKING_BUDGET else None
+        # disabled, or a newer mode (adaptive), with the client's `display` choice
+        return msgspec.to_builtins(msgspec.structs.replace(t, budget_tokens=None)), (
+            cap or DEFAULT_MAX_TOKENS
+        )
+    if t is not None:
+        budget = t.budget_tokens or _EFFORT_BUDGET["medium"]
+        limit = cap - 1 if cap is not None else budget
+    else:
+        effort_budget = _EFFORT_BUDGET.get(request.reasoning_effort or "")
+        if effort_budget is None:
+            return None, cap or DEFAULT_MAX_TOKENS
+        budget = effort_budget
+        limit = cap // 2 if cap is not None else budget
+    budget = min(budget, limit)
+    max_tokens = cap if cap is not None else budget + DEFAULT_MAX_TOKENS
+    if budget < MIN_THINKING_BUDGET:
+        return None, max_tokens
+    out: JSON = {"type": "enabled", "budget_tokens": budget}
+    if t is not None and t.display is not None:
+        out["display"] = t.display
+    return out, max_tokens
 
 
 def _sampling(request: ChatRequest, thinking_on: bool) -> JSON:
@@ -527,16 +570,15 @@ def upstream_body(
     provider: str, request: ChatRequest, model: str, stream: bool, exclude: list[str]
 ) -> bytes:
     """The Messages request body. `exclude` names top-level keys the upstream rejects."""
-    max_tokens = request.output_cap() or DEFAULT_MAX_TOKENS
+    thinking, max_tokens = _thinking(request)
     body: JSON = {
         "model": model,
         "max_tokens": max_tokens,
-        "messages": _messages(provider, request.messages),
+        "messages": _messages(provider, request),
     }
     system = _system(request)
     if system:
         body["system"] = system
-    thinking = _thinking(request, max_tokens)
     if thinking is not None:
         body["thinking"] = thinking
     body.update(_sampling(request, thinking is not None and thinking["type"] == "enabled"))

@@ -286,17 +286,25 @@ def _strip_cache_control(content: Any) -> Any:
     ]
 
 
-def _upstream_message(m: Message, keep_cache_control: bool) -> Message:
+def _upstream_message(m: Message, keep_cache_control: bool, developer: bool) -> Message:
     """The message as an OpenAI-compatible upstream may see it (no Anthropic-only fields)."""
     content = m.content if keep_cache_control else _strip_cache_control(m.content)
     plain = m.thinking is None and m.is_error is None and m.cache_control is None
+    if m.role == "developer" and not developer:
+        plain = False
     if plain and content is m.content:
         return m
     calls = m.tool_calls
     if calls and not keep_cache_control and any("cache_control" in c for c in calls):
         calls = [{k: v for k, v in c.items() if k != "cache_control"} for c in calls]
     return msgspec.structs.replace(
-        m, content=content, tool_calls=calls, thinking=None, is_error=None, cache_control=None
+        m,
+        role="system" if m.role == "developer" and not developer else m.role,
+        content=content,
+        tool_calls=calls,
+        thinking=None,
+        is_error=None,
+        cache_control=None,
     )
 
 
@@ -315,7 +323,8 @@ def upstream_body(spec: ProviderSpec, request: ChatRequest, model: str, stream: 
         for k, v in msgspec.structs.asdict(request).items()
         if v is not None and k not in _GATEWAY_ONLY
     }
-    body["messages"] = [_upstream_message(m, keep_cc) for m in request.messages]
+    developer = spec.capabilities.developer_role
+    body["messages"] = [_upstream_message(m, keep_cc, developer) for m in request.messages]
     if request.tools is not None:
         tools = _upstream_tools(request.tools, keep_cc)
         if tools:

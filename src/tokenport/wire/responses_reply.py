@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from tokenport.types import JSON, Chunk, Message, Usage
-from tokenport.wire.responses_request import ResponsesCall
+from tokenport.types import JSON, Chunk, Message, Thinking, Usage
+from tokenport.wire.responses_request import ResponsesCall, seal_thinking
 from tokenport.wire.sse import sse_frame
 from tokenport.wire.tool_stream import CallSequencer, StreamedCall
 
@@ -78,14 +78,18 @@ def _finished(obj: JSON, finish: str | None, usage: Usage, cost: float | None) -
     return obj
 
 
-def reasoning_item(gen_id: str, text: str) -> JSON:
-    return {
+def reasoning_item(gen_id: str, text: str, thinking: list[Thinking] | None = None) -> JSON:
+    item: JSON = {
         "type": "reasoning",
         "id": f"rs_{gen_id}",
         "summary": [],
         "content": [{"type": "reasoning_text", "text": text}],
         "status": "completed",
     }
+    sealed = seal_thinking(thinking or [])
+    if sealed is not None:
+        item["encrypted_content"] = sealed
+    return item
 
 
 def message_item(gen_id: str, text: str) -> JSON:
@@ -131,8 +135,8 @@ def call_item(call: ResponsesCall, gen_id: str, i: int, call_id: str, name: str,
 
 def output_items(call: ResponsesCall, gen_id: str, message: Message) -> list[JSON]:
     items: list[JSON] = []
-    if message.reasoning_content:
-        items.append(reasoning_item(gen_id, message.reasoning_content))
+    if message.reasoning_content or message.thinking:
+        items.append(reasoning_item(gen_id, message.reasoning_content or "", message.thinking))
     text = message.content if isinstance(message.content, str) else ""
     if text:
         items.append(message_item(gen_id, text))
@@ -176,6 +180,7 @@ class ResponsesEncoder:
         self.seq = 0
         self.item: JSON | None = None  # the output item open now
         self.text: list[str] = []  # what the open item has received
+        self.thinking: list[Thinking] = []  # the open reasoning item's blocks, as signed
         self.finish: str | None = None
         self.calls = CallSequencer(
             lambda i: f"call_{gen_id}_{i}", self._open_call, self._arguments, self._close
@@ -193,6 +198,11 @@ class ResponsesEncoder:
         if d is not None and chunk.index == 0:
             if d.reasoning_content:
                 self._reasoning(d.reasoning_content)
+            if d.signature:
+                self._signed(d.signature)
+            if d.redacted_thinking is not None:
+                self._open_reasoning()
+                self.thinking.append(Thinking(redacted=d.redacted_thinking))
             if d.content:
                 self._text(d.content)
             for tc in d.tool_calls or ():
@@ -240,12 +250,26 @@ class ResponsesEncoder:
     def _at(self, payload: JSON) -> JSON:
         return {"output_index": len(self.response["output"]), **payload}
 
-    def _reasoning(self, text: str) -> None:
+    def _open_reasoning(self) -> None:
         if self.item is None or self.item["type"] != "reasoning":
             self._add({"type": "reasoning", "id": f"rs_{self.gen_id}", "summary": []})
             self._part_added({"type": "reasoning_text", "text": ""})
+            self.thinking = []
+
+    def _reasoning(self, text: str) -> None:
+        self._open_reasoning()
+        last = self.thinking[-1] if self.thinking else None
+        if last is None or last.signature is not None or last.redacted is not None:
+            self.thinking.append(Thinking())  # a signature closes a block: this is the next
+        self.thinking[-1].text += text
         self.text.append(text)
         self._emit("response.reasoning_text.delta", self._in_part({"delta": text}))
+
+    def _signed(self, signature: str) -> None:
+        self._open_reasoning()
+        if not self.thinking or self.thinking[-1].signature is not None:
+            self.thinking.append(Thinking())
+        self.thinking[-1].signature = signature
 
     def _text(self, text: str) -> None:
         if self.item is None or self.item["type"] != "message":
@@ -290,7 +314,7 @@ class ResponsesEncoder:
             self._emit("response.reasoning_text.done", self._in_part({"text": text}))
             part = {"type": "reasoning_text", "text": text}
             self._emit("response.content_part.done", self._in_part({"part": part}))
-            done = reasoning_item(self.gen_id, text)
+            done = reasoning_item(self.gen_id, text, self.thinking)
         elif kind == "message":
             self._emit("response.output_text.done", self._in_part({"text": text, "logprobs": []}))
             out: JSON = {"type": "output_text", "text": text, "annotations": []}

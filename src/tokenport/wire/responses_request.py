@@ -10,7 +10,10 @@ Responses API's items become chat turns:
 - `function_call` items join the assistant turn they follow (parallel calls share one);
   `function_call_output` items are tool turns. `reasoning` items give their summary and
   reasoning text to the next assistant turn's `reasoning_content` (DeepSeek, Kimi and GLM
-  want it back on tool-call turns); their `encrypted_content` only OpenAI could read.
+  want it back on tool-call turns). Anthropic's signed thinking travels to the client in
+  the item's `encrypted_content` (as `tp1:` + base64 JSON) and comes back from it, because
+  Anthropic refuses a tool-use turn with thinking on unless its signed block leads it;
+  OpenAI's own encrypted content means nothing to these upstreams and is left out.
 - Tools: `function` tools are chat functions. A `custom` (free-form) tool is a function
   taking one string, `input`. A `namespace`'s functions are flattened as
   `<namespace>__<name>`, and calls come back with their `namespace` set. Built-in tools
@@ -28,6 +31,8 @@ Responses API's items become chat turns:
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +40,7 @@ import msgspec
 import orjson
 
 from tokenport.errors import BadRequest
-from tokenport.types import JSON, ChatRequest, Message
+from tokenport.types import JSON, ChatRequest, Message, Thinking
 from tokenport.wire.common import (
     check_range,
     check_tokens,
@@ -68,6 +73,26 @@ _CUSTOM_PARAMETERS: JSON = {
     "properties": {"input": {"type": "string", "description": "The tool's free-form input."}},
     "required": ["input"],
 }
+
+
+_SEALED = "tp1:"
+_thinking_list = msgspec.json.Decoder(list[Thinking])
+
+
+def seal_thinking(blocks: list[Thinking]) -> str | None:
+    """Signed or redacted thinking as a reasoning item's `encrypted_content`."""
+    if not any(t.signature or t.redacted is not None for t in blocks):
+        return None
+    return _SEALED + base64.urlsafe_b64encode(msgspec.json.encode(blocks)).decode()
+
+
+def unseal_thinking(content: Any) -> list[Thinking]:
+    if not isinstance(content, str) or not content.startswith(_SEALED):
+        return []  # OpenAI's own encrypted reasoning, or nothing
+    try:
+        return _thinking_list.decode(base64.urlsafe_b64decode(content[len(_SEALED) :]))
+    except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        return []  # not ours after all: sent without it
 
 
 class _Body(msgspec.Struct):
@@ -296,6 +321,7 @@ class _Turns:
         self.call = call
         self.out: list[Message] = []
         self.reasoning: list[str] = []
+        self.thinking: list[Thinking] = []
 
     def add(self, item: JSON, i: int) -> None:
         kind = item.get("type", "message")
@@ -313,6 +339,7 @@ class _Turns:
             )
         elif kind == "reasoning":
             self.reasoning += _reasoning_text(item)
+            self.thinking += unseal_thinking(item.get("encrypted_content"))
         elif kind == "item_reference":
             raise BadRequest(
                 f"input[{i}]: item references need OpenAI's stored items; send the item "
@@ -326,8 +353,12 @@ class _Turns:
         last = self.out[-1] if self.out else None
         if last is not None and last.role == "assistant" and not self.reasoning:
             return last
-        turn = Message(role="assistant", reasoning_content="".join(self.reasoning) or None)
-        self.reasoning = []
+        turn = Message(
+            role="assistant",
+            reasoning_content="".join(self.reasoning) or None,
+            thinking=self.thinking or None,
+        )
+        self.reasoning, self.thinking = [], []
         self.out.append(turn)
         return turn
 
