@@ -39,6 +39,8 @@ def decode_object(body: bytes) -> JSON:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
     except UnicodeDecodeError as exc:  # defensive: msgspec reports bad UTF-8 as DecodeError
         raise BadRequest("The request body is not valid UTF-8.") from exc
+    except RecursionError as exc:  # msgspec's own guard against a hostile nesting depth
+        raise BadRequest(f"The request body nests deeper than {MAX_DEPTH} levels.") from exc
     if not isinstance(raw, dict):
         raise BadRequest("The request body must be a JSON object.")
     if _too_deep(raw, MAX_DEPTH):
