@@ -105,3 +105,33 @@ def serve(cfg: Any, port: int, log: Any, env: dict[str, str], *extra: str) -> An
     )
     wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
     return proc
+
+
+# Packages only `pip install -e ".[dev]"` brings: blocked in `run_cli_without_dev_packages`.
+DEV_ONLY = ("matplotlib", "sklearn", "scipy", "pytest", "playwright", "pyarrow")
+
+
+def run_cli_without_dev_packages(
+    args: list[str], cwd: Any = None, blocked: tuple[str, ...] = DEV_ONLY, timeout: float = 300
+) -> Any:
+    """`tokenport ARGS` in a fresh interpreter where importing any of `blocked` fails, as it
+    does after the README's plain `pip install -e .`; returns the CompletedProcess."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        f"for name in {blocked!r}:\n"
+        "    sys.modules[name] = None\n"
+        "from tokenport.cli import main\n"
+        "sys.argv = ['tokenport', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

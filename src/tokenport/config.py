@@ -29,7 +29,6 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from tokenport.errors import ConfigError
 
-
 RankingSection = Literal["model", "author", "country", "app", "key", "geography"]
 
 
