@@ -16,7 +16,7 @@ from tokenport.errors import (
     TokenportError,
     UpstreamError,
 )
-from tokenport.providers.http import redact
+from tokenport.providers.http import redact, redact_addresses
 
 log = logging.getLogger("tokenport.api")
 _encoder = msgspec.json.Encoder()
@@ -24,7 +24,7 @@ _encoder = msgspec.json.Encoder()
 
 def error_payload(exc: TokenportError) -> dict[str, Any]:
     err: dict[str, Any] = {
-        "message": redact(exc.message),
+        "message": redact_addresses(redact(exc.message)),
         "type": exc.type,
         "code": exc.code,
         "param": exc.param if isinstance(exc, BadRequest) else None,

@@ -12,6 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from tokenport.api.admin import MAX_CREDIT_USD
 from tokenport.config import load_settings
 from tokenport.errors import ConfigError, TokenportError
 from tokenport.ledger.store import UsageRow
@@ -141,16 +142,18 @@ JsonOpt = Annotated[
 @keys_app.command("create")
 def create(
     name: str,
-    limit: Annotated[float | None, typer.Option(help="Credit limit in USD.", min=0)] = None,
+    limit: Annotated[
+        float | None, typer.Option(help="Credit limit in USD.", min=0, max=MAX_CREDIT_USD)
+    ] = None,
     models: Annotated[
         str | None,
         typer.Option(
             help="Allowed models, comma-separated; shell-style patterns like 'deepseek/*'."
         ),
     ] = None,
-    rpm: Annotated[int | None, typer.Option(help="Requests per minute.", min=1)] = None,
-    tpm: Annotated[int | None, typer.Option(help="Tokens per minute.", min=1)] = None,
-    expires_in_days: Annotated[float | None, typer.Option(min=0)] = None,
+    rpm: Annotated[int | None, typer.Option(help="Requests per minute.", min=1, max=10**9)] = None,
+    tpm: Annotated[int | None, typer.Option(help="Tokens per minute.", min=1, max=10**9)] = None,
+    expires_in_days: Annotated[float | None, typer.Option(min=0, max=36_500)] = None,
     country: Annotated[str | None, typer.Option(help="Country code, for rankings.")] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
@@ -201,13 +204,20 @@ def revoke(key_id: str, as_json: JsonOpt = False, config: ConfigOpt = None) -> N
 @keys_app.command("top-up")
 def top_up(
     key_id: str,
-    amount: Annotated[float, typer.Argument(help="USD to add to the credit limit.", min=0.000001)],
+    amount: Annotated[
+        float,
+        typer.Argument(help="USD to add to the credit limit.", min=0.000001, max=MAX_CREDIT_USD),
+    ],
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Add credit to a key."""
     try:
-        key = _store(config).top_up(key_id, amount)
+        store = _store(config)
+        if (store.get(key_id).limit_usd or 0.0) + amount > MAX_CREDIT_USD:
+            err.print(f"[red]A key's credit limit may not exceed ${MAX_CREDIT_USD:,.0f}.[/red]")
+            raise typer.Exit(2)
+        key = store.top_up(key_id, amount)
     except TokenportError as exc:
         raise _fail(exc) from exc
     _print_keys([key], as_json)
