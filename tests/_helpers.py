@@ -135,3 +135,17 @@ def run_cli_without_dev_packages(
         timeout=timeout,
         check=False,
     )
+
+
+def wait_for_dashboard(page: Any, timeout: float = 20) -> str:
+    """The dashboard's status once it has left "loading". Polled with `page.evaluate`: the
+    page's Content-Security-Policy forbids eval, which Playwright's `wait_for_function`
+    needs for a string predicate."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = page.evaluate("window.__tokenport ? window.__tokenport.status : 'loading'")
+        if status != "loading":
+            return str(status)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the dashboard still says 'loading' after {timeout}s")
+        time.sleep(0.05)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from _helpers import http_json, missing, require_module
+from _helpers import http_json, missing, require_module, wait_for_dashboard
 from tokenport.providers.fake import FakeUpstream
 
 pytestmark = pytest.mark.timeout(120)
@@ -68,8 +68,7 @@ def _view(
             resp = page.goto(gw.base_url + path)
             if resp.status != 200:
                 return resp.status, "", {}, errors, ""
-            page.wait_for_function("window.__tokenport.status !== 'loading'", timeout=20_000)
-            status = page.evaluate("window.__tokenport.status")
+            status = wait_for_dashboard(page)
             drawn = page.evaluate("window.__tokenport.charts")
             text = page.inner_text("body")
         finally:
