@@ -56,6 +56,7 @@ from tokenport.routing.auto.eval import (
     fold_parts,
     sweep,
 )
+from tokenport.routing.auto.ridge import Csr
 from tokenport.routing.auto.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,10 +87,20 @@ Family = Callable[
 TAIL_CHARS = 1000
 
 
+def _scipy(x: Csr) -> Any:
+    """The numpy-only TF-IDF as the scipy matrix sklearn's LogisticRegression takes."""
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix((x.data, x.indices, x.indptr), shape=(x.n_rows, x.n_cols))
+
+
 def tfidf_logistic(
     data: RoutingDataset, train: NDArray[np.intp], test: NDArray[np.intp], _: FloatArray | None
 ) -> FloatArray:
-    x_train, x_test = tfidf_features([data.texts[i] for i in train], [data.texts[i] for i in test])
+    x_train, x_test = (
+        _scipy(x)
+        for x in tfidf_features([data.texts[i] for i in train], [data.texts[i] for i in test])
+    )
     quality = data.quality()
     out = np.zeros((len(test), len(data.models)))
     if data.is_pair:

@@ -123,3 +123,47 @@ def serve(cfg: Any, port: int, log: Any, env: dict[str, str], *extra: str) -> An
     )
     wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
     return proc
+
+
+# Packages only `pip install -e ".[dev]"` brings: blocked in `run_cli_without_dev_packages`.
+DEV_ONLY = ("matplotlib", "sklearn", "scipy", "pytest", "playwright", "pyarrow")
+
+
+def run_cli_without_dev_packages(
+    args: list[str], cwd: Any = None, blocked: tuple[str, ...] = DEV_ONLY, timeout: float = 300
+) -> Any:
+    """`tokenport ARGS` in a fresh interpreter where importing any of `blocked` fails, as it
+    does after the README's plain `pip install -e .`; returns the CompletedProcess."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        f"for name in {blocked!r}:\n"
+        "    sys.modules[name] = None\n"
+        "from tokenport.cli import main\n"
+        "sys.argv = ['tokenport', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def wait_for_dashboard(page: Any, timeout: float = 20) -> str:
+    """The dashboard's status once it has left "loading". Polled with `page.evaluate`: the
+    page's Content-Security-Policy forbids eval, which Playwright's `wait_for_function`
+    needs for a string predicate."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = page.evaluate("window.__tokenport ? window.__tokenport.status : 'loading'")
+        if status != "loading":
+            return str(status)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the dashboard still says 'loading' after {timeout}s")
+        time.sleep(0.05)

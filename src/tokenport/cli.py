@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import signal
+import socket
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -42,6 +46,14 @@ def _settings(config: Path | None) -> Settings:
         raise typer.Exit(2) from exc
 
 
+class _Terminated(Exception):
+    """SIGTERM (systemd, Docker, kill): unwinds `serve` so the local model is stopped."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
 @app.command()
 def serve(
     config: ConfigOpt = None,
@@ -51,51 +63,111 @@ def serve(
     no_local: Annotated[
         bool, typer.Option("--no-local", help="Do not start the local model.")
     ] = False,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Ledger database (sqlite:///path.db or postgresql://...); overrides the "
+            "config and the environment.",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run the gateway (and the embedded local model) until interrupted."""
-    import uvicorn
-
+    from tokenport.analytics.db import where
     from tokenport.api.app import LOCAL_URL_ENV
     from tokenport.providers.local import LocalModelSupervisor
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if database_url is not None:
+        # The workers read their settings from the environment: this reaches them too.
+        os.environ["TOKENPORT_DATABASE_URL"] = database_url
     s = _settings(config)
     _preflight(s)
     if config is not None:
         os.environ["TOKENPORT_CONFIG"] = str(config.resolve())
-    supervisor = None
-    if s.local.enabled and not no_local:
-        supervisor = LocalModelSupervisor(s.local, s.data_dir / "logs" / "local-model.log")
-        try:
-            with console.status("Starting the local model (llama.cpp)..."):
-                os.environ[LOCAL_URL_ENV] = supervisor.start()
-        except (ConfigError, ServiceUnavailable) as exc:
-            supervisor.stop()
-            err.print(f"[red]Local model failed to start[/red]: {exc.message}")
-            raise typer.Exit(1) from exc
-    else:
-        os.environ["TOKENPORT_LOCAL_MODEL"] = "0"
     h, p = host or s.host, port if port is not None else s.port
-    console.print(f"tokenport listening on http://{h}:{p}  (ledger: {s.ledger_url()})")
+    # Bind before anything slow starts: a taken port fails here, in a second, not after the
+    # local model has loaded and "listening" has been printed.
+    sock = _bind(h, p)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    supervisor = None
     try:
-        uvicorn.run(
-            "tokenport.api.app:app_factory",
-            factory=True,
-            host=h,
-            port=p,
-            workers=workers or s.workers,
-            loop="uvloop",
-            http="httptools",
-            access_log=False,
-            log_level=log_level,
-            timeout_graceful_shutdown=10,
-        )
+        if s.local.enabled and not no_local:
+            supervisor = LocalModelSupervisor(
+                s.local, s.data_dir / "logs" / "local-model.log", s.data_dir / "local-model.pid"
+            )
+            try:
+                with console.status("Starting the local model (llama.cpp)..."):
+                    os.environ[LOCAL_URL_ENV] = supervisor.start()
+            except (ConfigError, ServiceUnavailable) as exc:
+                err.print(f"[red]Local model failed to start[/red]: {exc.message}")
+                raise typer.Exit(1) from exc
+        else:
+            os.environ["TOKENPORT_LOCAL_MODEL"] = "0"
+        ledger = where(s.ledger_url())
+        console.print(f"tokenport listening on http://{h}:{p}  (ledger: {ledger})")
+        _run_uvicorn(s, sock, workers or s.workers, log_level)
+    except _Terminated:
+        console.print("tokenport stopped (SIGTERM)")
     finally:
         if supervisor is not None:
             supervisor.stop()
+        sock.close()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a restart need not wait out the old sockets' TIME_WAIT. It does not
+    # let two servers listen on one port.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            err.print(
+                f"[red]Cannot start: port {port} on {host} is already in use[/red] (another "
+                "tokenport or another server). Stop it, or choose a port with --port."
+            )
+        else:
+            err.print(f"[red]Cannot listen on {host}:{port}:[/red] {exc.strerror or exc}")
+        raise typer.Exit(1) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_uvicorn(s: Settings, sock: socket.socket, workers: int, log_level: str) -> None:
+    """uvicorn.run's own steps, on the socket already bound, with tokenport's connection
+    limits (api/conn.py) on the Config that uvicorn hands to every worker."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from tokenport.api.conn import ConnectionLimits, GuardedConfig
+
+    config = GuardedConfig(
+        "tokenport.api.app:app_factory",
+        limits=ConnectionLimits(s.header_timeout_s, s.max_connections),
+        factory=True,
+        workers=workers,
+        loop="uvloop",
+        access_log=False,
+        log_level=log_level,
+        timeout_graceful_shutdown=10,
+        timeout_keep_alive=s.keepalive_timeout_s,
+    )
+    server = uvicorn.Server(config)
+    if workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    server.run(sockets=[sock])
+    if not server.started:
+        err.print("[red]The gateway failed to start[/red]; the reason is logged above.")
+        raise typer.Exit(3)
 
 
 def _preflight(s: Settings) -> None:
@@ -130,7 +202,9 @@ def _preflight(s: Settings) -> None:
 
 @config_app.command("check")
 def config_check(config: ConfigOpt = None) -> None:
-    """Validate the config file and show which providers are usable."""
+    """Validate the config file, reach the ledger database, and show which providers are
+    usable. Exits 1 when the database cannot be reached, 2 for an invalid configuration."""
+    from tokenport.analytics.db import where
     from tokenport.providers.registry import build_registry
 
     s = _settings(config)
@@ -149,10 +223,46 @@ def config_check(config: ConfigOpt = None) -> None:
         )
         table.add_row(name, spec.protocol, spec.base_url, status)
     console.print(table)
+    ledger = f"{where(s.ledger_url())} (from {s.database_source})"
+    problem = database_problem(s.ledger_url())
+    if problem is not None:
+        err.print(f"[red]The ledger database is not usable[/red]: {ledger}\n{problem}")
+        raise typer.Exit(1)
     console.print(
         f"[green]Configuration OK[/green] ({len(reg.providers)} usable providers; "
-        f"ledger {s.ledger_url()})"
+        f"ledger {ledger}, reachable)"
     )
+
+
+def database_problem(url: str) -> str | None:
+    """Why the ledger at `url` cannot be used, or None. Reads only: creates nothing."""
+    from tokenport.analytics.db import Database, parse_url
+
+    try:
+        dialect, target = parse_url(url)
+    except ConfigError as exc:
+        return exc.message
+    if dialect == "sqlite":
+        path = Path(target)
+        if not path.exists():
+            # A fresh ledger is created on first start: its nearest existing folder must
+            # let us create it.
+            folder = path.parent
+            while not folder.exists() and folder != folder.parent:
+                folder = folder.parent
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return f"{path} does not exist and cannot be created: {folder} is not writable."
+            return None
+        if not os.access(path, os.R_OK | os.W_OK):
+            return f"{path} is not readable and writable by this user."
+    db = Database(url)
+    try:
+        db.rows("SELECT 1")
+    except TokenportError as exc:
+        return exc.message
+    finally:
+        db.close()
+    return None
 
 
 def _register_areas() -> None:

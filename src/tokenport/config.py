@@ -8,6 +8,12 @@ Lookup order for the file: `--config PATH`, then `$TOKENPORT_CONFIG`, then
 `tokenport.toml` in the working directory; none is fine (all defaults).
 Environment overrides: TOKENPORT_HOST, TOKENPORT_PORT, TOKENPORT_DATABASE_URL,
 TOKENPORT_DATA_DIR, TOKENPORT_REDIS_URL, TOKENPORT_LOCAL_MODEL (0 to disable).
+
+The ledger database, first found wins: `serve --database-url` (which sets
+TOKENPORT_DATABASE_URL for its workers), TOKENPORT_DATABASE_URL, the file's `database_url`,
+DATABASE_URL, then SQLite in the data directory. The generic DATABASE_URL comes after the
+file because a shell or platform may set it for some other program; the tokenport-specific
+variable is the one that overrides a file.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from tokenport.errors import ConfigError
+
+RankingSection = Literal["model", "author", "country", "app", "key", "geography"]
 
 
 class _Strict(BaseModel):
@@ -121,6 +129,9 @@ class AutoConfig(_Strict):
     artifact: Path | None = None
     feedback_log: Path | None = Field(None, description="default: <data_dir>/router-feedback.jsonl")
     pools: dict[str, AutoPoolConfig] = Field(default_factory=dict)
+    # Each key may score at most this many of its generations per minute (each one once),
+    # so one key cannot drag the router for everyone (security/feedback bounds).
+    feedback_per_key_per_minute: int = Field(30, gt=0)
 
 
 class Settings(_Strict):
@@ -135,6 +146,16 @@ class Settings(_Strict):
     # in-flight requests had reserved is given back to the keys (security/holds.py).
     key_hold_ttl_s: float = Field(60.0, ge=1)
     max_body_bytes: int = Field(4_000_000, gt=0)
+    # Connections (api/conn.py): a request's headers must arrive within header_timeout_s; an
+    # idle keep-alive connection closes after keepalive_timeout_s; each worker process holds
+    # at most max_connections and answers 503 beyond.
+    header_timeout_s: float = Field(10.0, gt=0, le=300)
+    keepalive_timeout_s: int = Field(5, gt=0, le=300)
+    max_connections: int = Field(2048, gt=0)
+    # Rankings sections anyone may read without a key, and keys may read, when
+    # require_keys = true (the admin key reads all). Off by default. "app", "key" and
+    # "geography" name customers' apps, key names and spend: list them only deliberately.
+    public_rankings: list[RankingSection] = Field(default_factory=list)
     attempt_timeout_s: float = Field(60.0, gt=0)
     stream_idle_timeout_s: float = Field(60.0, gt=0)
     # How long the ledger writer gathers journaled records before one database batch.
@@ -185,8 +206,16 @@ class Settings(_Strict):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return v
 
+    # Where database_url came from, for messages: "--database-url / TOKENPORT_DATABASE_URL",
+    # "the config file", "DATABASE_URL" or "default".
+    _database_source: str = PrivateAttr("default")
+
     def ledger_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'ledger.db'}"
+
+    @property
+    def database_source(self) -> str:
+        return self._database_source if self.database_url else "default"
 
 
 _ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
@@ -208,14 +237,21 @@ def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | No
     return here if here.exists() else None
 
 
-def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[str, Any], str]:
+    """The file's values with the environment's overrides; and where database_url is from."""
+    source = "the config file" if raw.get("database_url") else "default"
+    if env.get("TOKENPORT_DATABASE_URL"):
+        source = "TOKENPORT_DATABASE_URL"
+    elif not raw.get("database_url") and env.get("DATABASE_URL"):
+        raw["database_url"] = env["DATABASE_URL"]
+        source = "DATABASE_URL"
     for var, path in _ENV_OVERRIDES.items():
         if var in env:
             node = raw
             for part in path[:-1]:
                 node = node.setdefault(part, {})
             node[path[-1]] = env[var]
-    return raw
+    return raw, source
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
@@ -240,8 +276,13 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             raise ConfigError(f"config file not found: {file}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
-    raw = _apply_env(raw, env)
+    raw, db_source = _apply_env(raw, env)
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from exc
+        message = format_validation_error(exc, source)
+        if db_source.endswith("DATABASE_URL") and "database_url" in message:
+            message += f"\n  (database_url came from the environment variable {db_source})"
+        raise ConfigError(message) from exc
+    settings._database_source = db_source
+    return settings

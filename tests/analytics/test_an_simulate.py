@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from _an_helpers import Served
 
-from _helpers import missing, require_module
+from _helpers import missing, require_module, wait_for_dashboard
 from tokenport.analytics import scenario, simulate
 from tokenport.analytics.api import routes
 from tokenport.analytics.db import Database
@@ -101,10 +101,7 @@ def gateway(
 
 def _open(page: object, url: str) -> str:
     page.goto(url)  # type: ignore[attr-defined]
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "window.__tokenport && window.__tokenport.status !== 'loading'", timeout=20_000
-    )
-    return str(page.evaluate("window.__tokenport.status"))  # type: ignore[attr-defined]
+    return wait_for_dashboard(page)
 
 
 def test_dashboard_in_headless_chromium(gateway: Served, tmp_path: Path) -> None:

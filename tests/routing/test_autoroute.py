@@ -49,6 +49,7 @@ def _gateway(factory: Any, fake: FakeUpstream, fake2: FakeUpstream, artifact: Pa
         strong_extra=models(10.0),
         auto={
             "artifact": str(artifact),
+            "feedback_per_key_per_minute": 100,
             "pools": {
                 "default": {
                     "models": {WEAK: "cheap/fake-model", STRONG: "strong/fake-model"},
@@ -95,12 +96,15 @@ def test_feedback_teaches_the_router(
     gw = _gateway(gateway_factory, fake, fake2, artifact)
     status, body = _ask(gw)
     before = body["auto"]["predicted_quality"]
-    for _ in range(20):  # the strong model keeps failing this prompt
+    for _ in range(20):  # the strong model keeps failing this prompt, each generation once
         status, out = http_json(
             "POST", gw.base_url + "/api/v1/feedback", {"id": body["id"], "score": 0.0}
         )
         assert status == 200 and out["data"]["learned"] is True
-    status, after = _ask(gw)
+        again = http_json("POST", gw.base_url + "/api/v1/feedback", {"id": body["id"], "score": 0})
+        assert again[0] == 400 and "already been scored" in again[1]["error"]["message"]
+        status, body = _ask(gw)
+    after = body
     assert after["auto"]["router_model"] != STRONG or (after["auto"]["predicted_quality"] < before)
     log = gw.state.settings.data_dir / "router-feedback.jsonl"
     assert len(log.read_text().splitlines()) == 20

@@ -40,7 +40,9 @@ def test_key_lifecycle_401s(fake: FakeUpstream, gateway_factory: Any) -> None:
     secret, key_id = _new_key(gw, limit=1.0)
     client = openai.OpenAI(base_url=gw.base_url + "/v1", api_key=secret, max_retries=0)
     resp = client.chat.completions.create(model=MODEL, messages=MSG)
-    gen = _call("GET", f"{gw.base_url}/api/v1/generation?id={resp.id}")[1]["data"]
+    # a keyed generation is read with its key (anonymously it is a 404, even on an open gateway)
+    assert _call("GET", f"{gw.base_url}/api/v1/generation?id={resp.id}")[0] == 404
+    gen = _call("GET", f"{gw.base_url}/api/v1/generation?id={resp.id}", token=secret)[1]["data"]
     status, info = _call("GET", gw.base_url + "/api/v1/key", token=secret)
     assert status == 200
     assert info["data"]["limit"] == 1.0

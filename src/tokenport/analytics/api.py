@@ -3,6 +3,13 @@
 The app mounts `routes(get_state)`; `get_state()` returns the gateway's `State` (anything with
 `.settings.ledger_url()` and `.catalog`). Reads are blocking database calls, so they run in a
 worker thread. A bad parameter is a 400 naming it and listing the allowed values.
+
+Who may read what is `security/access.py`'s rule, found on `app.state.access` (an app that
+sets none, such as a test harness, is open). Without a key where keys are required, the
+answer is a 401 with a Basic challenge, so a browser asks for the key (as the password)
+and then sends it with the dashboard's own API calls. Sections the caller may not read are
+left out, or refused with 403 when asked for by name. The page and its files carry a
+Content-Security-Policy that allows only this origin, and may not be framed.
 """
 
 from __future__ import annotations
@@ -17,17 +24,52 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenport.analytics.service import ParamError, compute, parse_query
+from tokenport.analytics.service import ParamError, Query, compute, parse_query
 from tokenport.analytics.source import RollupSource
 from tokenport.catalog.store import Catalog
-from tokenport.errors import ServiceUnavailable
+from tokenport.errors import ServiceUnavailable, Unauthorized
+from tokenport.security.access import BASIC_CHALLENGE, Access
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 DASHBOARD_DIR = HERE / "dashboard"
 _JSON = "application/json"
 _encoder = msgspec.json.Encoder()
+# The page loads only its own scripts, styles and API; nothing inline, nothing framed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SecureHeaders:
+    """Adds `SECURITY_HEADERS` to every response of the wrapped app (the static files)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _error(status: int, message: str, kind: str, code: str, **extra: object) -> Response:
+    body = {"error": {"message": message, "type": kind, "code": code, **extra}}
+    headers = {"WWW-Authenticate": BASIC_CHALLENGE} if status == 401 else None
+    return Response(_encoder.encode(body), status_code=status, media_type=_JSON, headers=headers)
 
 
 class _Settings(Protocol):
@@ -60,18 +102,40 @@ class Analytics:
             query = parse_query(request.query_params)
         except ParamError as exc:
             return Response(_encoder.encode(exc.payload()), status_code=400, media_type=_JSON)
+        access = _access(request)
+        limited = False
+        if access is not None:
+            allowed = await _allowed(access, request, query)
+            if isinstance(allowed, Response):
+                return allowed
+            limited = allowed != query.by
+            query = msgspec.structs.replace(query, by=allowed)
         catalog = self._get_state().catalog
         try:
             result = await run_in_threadpool(compute, query, self.source(), catalog)
         except ServiceUnavailable as exc:
             body = {"error": {"message": exc.message, "type": exc.type, "code": exc.code}}
             return Response(_encoder.encode(body), status_code=503, media_type=_JSON)
-        return Response(_encoder.encode(result), media_type=_JSON)
+        # Sections were left out for this caller: the dashboard then offers to sign in.
+        headers = {"X-Tokenport-Limited": "1"} if limited else None
+        return Response(_encoder.encode(result), media_type=_JSON, headers=headers)
 
     async def dashboard(self, request: Request) -> Response:
+        access = _access(request)
+        if access is not None:
+            # ?login=1 asks the browser for a key even where public sections would show
+            # without one: the way in to the full view.
+            public = not request.query_params.get("login")
+            try:
+                await access.viewer(request.headers.get("authorization"), public=public)
+            except Unauthorized:
+                page = "<!doctype html><title>tokenport</title><p>" + _KEY_NEEDED + "</p>"
+                headers = {"WWW-Authenticate": BASIC_CHALLENGE, **SECURITY_HEADERS}
+                return HTMLResponse(page, status_code=401, headers=headers)
         html = (DASHBOARD_DIR / "index.html").read_text(encoding="utf-8")
         # Links are absolute; a reverse proxy's path prefix (root_path) goes in front.
-        return HTMLResponse(html.replace("__ROOT__", request.scope.get("root_path", "")))
+        page = html.replace("__ROOT__", request.scope.get("root_path", ""))
+        return HTMLResponse(page, headers=SECURITY_HEADERS)
 
     def close(self) -> None:
         if self._source is not None:
@@ -79,15 +143,52 @@ class Analytics:
             self._source = None
 
 
+_KEY_NEEDED = (
+    "This dashboard needs a tokenport key. Your browser asks for it: any user name, and the "
+    "key (or the admin key) as the password."
+)
+
+
+def _access(request: Request) -> Access | None:
+    found = getattr(request.app.state, "access", None)
+    return found if isinstance(found, Access) else None
+
+
+async def _allowed(access: Access, request: Request, query: Query) -> tuple[str, ...] | Response:
+    """The sections of `query` the caller may read, or the 401/403 to answer instead."""
+    try:
+        viewer = await access.viewer(request.headers.get("authorization"), public=True)
+    except Unauthorized as exc:
+        return _error(401, exc.message, exc.type, exc.code)
+    allowed = access.rankings_sections(viewer, query.by)
+    named = bool(request.query_params.get("by", "").strip())
+    denied = [s for s in query.by if s not in allowed]
+    if denied and (named or not allowed):
+        public = sorted(access.public_rankings)
+        return _error(
+            403,
+            f"This caller may not read the {', '.join(denied)} rankings. "
+            f"Public sections: {', '.join(public) or 'none'}; the admin key reads all. "
+            "A key's own usage and spend: GET /api/v1/key.",
+            "permission_error",
+            "forbidden",
+            param="by",
+            allowed=public,
+        )
+    return allowed
+
+
 def routes(get_state: Callable[[], StateLike]) -> list[BaseRoute]:
     """What the gateway mounts: the JSON API, the page, and its files (all GET)."""
     analytics = Analytics(get_state)
+    static = SecureHeaders(StaticFiles(directory=STATIC_DIR))
+    app_files = SecureHeaders(StaticFiles(directory=DASHBOARD_DIR))
     return [
         Route("/api/v1/rankings", analytics.rankings, methods=["GET"]),
         Route("/dashboard", analytics.dashboard, methods=["GET"]),
         Route("/dashboard/", analytics.dashboard, methods=["GET"]),
-        Mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="analytics-static"),
-        Mount("/dashboard/app", StaticFiles(directory=DASHBOARD_DIR), name="analytics-app"),
+        Mount("/dashboard/static", static, name="analytics-static"),
+        Mount("/dashboard/app", app_files, name="analytics-app"),
     ]
 
 

@@ -290,6 +290,14 @@ def _print_sim(console: Console, r: SimResult) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    # The dashboard reads the ledger of the gateway that serves it, and the simulation's
+    # ledger is a scratch one: serve it (the local model is not needed for that).
+    console.print(
+        f"On the dashboard: tokenport serve --no-local --port 8001 --database-url "
+        f"{r.database_url}\n  then open http://127.0.0.1:8001/dashboard",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def export_command(

@@ -120,20 +120,27 @@ def iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+MAX_TIME = 221_845_305_600.0  # 8999-12-31T00:00:00Z
+
+
 def parse_time(text: str) -> float:
     """Unix seconds, or an ISO date / date-time (UTC unless it says otherwise).
 
     A bare date means the end of that day, so `end=2026-02-28` includes the 28th.
-    Raises ValueError.
+    Raises ValueError, also for NaN, infinities and times outside 1970..8999: calendar
+    arithmetic on those overflows (`datetime` ends at year 9999, periods reach back a year).
     """
     text = text.strip()
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        pass
-    if len(text) == 10:
-        return calendar.timegm(dt.date.fromisoformat(text).timetuple()) + DAY
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.timestamp()
+        if len(text) == 10:
+            value = calendar.timegm(dt.date.fromisoformat(text).timetuple()) + DAY
+        else:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            value = parsed.timestamp()
+    if not (0.0 <= value <= MAX_TIME):  # NaN fails this too
+        raise ValueError(f"time out of range: {text!r}")
+    return value

@@ -82,7 +82,8 @@ def parse_query(params: Mapping[str, str]) -> Query:
         except ValueError:
             raise ParamError(
                 "end",
-                f"end={end!r} is not Unix seconds, an ISO date or date-time, or a word:",
+                f"end={end!r} is not a time from 1970 to 8999 (Unix seconds, an ISO date or "
+                "date-time) or one of the words:",
                 END_WORDS,
             ) from None
     numbers = {name: _int(params, name, default) for name, default in _defaults().items()}

@@ -17,6 +17,7 @@ from tokenport.analytics.db import Database
 from tokenport.analytics.periods import Period
 from tokenport.analytics.rollups import DIMENSIONS, SUMS, ensure
 from tokenport.ledger.store import UsageRow
+from tokenport.security.appname import MAX_RAW_CHARS, normalize_app
 
 SourceDimension = Literal["model", "app", "key"]
 _FIELD = {"model": "model_served", "app": "app", "key": "key_id"}
@@ -72,8 +73,10 @@ class RollupSource:
         cases = " ".join(f"WHEN hour < {p} THEN {i}" for i in range(len(periods) - 1))
         bucket = f"CASE {cases} ELSE {len(periods) - 1} END" if cases else "0"
         sums = ", ".join(f"SUM({c})" for c in SUMS)
+        # Only the start of an app name is ever used (security/appname.py): do not ship more.
+        value = f"SUBSTR({column}, 1, {MAX_RAW_CHARS})" if dim == "app" else column
         sql = (
-            f"SELECT {bucket}, {column}, {sums} FROM {table} "
+            f"SELECT {bucket}, {value}, {sums} FROM {table} "
             f"WHERE hour >= {p} AND hour < {p} GROUP BY 1, 2"
         )
         params = [q.until for q in periods[:-1]] + [periods[0].since, periods[-1].until]
@@ -118,7 +121,10 @@ class RollupSource:
 
 
 def _row(dim: SourceDimension, r: Sequence[Any]) -> UsageRow:
-    fields: dict[str, Any] = {"bucket": int(r[0]), _FIELD[dim]: r[1] or None}
+    # App names are client text: ledgers written before names were normalised at the edge
+    # may hold megabytes of one (the rankings merge names that normalise alike).
+    value = normalize_app(r[1]) if dim == "app" else r[1] or None
+    fields: dict[str, Any] = {"bucket": int(r[0]), _FIELD[dim]: value}
     for name, value in zip(SUMS, r[2:], strict=True):
         fields[name] = float(value or 0) if name in ("cost", "latency_ms_sum") else int(value or 0)
     return UsageRow(**fields)

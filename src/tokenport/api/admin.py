@@ -6,7 +6,7 @@ import asyncio
 import hmac
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from starlette.requests import Request
@@ -21,18 +21,26 @@ _encoder = msgspec.json.Encoder()
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+# Credit is stored as integer nano-USD in a 64-bit column (max ~9.2e9 USD): a larger limit
+# or top-up overflowed into a 500. One billion dollars per key leaves room for usage and
+# reservations on top without nearing the column's end.
+MAX_CREDIT_USD = 1e9
+_Usd = Annotated[float, msgspec.Meta(ge=0, le=MAX_CREDIT_USD)]
+_Rate = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
+
+
 class CreateKey(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    limit: float | None = None
-    allowed_models: list[str] | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    expires_in_days: float | None = None
-    country: str | None = None
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    limit: _Usd | None = None
+    allowed_models: list[Annotated[str, msgspec.Meta(max_length=200)]] | None = None
+    rpm: _Rate | None = None
+    tpm: _Rate | None = None
+    expires_in_days: Annotated[float, msgspec.Meta(gt=0, le=36_500)] | None = None
+    country: Annotated[str, msgspec.Meta(max_length=8)] | None = None
 
 
 class TopUp(msgspec.Struct, forbid_unknown_fields=True):
-    amount: float
+    amount: Annotated[float, msgspec.Meta(gt=0, le=MAX_CREDIT_USD)]
 
 
 def key_json(k: ApiKey) -> dict[str, Any]:
@@ -83,8 +91,6 @@ def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> l
 
     async def create(request: Request) -> Response:
         body: CreateKey = await _body(request, CreateKey)
-        if body.limit is not None and body.limit < 0:
-            raise BadRequest("`limit` must be at least 0.", param="limit")
         expires = time.time() + body.expires_in_days * 86400 if body.expires_in_days else None
         new = await asyncio.to_thread(
             admission().keys.create,
@@ -109,8 +115,11 @@ def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> l
 
     async def top_up(request: Request) -> Response:
         body: TopUp = await _body(request, TopUp)
-        if body.amount <= 0:
-            raise BadRequest("`amount` must be positive.", param="amount")
+        current = await asyncio.to_thread(admission().keys.get, request.path_params["key_id"])
+        if (current.limit_usd or 0.0) + body.amount > MAX_CREDIT_USD:
+            raise BadRequest(
+                f"A key's credit limit may not exceed ${MAX_CREDIT_USD:,.0f}.", param="amount"
+            )
         key = await asyncio.to_thread(
             admission().keys.top_up, request.path_params["key_id"], body.amount
         )

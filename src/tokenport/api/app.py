@@ -39,6 +39,8 @@ from tokenport.economics.api import economics_endpoint
 from tokenport.errors import BadRequest, NotFound, PayloadTooLarge, TokenportError
 from tokenport.ledger.record import LedgerRecord
 from tokenport.providers.registry import economics_of
+from tokenport.security.access import Access, Viewer
+from tokenport.security.feedback_policy import admit_feedback
 
 LOCAL_URL_ENV = "TOKENPORT_LOCAL_BASE_URL"
 _encoder = msgspec.json.Encoder()
@@ -54,6 +56,12 @@ def _state(request: Request) -> State:
     return state
 
 
+async def _viewer(request: Request) -> Viewer:
+    """Who is asking (security/access.py); 401 without a key where keys are required."""
+    access: Access = request.app.state.access
+    return await access.viewer(request.headers.get("authorization"))
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
@@ -66,6 +74,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 async def list_models(request: Request) -> Response:
+    await _viewer(request)
     st = _state(request)
     if request.query_params.get("available") in ("1", "true"):
         data = [
@@ -111,17 +120,27 @@ def generation_json(r: LedgerRecord) -> dict[str, Any]:
 
 
 async def generation(request: Request) -> Response:
+    viewer = await _viewer(request)
     gen_id = request.query_params.get("id")
     if not gen_id:
         raise BadRequest("Query parameter `id` is required, e.g. ?id=gen-...", param="id")
     record = await _state(request).ledger.get(gen_id)
-    if record is None:
+    # Another key's generation is reported exactly like a missing one.
+    if record is None or not viewer.owns(record.key_id):
         raise NotFound(f"No generation with id '{gen_id}'.")
     return _json(generation_json(record))
 
 
+async def economics(request: Request) -> Response:
+    await _viewer(request)
+    return await economics_endpoint(request)
+
+
 async def healthz(request: Request) -> Response:
     st = _state(request)
+    if st.settings.require_keys:
+        # Load balancers probe without a key: liveness only, no providers or addresses.
+        return _json({"status": "ok", "uptime_s": round(time.monotonic() - st.started, 1)})
     return _json(
         {
             "status": "ok",
@@ -149,6 +168,7 @@ class _Feedback(msgspec.Struct, forbid_unknown_fields=True):
 
 async def feedback(request: Request) -> Response:
     """Teach the auto router: a score in [0, 1] for a generation (or a prompt and model)."""
+    viewer = await _viewer(request)
     st = _state(request)
     if st.auto is None:
         raise BadRequest("Feedback trains the auto router, which is not configured here.")
@@ -156,7 +176,16 @@ async def feedback(request: Request) -> Response:
         fb = msgspec.json.decode(await _read_body(request, 1_000_000), type=_Feedback)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise BadRequest(f"Invalid feedback: {exc}") from exc
-    corrected = st.auto.learn(fb.id, fb.score, fb.prompt, fb.model)
+    direct = fb.prompt is not None and fb.model is not None
+    await admit_feedback(
+        viewer,
+        fb.id,
+        direct,
+        st.ledger.get,
+        st.admission.limiter,
+        st.settings.auto.feedback_per_key_per_minute,
+    )
+    corrected = st.auto.learn(fb.id, fb.score, fb.prompt, fb.model, viewer.key_id)
     return _json({"data": {"learned": True, "prediction_error": round(corrected, 6)}})
 
 
@@ -204,6 +233,13 @@ def create_app(
     settings = settings or load_settings(env=env)
     local_base_url = local_base_url or env.get(LOCAL_URL_ENV)
     state = build_state(settings, env, local_base_url, catalog)
+    admin_key = admin_key_from(env, settings.admin_key_env)
+    access = Access(
+        lambda: state.admission,
+        admin_key,
+        require_keys=settings.require_keys,
+        public_rankings=settings.public_rankings,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -224,9 +260,9 @@ def create_app(
             HttpRoute("/api/v1/models", list_models, methods=["GET"]),
             HttpRoute("/api/v1/generation", generation, methods=["GET"]),
             HttpRoute("/healthz", healthz, methods=["GET"]),
-            HttpRoute("/api/v1/economics", economics_endpoint, methods=["GET"]),
+            HttpRoute("/api/v1/economics", economics, methods=["GET"]),
             HttpRoute("/api/v1/feedback", feedback, methods=["POST"]),
-            *admin_routes(lambda: state.admission, admin_key_from(env, settings.admin_key_env)),
+            *admin_routes(lambda: state.admission, admin_key),
             *analytics_routes(lambda: state),
             *surface_routes(lambda: state),
             *responses_routes(lambda: state),
@@ -240,6 +276,7 @@ def create_app(
     )
     app.state.tp = state
     app.state.economics = economics_of(settings)  # read by /api/v1/economics
+    app.state.access = access
     return TokenportApp(app, door_endpoints(state))
 
 

@@ -24,6 +24,7 @@ from tokenport.api.state import State
 from tokenport.errors import BadRequest, PayloadTooLarge, TokenportError
 from tokenport.gateway import RequestContext
 from tokenport.routing.autoroute import AutoChoice, is_auto
+from tokenport.security.appname import normalize_app
 from tokenport.types import ChatRequest
 
 log = logging.getLogger("tokenport.api")
@@ -169,7 +170,9 @@ async def read_body(headers: dict[str, str], receive: Receive, limit: int) -> by
 def context(headers: dict[str, str], simulation: bool) -> RequestContext:
     ctx = RequestContext(
         gen_id=f"gen-{ULID()}",
-        app=headers.get("x-title") or headers.get("http-referer") or headers.get("referer"),
+        app=normalize_app(
+            headers.get("x-title") or headers.get("http-referer") or headers.get("referer")
+        ),
     )
     sim = headers.get("x-tokenport-sim-time") if simulation else None
     if sim is not None:

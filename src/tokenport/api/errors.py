@@ -17,15 +17,15 @@ from tokenport.errors import (
     TokenportError,
     UpstreamError,
 )
-from tokenport.providers.http import redact
+from tokenport.providers.http import redact, redact_addresses
 
 log = logging.getLogger("tokenport.api")
 _encoder = msgspec.json.Encoder()
 
 
 def error_message(exc: TokenportError) -> str:
-    """What a client may read of an error: never a key."""
-    return redact(exc.message)
+    """What a client may read of an error: never a key, nor an internal address."""
+    return redact_addresses(redact(exc.message))
 
 
 def error_payload(exc: TokenportError) -> dict[str, Any]:

@@ -62,6 +62,7 @@ def routes(state: Callable[[], State]) -> list[Route]:
 
     async def model(request: Request) -> Response:
         st = state()
+        await request.app.state.access.viewer(request.headers.get("authorization"))
         name = request.path_params["model_id"]
         target = st.aliases.resolve(name)
         entry = st.catalog.get(target)

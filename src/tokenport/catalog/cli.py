@@ -6,11 +6,13 @@ options and output without the top-level CLI knowing about them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import msgspec
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -47,12 +49,23 @@ def models(
     catalog: Annotated[
         Path | None, typer.Option(help="A catalog file to read instead of the shipped one.")
     ] = None,
+    available: Annotated[
+        bool, typer.Option("--available", help="Only models usable here (a key is set).")
+    ] = False,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file.")] = None,
 ) -> None:
-    """List the model catalog with prices in USD per 1M tokens."""
+    """List the models this gateway serves, as `GET /v1/models` does: the catalog plus the
+    config's own providers and the local model, prices in USD per 1M tokens, and whether each
+    is usable here."""
     try:
         cat = Catalog.load(catalog)
     except (OSError, msgspec.DecodeError) as exc:
         typer.echo(f"error: cannot read the catalog {catalog or ''}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        cat, usable = _as_served(cat, config)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
     found = cat.filter(
         provider=provider,
@@ -62,40 +75,77 @@ def models(
         max_input_price=max_input_price,
         max_output_price=max_output_price,
     )
+    if available:
+        found = [e for e in found if e.provider in usable]
     found.sort(key=lambda e: (e.provider, e.id))
     if as_json:
-        typer.echo(msgspec.json.encode(found).decode())
+        rows = [msgspec.structs.asdict(e) | {"available": e.provider in usable} for e in found]
+        typer.echo(msgspec.json.encode(rows).decode())
         return
     if not found:
         typer.echo("No models match those filters.", err=True)
         if provider and provider.lower() not in cat.providers():
             typer.echo(f"Known providers: {', '.join(cat.providers())}", err=True)
         raise typer.Exit(1)
-    Console().print(_table(found, cat.attribution))
+    console = Console()
+    console.print(_table(found, cat.attribution, usable, console.width))
 
 
-def _table(entries: list[ModelEntry], attribution: dict[str, str]) -> Table:
+def _as_served(cat: Catalog, config: Path | None) -> tuple[Catalog, set[str]]:
+    """The catalog as a gateway started with `config` here would serve it, and the providers
+    it could use: the same `build_registry` as `serve`, so `models` and `/v1/models` agree."""
+    from tokenport.config import load_settings
+    from tokenport.providers.local import model_path
+    from tokenport.providers.registry import LOCAL, build_registry
+
+    settings = load_settings(config)
+    # Not started here: a placeholder address, so the local model is listed as configured.
+    reg = build_registry(settings, os.environ, "http://127.0.0.1:0")
+    usable = set(reg.providers)
+    if LOCAL in usable:
+        try:
+            model_path(settings.local)
+        except ConfigError:
+            usable.discard(LOCAL)  # enabled, but its GGUF is not installed
+    return cat.with_entries(reg.extra_entries), usable
+
+
+# Below this width the name, author and cache columns are left out (the id names the author;
+# --json has everything), so the table fits an 80-column terminal.
+_WIDE = 120
+
+
+def _table(
+    entries: list[ModelEntry], attribution: dict[str, str], usable: set[str], width: int
+) -> Table:
     caption = None
     if attribution:
         commit = attribution.get("commit", "unknown")[:12]
         caption = f"Data: models.dev @ {commit}, {attribution.get('license', 'MIT License')}"
-    table = Table(title=f"{len(entries)} models", caption=caption)
+    wide = width >= _WIDE
+    table = Table(
+        title=f"{len(entries)} models", caption=caption, box=box.SIMPLE_HEAD, pad_edge=False
+    )
     table.add_column("id", overflow="fold")
-    table.add_column("name")
-    table.add_column("author")
-    table.add_column("country")
-    for header in ("context", "$/M in", "$/M out", "cache read"):
-        table.add_column(header, justify="right")
+    if wide:
+        table.add_column("name")
+        table.add_column("author")
+    table.add_column("country" if wide else "ctry", no_wrap=True)
+    heads = ("context", "$/M in", "$/M out", "cache read") if wide else ("ctx", "in", "out")
+    for header in heads:
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("usable", no_wrap=True)
     for e in entries:
+        prices = [_usd(e.pricing.input), _usd(e.pricing.output)]
+        if wide:
+            prices.append(_usd(e.pricing.cache_read))
         table.add_row(
             e.id,
-            e.name,
-            e.author,
+            *((e.name, e.author) if wide else ()),
             e.country,
             _tokens(e.context_length),
-            _usd(e.pricing.input),
-            _usd(e.pricing.output),
-            _usd(e.pricing.cache_read),
+            *prices,
+            "yes" if e.provider in usable else "no",
         )
     return table
 

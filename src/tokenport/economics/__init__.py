@@ -7,11 +7,11 @@
     costmodel.py    `Deployment` -> `CostBreakdown` (energy / hardware / other), per request
     claims.py       press claims as data, and the verdict rule           (data/claims.toml)
     claimchecks.py  one checker per claim kind; `check_claims`
-    report.py       the HTML / JSON claim report; charts.py draws its PNGs
+    report.py       the HTML / JSON claim report; charts.py: its Chart.js configs
     api.py          `GET /api/v1/economics`;  cli.py: `tokenport costs`, `tokenport economics`
 
 Importing this package reads no file; data load on first use (`default_economics()`).
-matplotlib, starlette and typer are imported only by report/charts, api and cli.
+starlette and typer are imported only by api and cli.
 """
 
 from tokenport.economics.costmodel import (

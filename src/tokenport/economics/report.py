@@ -1,14 +1,15 @@
 """`tokenport economics report`: the claim check as one self-contained HTML page (or JSON).
 
-The page embeds its charts as base64 PNGs and needs no network. Every verdict on it comes
-from `claimchecks.check_claims`; this module only lays the results out.
+The page carries its charts as Chart.js configurations plus Chart.js itself (the copy the
+dashboard vendors, inlined), so it needs no network and no plotting package. Every verdict
+on it comes from `claimchecks.check_claims`; this module only lays the results out.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 from collections.abc import Iterable, Sequence
+from importlib.resources import files
 
 import msgspec
 
@@ -99,7 +100,7 @@ def report_json(report: Report) -> bytes:
 
 def render_html(report: Report, economics: Economics | None = None) -> str:
     econ = economics or default_economics()
-    pictures = _charts(report, econ)
+    pictures = {name: _canvas(name, config) for name, config in _charts(report, econ).items()}
     body = [
         "<h1>Token economics: the press claims against measured data</h1>",
         "<p>Each verdict below is computed from the claimed range, the data range and a stated"
@@ -111,11 +112,44 @@ def render_html(report: Report, economics: Economics | None = None) -> str:
         *_claim_sections(report.claims, pictures),
         _prices_section(report.prices, pictures.get("prices")),
         _assumptions_section(report.assumptions, econ),
+        _chart_scripts(),
     ]
     return PAGE.format(body="\n".join(body))
 
 
-def _charts(report: Report, econ: Economics) -> dict[str, bytes]:
+def _canvas(name: str, config: charts.ChartConfig) -> str:
+    """A canvas and its config as inert JSON; `_chart_scripts` draws it."""
+    height = int(config.get("height", 340))
+    spec = {k: v for k, v in config.items() if k != "height"}
+    # "<" escaped, so no string in the data can close the script element early.
+    data = msgspec.json.encode(spec).decode().replace("<", "\\u003c")
+    return (
+        f"<figure class='chart' style='height:{height}px'><canvas id='chart-{name}'></canvas>"
+        f"<script type='application/json' class='chart-config' data-canvas='chart-{name}'>"
+        f"{data}</script></figure>"
+    )
+
+
+def _chart_scripts() -> str:
+    chart_js = (files("tokenport.analytics") / "static" / "chart.umd.min.js").read_text("utf-8")
+    inline = chart_js.replace("</script", "<\\/script")
+    return f"<script>{inline}</script><script>{DRAW}</script>"
+
+
+DRAW = """
+document.querySelectorAll("script.chart-config").forEach(function (el) {
+  var config = JSON.parse(el.textContent);
+  config.options = Object.assign(
+    { responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
+  config.options.plugins = config.options.plugins || {};
+  config.options.plugins.legend = { labels: { filter: function (item, data) {
+    return !data.datasets[item.datasetIndex].legendHidden; } } };
+  new Chart(document.getElementById(el.dataset.canvas), config);
+});
+"""
+
+
+def _charts(report: Report, econ: Economics) -> dict[str, charts.ChartConfig]:
     out = {"electricity_share": charts.cost_chart(report.regions)}
     energy = next((r for r in report.claims if r.id == "energy_per_token"), None)
     if energy is not None:
@@ -128,13 +162,6 @@ def _charts(report: Report, econ: Economics) -> dict[str, bytes]:
     if report.prices:
         out["prices"] = charts.price_chart([(p.typical, p.best) for p in report.prices])
     return out
-
-
-def _img(png: bytes | None, alt: str) -> str:
-    if png is None:
-        return ""
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _fmt(x: float) -> str:
@@ -162,7 +189,7 @@ def _summary(results: Sequence[ClaimResult]) -> str:
     )
 
 
-def _claim_sections(results: Sequence[ClaimResult], pictures: dict[str, bytes]) -> Iterable[str]:
+def _claim_sections(results: Sequence[ClaimResult], pictures: dict[str, str]) -> Iterable[str]:
     shown: set[str] = set()
     for r in results:
         kind = "region_price" if r.unit == "CNY/kWh" else r.id
@@ -176,11 +203,11 @@ def _claim_sections(results: Sequence[ClaimResult], pictures: dict[str, bytes]) 
             f" <b>data</b> {_range(r.data_low, r.data_high)}; <b>factor</b> {r.factor:,.3g}&times;;"
             f" <b>gap</b> {r.gap:,.3g}&times; against tolerance {r.tolerance:g}&times;"
             f" &rarr; <span class='{r.verdict}'>{r.verdict}</span>.</p>"
-            f"<ol>{steps}</ol><p class='note'>Sources: {sources}</p>{_img(picture, r.title)}"
+            f"<ol>{steps}</ol><p class='note'>Sources: {sources}</p>{picture or ''}"
         )
 
 
-def _prices_section(rows: Sequence[PriceRow], picture: bytes | None) -> str:
+def _prices_section(rows: Sequence[PriceRow], picture: str | None) -> str:
     body = "".join(
         f"<tr><td>{html.escape(p.typical.label)}</td><td>{_fmt(p.typical.list_input)} /"
         f" {_fmt(p.typical.list_output)}</td><td>{html.escape(p.proxy)} ({p.region})</td>"
@@ -196,7 +223,7 @@ def _prices_section(rows: Sequence[PriceRow], picture: bytes | None) -> str:
         " stand-ins (see notes), so read the markups as orders of magnitude.</p>"
         "<table><tr><th>model</th><th>list</th><th>proxy</th><th>cost, default load</th>"
         f"<th>cost, largest batch</th><th>reading</th><th>proxy note</th></tr>{body}</table>"
-        f"{_img(picture, 'list prices')}"
+        f"{picture or ''}"
     )
 
 
@@ -226,7 +253,7 @@ table {{ border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }}
 td, th {{ border: 1px solid #d5dbe1; padding: 0.3rem 0.5rem; text-align: left;
           vertical-align: top; }}
 th {{ background: #f1f4f7; }}
-img {{ max-width: 100%; display: block; margin: 1rem 0; }}
+figure.chart {{ position: relative; margin: 1rem 0; }}
 ol li {{ margin: 0.2rem 0; font-family: ui-monospace, monospace; font-size: 0.82rem; }}
 .note {{ color: #5b6773; font-size: 0.82rem; }}
 .consistent {{ color: #2e7d32; font-weight: 600; }}

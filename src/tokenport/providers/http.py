@@ -7,7 +7,11 @@ request, which is most of a gateway's overhead.
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import re
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
@@ -28,8 +32,18 @@ from tokenport.errors import (
     UpstreamTimeout,
 )
 
+log = logging.getLogger("tokenport.providers")
 _SECRET = re.compile(
     r"(sk-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-]+|(Bearer\s+)\S+|(x-api-key[\"':\s]+)\S+", re.I
+)
+# Where an upstream lives is the operator's business: URLs, IPv4/IPv6 addresses and
+# host:port pairs are removed from what a client is shown (logs keep them).
+_ADDRESS = re.compile(
+    r"\b[a-z][a-z0-9+.\-]*://[^\s'\"<>]+"  # a URL
+    r"|\[[0-9a-f:.]*:[0-9a-f:.]*\](?::\d{1,5})?"  # [IPv6]:port
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b"  # IPv4[:port], then a named host:port
+    r"|\b(?=[\w.\-]*[a-z])[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9\-]+)*:\d{2,5}\b",
+    re.I,
 )
 
 
@@ -38,6 +52,26 @@ def redact(text: str) -> str:
     return _SECRET.sub(
         lambda m: (m.group(1) or m.group(2) or m.group(3) or "") + "[REDACTED]", text
     )
+
+
+def redact_addresses(text: str) -> str:
+    """Remove network addresses from text shown to clients."""
+    return _ADDRESS.sub("[address]", text)
+
+
+def connect_failure(exc: BaseException) -> str:
+    """Why a connection failed, in words that name no address (`str(exc)` names it)."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "the provider's host name did not resolve"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | ssl.SSLError):
+        return "TLS handshake failed"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    os_error = getattr(exc, "os_error", None) or (exc if isinstance(exc, OSError) else None)
+    code = getattr(os_error, "errno", None)
+    if isinstance(code, int) and code in errno.errorcode:
+        return os.strerror(code).lower()
+    return type(exc).__name__
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -165,12 +199,15 @@ class UpstreamClient:
         except aiohttp.ClientPayloadError as exc:
             raise UpstreamConnectError(self.provider, f"connection broke: {exc}") from exc
         except aiohttp.ClientConnectionError as exc:
+            # The address is for the operator's log; the client gets only the reason.
+            log.warning("%s: cannot connect to %s: %s", self.provider, self.base_url, exc)
             raise UpstreamConnectError(
-                self.provider, f"cannot connect: {redact(str(exc))}"
+                self.provider, f"cannot connect: {connect_failure(exc)}"
             ) from exc
         except (aiohttp.ClientResponseError, HttpProcessingError) as exc:
             raise UpstreamProtocolError(
-                self.provider, f"unreadable HTTP answer: {redact(str(exc))[:200]}"
+                self.provider,
+                f"unreadable HTTP answer: {redact_addresses(redact(str(exc)))[:200]}",
             ) from exc
 
     async def _send(

@@ -4,11 +4,19 @@ It runs in the process that starts the gateway (the `tokenport serve` parent), n
 a worker, so several workers share one model and a worker crash never orphans it. It is
 health-checked, restarted when it dies or stops answering, and stopped on shutdown. The
 gateway then treats it as an ordinary OpenAI-compatible upstream.
+
+The child is started through `childguard`, so the kernel kills it when the gateway dies
+without a shutdown (SIGKILL, OOM). Its pid is recorded in a pid file; a child left running
+by a gateway that died before this guard existed (or on a system without it) is found
+through that file and stopped at the next start, as long as its gateway is gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +25,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import msgspec
 
 from tokenport.config import LocalModelConfig
 from tokenport.errors import ConfigError, ServiceUnavailable
@@ -44,10 +54,54 @@ def model_path(cfg: LocalModelConfig) -> Path:
     return path
 
 
+class ChildRecord(msgspec.Struct, frozen=True):
+    """What the pid file says: the model server's pid and the gateway that owns it."""
+
+    pid: int
+    parent: int
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(command line, parent pid) of a live process, from /proc; None if gone or unknown."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+    # The command name in field 2 may hold spaces and parentheses: parse after the last ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return cmdline, int(fields[1])
+
+
+def stop_stale_child(pid_file: Path) -> int | None:
+    """Kill a model server a dead gateway left behind; returns its pid if there was one.
+
+    Only a process that is still a llama.cpp server and whose gateway is gone is touched:
+    the pid may have been reused, and another gateway sharing the data directory may be
+    alive and still using its own child.
+    """
+    try:
+        rec = msgspec.json.decode(pid_file.read_bytes(), type=ChildRecord)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    found = _proc_stat(rec.pid)
+    if found is None or "llama_cpp.server" not in found[0]:
+        return None
+    if found[1] == rec.parent and _proc_stat(rec.parent) is not None:
+        return None  # its gateway is alive: not stale
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(rec.pid, signal.SIGKILL)
+    log.warning("stopped a local model server (pid %s) left running by an earlier gateway", rec.pid)
+    with contextlib.suppress(OSError):
+        pid_file.unlink()
+    return rec.pid
+
+
 class LocalModelSupervisor:
-    def __init__(self, cfg: LocalModelConfig, log_file: Path) -> None:
+    def __init__(self, cfg: LocalModelConfig, log_file: Path, pid_file: Path | None = None) -> None:
         self.cfg = cfg
         self.log_file = log_file
+        self.pid_file = pid_file or log_file.with_suffix(".pid")
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.restarts = 0
@@ -59,6 +113,8 @@ class LocalModelSupervisor:
         cmd = [
             sys.executable,
             "-m",
+            "tokenport.providers.childguard",
+            str(os.getpid()),
             "llama_cpp.server",
             "--model",
             str(model_path(self.cfg)),
@@ -76,6 +132,7 @@ class LocalModelSupervisor:
         return cmd
 
     def start(self) -> str:
+        stop_stale_child(self.pid_file)
         self._spawn()
         self._wait_ready()
         self._watcher = threading.Thread(target=self._watch, name="local-model-watch", daemon=True)
@@ -89,6 +146,9 @@ class LocalModelSupervisor:
                 self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
         log.info("local model starting (pid %s) on %s", self._proc.pid, self.base_url)
+        record = ChildRecord(self._proc.pid, os.getpid())
+        with contextlib.suppress(OSError):  # only a help for the next start
+            self.pid_file.write_bytes(msgspec.json.encode(record))
 
     def healthy(self, timeout: float = 2.0, path: str = "/openapi.json") -> bool:
         """Liveness. The default path never waits on the model lock, so a long generation
@@ -163,3 +223,5 @@ class LocalModelSupervisor:
         self._terminate()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+        with contextlib.suppress(OSError):
+            self.pid_file.unlink()

@@ -4,7 +4,7 @@ The router (`routing/auto/`) predicts each pool model's quality for the prompt; 
 cost per call comes from the catalog price of the gateway model each router model maps to.
 The request may carry `auto: {quality_floor, max_price}`; otherwise the pool's trade-off
 decides. Recent decisions are remembered (bounded) so `POST /api/v1/feedback` can teach
-the router from a generation id alone.
+the router from a generation id alone; each generation is scored at most once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tokenport.config import AutoPoolConfig, Settings
 from tokenport.errors import BadRequest, ConfigError, NotFound
 from tokenport.pricing import max_cost_usd
 from tokenport.routing.auto.decide import AutoRouter, Decision, Pool
-from tokenport.routing.auto.feedback import FeedbackLog, record
+from tokenport.routing.auto.feedback import FeedbackLog, record, replay
 from tokenport.tokenize import TokenCounter
 from tokenport.types import ChatRequest
 from tokenport.wire.openai_chat import message_text
@@ -77,8 +77,10 @@ class AutoRouting:
         get_model: Callable[[str], ModelEntry | None],
         counter: TokenCounter,
         feedback: FeedbackLog | None,
+        scored: set[str] | None = None,
     ) -> None:
         self.router, self.pools, self.counter, self.feedback_log = router, pools, counter, feedback
+        self._scored: set[str] = scored or set()  # generation ids already scored
         self._prices: dict[str, dict[str, ModelEntry]] = {}
         for name, pool in pools.items():
             entries = {}
@@ -107,9 +109,13 @@ class AutoRouting:
         cfg = settings.auto
         if cfg.artifact is None:
             return None
-        log = cfg.feedback_log or settings.data_dir / "router-feedback.jsonl"
-        router = AutoRouter.load(cfg.artifact, feedback_log=log if log.exists() else None)
-        return cls(router, cfg.pools, get_model, counter, FeedbackLog(log))
+        log = FeedbackLog(cfg.feedback_log or settings.data_dir / "router-feedback.jsonl")
+        router = AutoRouter.load(cfg.artifact)
+        # Where keys are required, events logged without one (anonymous posts, perhaps from
+        # before feedback needed a key) are not replayed: they may be poison.
+        events = replay(router, log, keyed_only=settings.require_keys)
+        scored = {e.gen_id for e in events if e.gen_id is not None}
+        return cls(router, cfg.pools, get_model, counter, log, scored)
 
     def route(self, request: ChatRequest) -> AutoChoice:
         """Pick the pool model and rewrite `request.model` to it."""
@@ -144,11 +150,18 @@ class AutoRouting:
             self._recent.popitem(last=False)
 
     def learn(
-        self, gen_id: str | None, score: float, prompt: str | None = None, model: str | None = None
+        self,
+        gen_id: str | None,
+        score: float,
+        prompt: str | None = None,
+        model: str | None = None,
+        key_id: str | None = None,
     ) -> float:
         """Teach the router one outcome; returns the prediction error it corrected."""
         if not 0.0 <= score <= 1.0:
             raise BadRequest("`score` must be between 0 and 1.", param="score")
+        if gen_id is not None and gen_id in self._scored:
+            raise BadRequest(f"Generation '{gen_id}' has already been scored.", param="id")
         if prompt is None or model is None:
             if gen_id is None or gen_id not in self._recent:
                 raise NotFound(
@@ -157,7 +170,12 @@ class AutoRouting:
                 )
             prompt, model = self._recent[gen_id]
         model = self._router_model(model)
-        return record(self.router, self.feedback_log, prompt, model, score)
+        error = record(
+            self.router, self.feedback_log, prompt, model, score, gen_id=gen_id, key_id=key_id
+        )
+        if gen_id is not None:
+            self._scored.add(gen_id)
+        return error
 
     def _router_model(self, model: str) -> str:
         if model in self.router.models:

@@ -118,23 +118,37 @@
     });
   }
 
+  // A section the caller may not read is absent from the API's answer (a public view, or a
+  // key's): its panel is hidden rather than drawn empty.
+  const has = (data, name) => Boolean(data.sections[name]);
+  function show(id, on, scope) {
+    const el = scope ? $(id).closest(scope) : $(id);
+    if (el) el.hidden = !on;
+    return on;
+  }
+
   function cards(data) {
     const t = data.totals;
     $("card-tokens").textContent = fmtTokens(t.tokens);
     $("card-requests").textContent = fmtInt(t.requests);
     $("card-errors").textContent = `${fmtInt(t.errors)} errors`;
     $("card-spend").textContent = fmtUsd(t.cost);
-    const cn = (data.sections.country.rows.concat(data.sections.country.other || [])).find((r) => r.id === "CN");
-    $("card-cn").textContent = cn ? fmtPct(cn.share) : "0.0%";
-    $("card-cn-growth").textContent = cn && cn.growth !== null ? `${cn.growth >= 0 ? "▲" : "▼"} ${fmtPct(Math.abs(cn.growth))} vs previous` : "";
-    const total = data.sections.model.rows.concat(data.sections.model.other || []);
-    const before = total.reduce((n, r) => n + (r.history.length > 1 ? r.history[r.history.length - 2] : 0), 0);
-    $("card-tokens-growth").textContent = before ? `${t.tokens >= before ? "▲" : "▼"} ${fmtPct(Math.abs(t.tokens / before - 1))} vs previous` : "";
+    if (show("card-cn", has(data, "country"), ".card")) {
+      const cn = (data.sections.country.rows.concat(data.sections.country.other || [])).find((r) => r.id === "CN");
+      $("card-cn").textContent = cn ? fmtPct(cn.share) : "0.0%";
+      $("card-cn-growth").textContent = cn && cn.growth !== null ? `${cn.growth >= 0 ? "▲" : "▼"} ${fmtPct(Math.abs(cn.growth))} vs previous` : "";
+    }
+    $("card-tokens-growth").textContent = "";
+    if (has(data, "model")) {
+      const total = data.sections.model.rows.concat(data.sections.model.other || []);
+      const before = total.reduce((n, r) => n + (r.history.length > 1 ? r.history[r.history.length - 2] : 0), 0);
+      $("card-tokens-growth").textContent = before ? `${t.tokens >= before ? "▲" : "▼"} ${fmtPct(Math.abs(t.tokens / before - 1))} vs previous` : "";
+    }
   }
 
   function tables(data) {
     $("span-head").textContent = `over ${data.span} ${data.window}${data.span === 1 ? "" : "s"}`;
-    fillTable("table-models", data.sections.model.rows, [
+    if (show("table-models", has(data, "model"), "section")) fillTable("table-models", data.sections.model.rows, [
       (r) => cell(r.rank), (r) => cell(r.name), (r) => cell(r.author), (r) => {
         const td = cell(""); const flag = document.createElement("span");
         flag.className = "flag"; flag.textContent = r.country; td.appendChild(flag); return td;
@@ -144,14 +158,16 @@
       (r) => cell(fmtUsd(r.cost), "num"), (r) => cell(fmtPct(r.share), "num"),
       (r) => growthCell(r.growth), (r) => growthCell(r.growth_span),
     ]);
-    const apps = data.sections.app;
-    fillTable("table-apps", apps.rows, [
-      (r) => cell(r.rank), (r) => cell(r.name), (r) => cell(fmtTokens(r.tokens), "num"),
-      (r) => cell(fmtInt(r.requests), "num"), (r) => cell(fmtPct(r.share), "num"), (r) => growthCell(r.growth),
-    ]);
-    const un = apps.unattributed;
-    $("apps-note").textContent = un && un.requests ? `${fmtInt(un.requests)} requests named no app (no X-Title or HTTP-Referer).` : "";
-    fillTable("table-keys", data.sections.key.rows, [
+    if (show("table-apps", has(data, "app"), "section")) {
+      const apps = data.sections.app;
+      fillTable("table-apps", apps.rows, [
+        (r) => cell(r.rank), (r) => cell(r.name), (r) => cell(fmtTokens(r.tokens), "num"),
+        (r) => cell(fmtInt(r.requests), "num"), (r) => cell(fmtPct(r.share), "num"), (r) => growthCell(r.growth),
+      ]);
+      const un = apps.unattributed;
+      $("apps-note").textContent = un && un.requests ? `${fmtInt(un.requests)} requests named no app (no X-Title or HTTP-Referer).` : "";
+    }
+    if (show("table-keys", has(data, "key"))) fillTable("table-keys", data.sections.key.rows, [
       (r) => cell(r.rank), (r) => cell(r.name), (r) => cell(r.country), (r) => cell(fmtUsd(r.cost), "num"),
       (r) => cell(fmtPct(r.share), "num"), (r) => cell(fmtTokens(r.tokens), "num"), (r) => cell(fmtInt(r.requests), "num"),
     ]);
@@ -174,14 +190,21 @@
     $("title-author-area").textContent = `${word} tokens by author`;
     $("title-country-area").textContent = `${word} tokens by author country`;
     cards(data);
-    areaChart("chart-author-area", data, "author");
-    areaChart("chart-country-area", data, "country");
-    shareChart("chart-author-share", data, "author");
-    shareChart("chart-country-share", data, "country");
-    const geo = data.sections.geography.rows;
-    barChart("chart-geography", geo, (r) => +(r.share * 100).toFixed(2), "share of keys", (v) => v + "%");
-    barChart("chart-spend-keys", data.sections.key.rows.filter((r) => r.cost > 0), (r) => +r.cost.toFixed(4), "spend", fmtUsd);
-    barChart("chart-spend-models", data.sections.model.rows.slice().sort((a, b) => b.cost - a.cost), (r) => +r.cost.toFixed(4), "spend", fmtUsd);
+    for (const name of ["author", "country"]) {
+      if (show(`chart-${name}-area`, has(data, name), "figure")) areaChart(`chart-${name}-area`, data, name);
+      if (show(`chart-${name}-share`, has(data, name), "figure")) shareChart(`chart-${name}-share`, data, name);
+    }
+    if (show("chart-geography", has(data, "geography"), "section")) {
+      const geo = data.sections.geography.rows;
+      barChart("chart-geography", geo, (r) => +(r.share * 100).toFixed(2), "share of keys", (v) => v + "%");
+    }
+    show("chart-spend-keys", has(data, "key") || has(data, "model"), "section");
+    if (show("chart-spend-keys", has(data, "key"), "figure")) {
+      barChart("chart-spend-keys", data.sections.key.rows.filter((r) => r.cost > 0), (r) => +r.cost.toFixed(4), "spend", fmtUsd);
+    }
+    if (show("chart-spend-models", has(data, "model"), "figure")) {
+      barChart("chart-spend-models", data.sections.model.rows.slice().sort((a, b) => b.cost - a.cost), (r) => +r.cost.toFixed(4), "spend", fmtUsd);
+    }
     tables(data);
     report.status = "ready";
   }
@@ -219,6 +242,7 @@
         return;
       }
       $("status").hidden = true;
+      $("limited").hidden = resp.headers.get("X-Tokenport-Limited") !== "1";
       report.data = body;
       render(body);
     } catch (err) {

@@ -1,9 +1,9 @@
 """`model: "auto"`: route each prompt to the cheapest model that is good enough.
 
 Runtime (numpy only): `AutoRouter.load(path).decide(prompt, pool, quality_floor, max_price)`
-returns a `Decision`. Training (`train_router`) and feedback (`feedback.record`) are numpy
-only too; evaluation (`eval.py`, `baselines.py`, `plots.py`) may use scikit-learn and
-matplotlib, which are dev dependencies.
+returns a `Decision`. Training (`train_router`), feedback (`feedback.record`) and evaluation
+(`eval.py`, `baselines.py`) are numpy only too; only `router eval --plot-dir` (`plots.py`)
+needs matplotlib, the optional `tokenport[plots]` extra.
 """
 
 from tokenport.routing.auto.data import RoutingDataset, load_dataset, merge

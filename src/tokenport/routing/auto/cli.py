@@ -6,6 +6,7 @@ JSON object on stdout and nothing else; progress and notes go to stderr.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,7 +64,8 @@ def eval_cmd(
         bool, typer.Option("--json", help="Print one JSON object of the metrics, nothing else.")
     ] = False,
     plot_dir: Annotated[
-        Path | None, typer.Option("--plot-dir", help="Write PNG charts here.")
+        Path | None,
+        typer.Option("--plot-dir", help="Write PNG charts here (needs tokenport[plots])."),
     ] = None,
     folds: Annotated[int, typer.Option(help="Folds for cross-validation.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed for folds and the random router.")] = 0,
@@ -71,6 +73,14 @@ def eval_cmd(
     """Evaluate the router against a random router and a TF-IDF ridge baseline."""
     from tokenport.routing.auto.eval import evaluate
 
+    if plot_dir is not None and importlib.util.find_spec("matplotlib") is None:
+        # Checked before minutes of evaluation, not after.
+        typer.echo(
+            "error: --plot-dir draws PNGs with matplotlib, which is not installed: "
+            "pip install 'tokenport[plots]' (or leave out --plot-dir; --json has every figure).",
+            err=True,
+        )
+        raise typer.Exit(2)
     same = test_file is None or test_file.resolve() == train_file.resolve()
     try:
         train_ds = load_dataset(train_file)

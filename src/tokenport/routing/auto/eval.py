@@ -52,8 +52,7 @@ def holdout_predictions(
     cost = np.array([c for _, c in rows])
     out = {"auto": Predicted(quality, cost)}
     tfidf = baselines.tfidf_ridge_quality(train.texts, train.quality(), test.texts)
-    if tfidf is not None:
-        out["tfidf_ridge"] = Predicted(tfidf, cost)
+    out["tfidf_ridge"] = Predicted(tfidf, cost)
     out["random"] = Predicted(baselines.random_quality(len(test), len(test.models), seed), cost)
     return out
 

@@ -8,6 +8,9 @@ move a prediction (about lr * 2 of the error, as feature vectors have norm about
 Events are appended to a JSONL log and replayed when the router loads, so learning
 survives restarts without rewriting the trained artifact. The log keeps hashed n-gram
 counts and the dense cues, not the prompt text: it is enough to replay and leaks less.
+Each event also names the generation it scores and the key that sent it, so a generation
+is scored once, and a gateway that requires keys can leave anonymous events out of replay
+(`security/feedback_policy.py`).
 """
 
 from __future__ import annotations
@@ -35,9 +38,18 @@ class FeedbackEvent(msgspec.Struct, frozen=True):
     cues: list[float]
     at: str
     hash_bits: int
+    gen_id: str | None = None
+    key_id: str | None = None  # None: sent without a key (an open gateway, or before keys)
 
 
-def event_for(router: AutoRouter, prompt: str, model: str, score: float) -> FeedbackEvent:
+def event_for(
+    router: AutoRouter,
+    prompt: str,
+    model: str,
+    score: float,
+    gen_id: str | None = None,
+    key_id: str | None = None,
+) -> FeedbackEvent:
     if not 0.0 <= score <= 1.0:
         raise ValueError(f"feedback score must be in [0, 1], got {score}")
     if model not in router.models:
@@ -52,6 +64,8 @@ def event_for(router: AutoRouter, prompt: str, model: str, score: float) -> Feed
         cues=dense_cues(prompt, cfg).tolist(),
         at=datetime.now(UTC).isoformat(timespec="seconds"),
         hash_bits=cfg.hash_bits,
+        gen_id=gen_id,
+        key_id=key_id,
     )
 
 
@@ -99,17 +113,24 @@ def record(
     model: str,
     score: float,
     lr: float = DEFAULT_LR,
+    *,
+    gen_id: str | None = None,
+    key_id: str | None = None,
 ) -> float:
     """Learn from one feedback score now and persist it; returns the error it corrected."""
-    event = event_for(router, prompt, model, score)
+    event = event_for(router, prompt, model, score, gen_id, key_id)
     if log is not None:
         log.append(event)
     return learn(router, event, lr)
 
 
-def replay(router: AutoRouter, log: FeedbackLog, lr: float = DEFAULT_LR) -> int:
-    events = log.read()
+def replay(
+    router: AutoRouter, log: FeedbackLog, lr: float = DEFAULT_LR, *, keyed_only: bool = False
+) -> list[FeedbackEvent]:
+    """Re-learn the logged events (with `keyed_only`, only those a key sent); returns the
+    events replayed."""
+    events = [e for e in log.read() if e.key_id is not None or not keyed_only]
     for event in events:
         if event.model in router.models:
             learn(router, event, lr)
-    return len(events)
+    return events

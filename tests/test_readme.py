@@ -1,0 +1,56 @@
+"""The README's commands exist as written, and the files they name are in the repository:
+a new user copies them after a plain `pip install -e .`."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tokenport.cli import _register_areas, app
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _commands() -> list[list[str]]:
+    out = []
+    for block in re.findall(r"```bash\n(.*?)```", README, re.S):
+        for line in block.splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith("tokenport "):
+                out.append(shlex.split(line)[1:])
+    return out
+
+
+COMMANDS = _commands()
+
+
+@pytest.fixture(scope="module")
+def runner() -> CliRunner:
+    _register_areas()
+    return CliRunner()
+
+
+def test_the_readme_has_commands() -> None:
+    assert len(COMMANDS) >= 10
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c[:3]) for c in COMMANDS])
+def test_each_readme_command_and_its_options_exist(runner: CliRunner, argv: list[str]) -> None:
+    words = [a for a in argv if not a.startswith("-")]
+    for n in range(len(words), 0, -1):  # the longest prefix that is a command
+        result = runner.invoke(app, [*words[:n], "--help"], env={"COLUMNS": "200"})
+        if result.exit_code == 0:
+            break
+    assert result.exit_code == 0, f"no such command: tokenport {' '.join(words)}"
+    for option in (a.split("=")[0] for a in argv if a.startswith("--")):
+        assert option in result.output, f"tokenport {' '.join(words[:n])} has no {option}"
+
+
+@pytest.mark.parametrize("path", sorted(set(re.findall(r"\b(data/routing/[\w.]+)", README))))
+def test_files_the_readme_names_are_shipped(path: str) -> None:
+    assert (ROOT / path).is_file(), path
