@@ -35,13 +35,18 @@ import uvloop
 _now = time.perf_counter
 
 
-def build_request(url: str, model: str, stream: bool, api_key: str) -> bytes:
+def build_request(
+    url: str, model: str, stream: bool, api_key: str, body: dict[str, Any] | None = None
+) -> bytes:
+    """The one request every connection sends; `body` (another door's shape) replaces the
+    default Chat Completions body, with `model` and `stream` set the same way."""
     parts = urlsplit(url)
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [{"role": "user", "content": "Say hello to the benchmark."}],
-        "max_tokens": 16,
-    }
+    if body is None:
+        body = {
+            "messages": [{"role": "user", "content": "Say hello to the benchmark."}],
+            "max_tokens": 16,
+        }
+    body = {"model": model, **body}
     if stream:
         body["stream"] = True
     raw = msgspec.json.encode(body)
@@ -272,7 +277,8 @@ async def _settle(pool: Pool, grace: float) -> None:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     parts = urlsplit(args.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    request = build_request(args.url, args.model, args.stream, args.api_key)
+    body = msgspec.json.decode(args.body) if args.body else None
+    request = build_request(args.url, args.model, args.stream, args.api_key, body)
     max_conns = args.connections if args.mode == "closed" else args.max_connections
     pool = Pool(host, port, request, args.stream, max_conns)
     if args.mode == "rate":
@@ -309,6 +315,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default="mock-model")
     p.add_argument("--api-key", default="sk-bench")
     p.add_argument("--stream", action="store_true")
+    p.add_argument("--body", default=None, help="a JSON body instead of the chat one")
     p.add_argument("--rate", type=float, default=100.0, help="requests per second (rate mode)")
     p.add_argument("--duration", type=float, default=5.0, help="seconds of sending")
     p.add_argument("--connections", type=int, default=50, help="in flight (closed mode)")

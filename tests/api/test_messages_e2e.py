@@ -42,8 +42,8 @@ def raw_stream(gw: Any, body: dict[str, Any], **headers: str) -> list[Any]:
     return parse_sse(raw)
 
 
-def generation(gw: Any, gen_id: str) -> dict[str, Any]:
-    status, body = http_json("GET", f"{gw.base_url}/api/v1/generation?id={gen_id}")
+def generation(gw: Any, gen_id: str, key: str | None = None) -> dict[str, Any]:
+    status, body = http_json("GET", f"{gw.base_url}/api/v1/generation?id={gen_id}", token=key)
     assert status == 200, body
     return dict(body["data"])
 
@@ -340,7 +340,7 @@ def test_auth_by_x_api_key_and_aliases(
         model="claude-sonnet-5-1-20261001", max_tokens=10, messages=USER
     )
     assert msg.model == "fakeoa/fake-model"
-    gen = generation(gw, msg.id)
+    gen = generation(gw, msg.id, secret)
     assert gen["model_requested"] == "claude-sonnet-5-1-20261001"
     bearer = anthropic.Anthropic(
         base_url=gw.base_url, auth_token=secret, api_key=None, max_retries=0

@@ -244,7 +244,9 @@ def assert_ledger(
     for row in rows:
         assert row["status"] == "ok", row
         assert (row["door"], row["provider"], row["key_id"]) == (door, provider, key_id), row
-        status, gen = http_json("GET", f"{base_url}/api/v1/generation?id={row['id']}")
+        status, gen = http_json(
+            "GET", f"{base_url}/api/v1/generation?id={row['id']}", token=ADMIN_KEY
+        )
         assert status == 200, gen
         assert gen["data"]["door"] == door, gen
     return rows

@@ -109,7 +109,8 @@ class Admission:
         if token is None or not token.startswith(KEY_PREFIX):
             if self.require_keys:
                 raise Unauthorized(
-                    "This gateway requires an API key: send `Authorization: Bearer tp-...`."
+                    "This gateway requires an API key: send a tokenport key (tp-...) in the "
+                    "`Authorization: Bearer` header or in `x-api-key`."
                 )
             return None
         key = await self._lookup(token)
