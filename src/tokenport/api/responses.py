@@ -25,8 +25,8 @@ from tokenport.api.state import State
 from tokenport.errors import NotFound, TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
 from tokenport.types import Chunk, Door, Message
-from tokenport.wire.responses_reply import ResponsesEncoder, response_object
-from tokenport.wire.responses_request import ResponsesCall, parse_request, unseal_thinking
+from tokenport.wire.responses_reply import ResponsesEncoder, message_of, response_object
+from tokenport.wire.responses_request import ResponsesCall, parse_request
 
 _encoder = msgspec.json.Encoder()
 _messages = msgspec.json.Decoder(list[Message])
@@ -109,7 +109,7 @@ class ResponsesDoor:
             return
         if isinstance(codec, _Codec):
             obj = codec.encoder.response
-            message = _message_of(codec.encoder.output)
+            message = message_of(codec.encoder.output)
         elif call.state.stored is not None:
             obj, message = call.state.stored
         else:
@@ -126,39 +126,6 @@ class ResponsesDoor:
                 conversation=_encoder.encode(conversation),
             )
         )
-
-
-def _message_of(output: list[dict[str, Any]]) -> Message:
-    """The assistant turn a streamed response's output items make, for the conversation."""
-    message = Message(role="assistant")
-    calls = []
-    for item in output:
-        kind = item["type"]
-        if kind == "reasoning":
-            message.reasoning_content = "".join(c["text"] for c in item.get("content") or [])
-            message.thinking = unseal_thinking(item.get("encrypted_content")) or None
-        elif kind == "message":
-            message.content = "".join(c["text"] for c in item["content"])
-        elif kind in ("function_call", "custom_tool_call"):
-            calls.append(item)
-    if calls:
-        message.tool_calls = [_chat_call(item) for item in calls]
-    return message
-
-
-def _chat_call(item: dict[str, Any]) -> dict[str, Any]:
-    name = item["name"]
-    if item.get("namespace"):
-        name = f"{item['namespace']}__{name}"
-    if item["type"] == "custom_tool_call":
-        arguments = _encoder.encode({"input": item["input"]}).decode()
-    else:
-        arguments = item["arguments"]
-    return {
-        "id": item["call_id"],
-        "type": "function",
-        "function": {"name": name, "arguments": arguments},
-    }
 
 
 def routes(state: Callable[[], State]) -> list[Route]:

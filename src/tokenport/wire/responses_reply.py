@@ -18,7 +18,12 @@ from typing import Any
 import orjson
 
 from tokenport.types import JSON, Chunk, Message, Thinking, Usage
-from tokenport.wire.responses_request import ResponsesCall, seal_thinking
+from tokenport.wire.responses_request import (
+    NAMESPACE_SEP,
+    ResponsesCall,
+    seal_thinking,
+    unseal_thinking,
+)
 from tokenport.wire.sse import sse_frame
 from tokenport.wire.tool_stream import CallSequencer, StreamedCall
 
@@ -361,3 +366,36 @@ class ResponsesEncoder:
     def _flush(self) -> bytes:
         out, self._out = b"".join(self._out), []
         return out
+
+
+def message_of(output: list[dict[str, Any]]) -> Message:
+    """The assistant turn a streamed response's output items make, for the conversation."""
+    message = Message(role="assistant")
+    calls = []
+    for item in output:
+        kind = item["type"]
+        if kind == "reasoning":
+            message.reasoning_content = "".join(c["text"] for c in item.get("content") or [])
+            message.thinking = unseal_thinking(item.get("encrypted_content")) or None
+        elif kind == "message":
+            message.content = "".join(c["text"] for c in item["content"])
+        elif kind in ("function_call", "custom_tool_call"):
+            calls.append(item)
+    if calls:
+        message.tool_calls = [_chat_call(item) for item in calls]
+    return message
+
+
+def _chat_call(item: dict[str, Any]) -> dict[str, Any]:
+    name = item["name"]
+    if item.get("namespace"):
+        name = f"{item['namespace']}{NAMESPACE_SEP}{name}"
+    if item["type"] == "custom_tool_call":
+        arguments = orjson.dumps({"input": item["input"]}).decode()
+    else:
+        arguments = item["arguments"]
+    return {
+        "id": item["call_id"],
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
