@@ -18,27 +18,11 @@ A holder row and its first hold are written in one transaction, so a hold withou
 row exists only after such a mistaken sweep, until the stalled holder's next heartbeat.
 Sweeps give those *orphan* holds back too (each row claimed by one conditional DELETE), so
 even a holder that is swept, reserves again and then really dies leaves nothing locked.
+
+The tables are in `db/schema/holds.py`.
 """
 
 from __future__ import annotations
-
-from tokenport.ledger.migrations import Migration
-
-HOLD_MIGRATION = Migration(
-    "k002_key_holds",
-    (
-        """CREATE TABLE key_holders (
-            holder TEXT PRIMARY KEY,
-            seen_at DOUBLE PRECISION NOT NULL
-        )""",
-        """CREATE TABLE key_holds (
-            holder TEXT NOT NULL,
-            key_id TEXT NOT NULL,
-            reserved_nano BIGINT NOT NULL DEFAULT 0,
-            PRIMARY KEY (holder, key_id)
-        )""",
-    ),
-)
 
 
 class HoldQueries:

@@ -1,4 +1,4 @@
-"""API keys and their credit, in the ledger's database (SQLite or PostgreSQL).
+"""API keys and their credit, in the ledger's database (table: `db/schema/keys.py`).
 
 A key is `tp-` + 40 random URL-safe characters. Only its SHA-256 is stored: keys are high-
 entropy, so a slow password hash would buy nothing but latency. Money is integer nano-USD
@@ -23,36 +23,8 @@ from typing import Any
 import msgspec
 from ulid import ULID
 
-from tokenport.ledger.migrations import Migration
-from tokenport.security.holds import HOLD_MIGRATION
-
 NANO = 1_000_000_000
 KEY_PREFIX = "tp-"
-
-KEY_MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
-        "k001_api_keys",
-        (
-            """CREATE TABLE api_keys (
-                id TEXT PRIMARY KEY,
-                name TEXT NOT NULL,
-                hash TEXT NOT NULL UNIQUE,
-                prefix TEXT NOT NULL,
-                created_at DOUBLE PRECISION NOT NULL,
-                expires_at DOUBLE PRECISION,
-                revoked_at DOUBLE PRECISION,
-                credit_limit_nano BIGINT,
-                usage_nano BIGINT NOT NULL DEFAULT 0,
-                reserved_nano BIGINT NOT NULL DEFAULT 0,
-                allowed_models TEXT,
-                rpm INTEGER,
-                tpm INTEGER,
-                country TEXT
-            )""",
-        ),
-    ),
-    HOLD_MIGRATION,
-)
 
 _COLUMNS = (
     "id, name, prefix, created_at, expires_at, revoked_at, credit_limit_nano, usage_nano, "
