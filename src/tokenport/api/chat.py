@@ -90,7 +90,8 @@ class ChatEndpoint:
         if key is not None:
             ctx.key_id = key.id
             routes = st.gateway.routes_for(chat, ctx.app)
-            reservation = await st.admission.admit(key, chat, routes)
+            reservation = await st.admission.admit(key, chat, routes, ctx.gen_id)
+            ctx.hold = reservation.hold
             ctx.on_done = functools.partial(st.admission.settle, reservation)
         if not chat.stream:
             served = await st.gateway.complete(chat, ctx, routes)

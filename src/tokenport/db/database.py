@@ -58,6 +58,7 @@ class Tx:
         # A sqlite3.Connection or a psycopg.Cursor: both have execute() and executemany().
         self._handle = handle
         self.dialect = dialect
+        self.param = "?" if dialect == "sqlite" else "%s"
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> Rows:
         return _fetch(self._handle.execute(sql, params))

@@ -4,7 +4,8 @@ Connections, transactions and outages are `tokenport.db`'s: the store holds a wr
 (used from the ledger's one DB thread) and a reader, so a dashboard query never waits behind a
 batch commit. Rollups are kept incrementally: a batch inserts its requests skipping ids already
 there, and only the rows new to the table feed the rollup upserts (`ledger.rollups`), in the
-same transaction. A replayed batch therefore inserts nothing and counts nothing.
+same transaction, and so do the key charges the gateway could not make (`ledger.charges`).
+A replayed batch therefore inserts nothing, counts nothing and charges nothing.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import msgspec
 from tokenport.db import Database, DatabaseUrl, Tx, migrate
 from tokenport.db.schema.rollups import FLOAT_SUMS, SUM_COLUMNS
 from tokenport.errors import BadRequest
-from tokenport.ledger import rollups
+from tokenport.ledger import charges, rollups
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import ROLLUP_KEYS, GroupBy, UsageRow
 from tokenport.types import Attempt
 
-COLUMNS: tuple[str, ...] = LedgerRecord.__struct_fields__
+# Every field is a column, except the journal-only `hold`.
+COLUMNS: tuple[str, ...] = tuple(f for f in LedgerRecord.__struct_fields__ if f != "hold")
 _BOOLS = ("usage_estimated", "stream")
 _ATTEMPTS = msgspec.json.Decoder(list[Attempt])
 _JSON = msgspec.json.Encoder()
@@ -125,6 +127,7 @@ class SqlStore(ABC):
             new = [r for r in batch if r.id in inserted]
             if new:
                 rollups.add(tx, self.param, new)
+                charges.charge_recorded(tx, new)
         return len(inserted)
 
     def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:

@@ -38,14 +38,13 @@ class HoldQueries:
             "ON CONFLICT (holder, key_id) DO UPDATE "
             "SET reserved_nano = key_holds.reserved_nano + excluded.reserved_nano"
         )
-        self.take = (
-            f"UPDATE key_holds SET reserved_nano = reserved_nano - {p} "
-            f"WHERE holder = {p} AND key_id = {p} AND reserved_nano >= {p}"
-        )
         self.stale = f"SELECT holder FROM key_holders WHERE seen_at < {p} AND holder <> {p}"
         self.claim = f"DELETE FROM key_holders WHERE holder = {p} AND seen_at < {p}"
         self.forget = f"DELETE FROM key_holders WHERE holder = {p}"
-        self.held = f"SELECT key_id, reserved_nano FROM key_holds WHERE holder = {p}"
+        # In key order, as the ledger locks keys: a sweep and a batch never deadlock.
+        self.held = (
+            f"SELECT key_id, reserved_nano FROM key_holds WHERE holder = {p} ORDER BY key_id"
+        )
         self.orphans = (
             "SELECT DISTINCT holder FROM key_holds "
             "WHERE holder NOT IN (SELECT holder FROM key_holders)"
@@ -58,4 +57,3 @@ class HoldQueries:
             f"UPDATE api_keys SET reserved_nano = CASE WHEN reserved_nano > {p} "
             f"THEN reserved_nano - {p} ELSE 0 END WHERE id = {p}"
         )
-        self.charge = f"UPDATE api_keys SET usage_nano = usage_nano + {p} WHERE id = {p}"

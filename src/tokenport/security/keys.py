@@ -23,7 +23,10 @@ from typing import Any
 import msgspec
 from ulid import ULID
 
-NANO = 1_000_000_000
+# Money's units live with the charges (ledger/charges.py); re-exported for key code.
+from tokenport.ledger.charges import NANO as NANO
+from tokenport.ledger.charges import to_nano as to_nano
+
 KEY_PREFIX = "tp-"
 
 _COLUMNS = (
@@ -79,11 +82,6 @@ def new_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(30)
 
 
-def to_nano(usd: float) -> int:
-    # Round up: a reservation must never be smaller than the cost it stands for.
-    return int(-(-round(usd * NANO * 1000) // 1000))
-
-
 def _row_key(row: Sequence[Any]) -> ApiKey:
     allowed = row[9]
     return ApiKey(
@@ -124,10 +122,6 @@ class KeyQueries:
         self.reserve = (
             f"UPDATE api_keys SET reserved_nano = reserved_nano + {p} WHERE id = {p} AND "
             f"(credit_limit_nano IS NULL OR usage_nano + reserved_nano + {p} <= credit_limit_nano)"
-        )
-        self.settle = (
-            f"UPDATE api_keys SET reserved_nano = CASE WHEN reserved_nano > {p} "
-            f"THEN reserved_nano - {p} ELSE 0 END, usage_nano = usage_nano + {p} WHERE id = {p}"
         )
 
 

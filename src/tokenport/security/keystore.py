@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 from tokenport.db import Database, Rows, Tx, migrate
 from tokenport.errors import NotFound
+from tokenport.ledger.charges import Charge, charge_now
+from tokenport.ledger.record import KeyHold
 from tokenport.security.holds import HoldQueries
 from tokenport.security.keys import (
     ApiKey,
@@ -105,15 +107,14 @@ class KeyStore:
         self._registered = self._registered or ok
         return ok
 
-    def settle(self, key_id: str, reserved_nano: int, actual_nano: int) -> None:
-        def body(tx: Tx) -> None:
-            held = tx.run(self.h.take, (reserved_nano, self.holder, key_id, reserved_nano))
-            if held == 1:
-                tx.run(self.q.settle, (reserved_nano, reserved_nano, actual_nano, key_id))
-            else:  # a sweeper took this holder for dead and already gave the hold back
-                tx.run(self.h.charge, (actual_nano, key_id))
-
-        self._tx(body)
+    def settle(
+        self, key_id: str, reserved_nano: int, actual_nano: int, record_id: str | None = None
+    ) -> bool:
+        """Replace a reservation with the actual cost. With `record_id` (the request's ledger
+        id) it is charged once however many times this runs, and not at all if the ledger
+        already charged it (`ledger/charges.py`); returns whether it charged now."""
+        charge = Charge(key_id, KeyHold(self.holder, reserved_nano), actual_nano, record_id)
+        return self._tx(lambda tx: charge_now(tx, charge))
 
     # -- holders (security/holds.py) -----------------------------------------------------
 

@@ -29,4 +29,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     holds.KEY_HOLDS,
     analytics.ROLLUP_DIMENSIONS,
     analytics.DROP_TRIGGERS,
+    keys.KEY_SETTLEMENTS,
 )

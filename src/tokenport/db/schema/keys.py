@@ -25,3 +25,16 @@ API_KEYS = Migration(
         )""",
     ),
 )
+
+# Requests the gateway charged to their key before the ledger stored them: the ledger skips
+# (and deletes) these when it inserts the request, so each charge lands once
+# (`ledger/charges.py`).
+KEY_SETTLEMENTS = Migration(
+    "k003_key_settlements",
+    (
+        """CREATE TABLE key_settlements (
+            id TEXT PRIMARY KEY,
+            settled_at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
+)
