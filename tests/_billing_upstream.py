@@ -15,6 +15,7 @@ have predicted.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import time
@@ -104,3 +105,40 @@ class BillingUpstream:
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+# Request parts that cost more than their text: for the money tests.
+
+
+def big_tools(words: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "word " * words,
+                "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+            },
+        }
+    ]
+
+
+def image_message(nbytes: int) -> dict[str, Any]:
+    data = base64.b64encode(b"\x89PNG" + b"\0" * nbytes).decode()
+    return {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}},
+        ],
+    }
+
+
+def heavy_body() -> dict[str, Any]:
+    """n, a tools schema and an image part: what the issue's concurrency test sends."""
+    return {
+        "messages": [image_message(1_000)],
+        "n": 4,
+        "tools": big_tools(300),
+        "max_tokens": 50,
+    }

@@ -6,14 +6,13 @@ and response schemas in the prompt, images by the picture): `_billing_upstream.p
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from _billing_upstream import BillingUpstream
+from _billing_upstream import BillingUpstream, big_tools, heavy_body, image_message
 from _helpers import http_json
 
 IMAGE_TOKENS = 4_096  # what tokenport reserves for one image: security/worst_case.py
@@ -74,30 +73,6 @@ def _key_info(gw: Any, key_id: str) -> dict[str, Any]:
     return found
 
 
-def _big_tools(words: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "type": "function",
-            "function": {
-                "name": "lookup",
-                "description": "word " * words,
-                "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
-            },
-        }
-    ]
-
-
-def _image_message(nbytes: int) -> dict[str, Any]:
-    data = base64.b64encode(b"\x89PNG" + b"\0" * nbytes).decode()
-    return {
-        "role": "user",
-        "content": [
-            {"type": "text", "text": "what is this?"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}},
-        ],
-    }
-
-
 def test_n_choices_are_reserved_n_times(biller: BillingUpstream, gateway_factory: Any) -> None:
     gw = _gateway(gateway_factory, biller)
     secret, key_id = _key(gw, limit=round(2 * SMALL, 9))
@@ -113,7 +88,7 @@ def test_a_huge_tools_schema_is_part_of_the_prompt(
 ) -> None:
     gw = _gateway(gateway_factory, biller)
     secret, key_id = _key(gw, limit=round(2 * SMALL, 9))
-    status, body = _chat(gw, secret, max_tokens=10, tools=_big_tools(200_000))
+    status, body = _chat(gw, secret, max_tokens=10, tools=big_tools(200_000))
     assert status == 402, body
     assert not biller.bodies  # refused before any upstream call
     assert _key_info(gw, key_id)["usage"] == 0
@@ -125,11 +100,11 @@ def test_an_image_is_reserved_at_its_token_cost_not_its_bytes(
     gw = _gateway(gateway_factory, biller)
     text_and_image = (IMAGE_TOKENS + 100) * 1.0 / 1e6 + 10 * 2.0 / 1e6
     secret, key_id = _key(gw, limit=round(0.9 * text_and_image, 9))
-    status, _ = _chat(gw, secret, max_tokens=10, messages=[_image_message(2_200_000)])
+    status, _ = _chat(gw, secret, max_tokens=10, messages=[image_message(2_200_000)])
     assert status == 402  # a 3 MB image part: the text alone would have fitted
     # Room for the image's fixed cost: served, although its base64 is 3 MB of "text".
     http_json("POST", f"{gw.base_url}/api/v1/keys/{key_id}/top-up", {"amount": 0.01}, ADMIN)
-    status, body = _chat(gw, secret, max_tokens=10, messages=[_image_message(2_200_000)])
+    status, body = _chat(gw, secret, max_tokens=10, messages=[image_message(2_200_000)])
     assert status == 200, body
 
 
@@ -168,20 +143,10 @@ def test_a_cost_over_the_reservation_is_a_debt_that_blocks_the_key(
     assert _chat(gw, secret, max_tokens=10)[0] == 200
 
 
-def _heavy_body() -> dict[str, Any]:
-    """n, a tools schema and an image part: what the issue's concurrency test sends."""
-    return {
-        "messages": [_image_message(1_000)],
-        "n": 4,
-        "tools": _big_tools(300),
-        "max_tokens": 50,
-    }
-
-
 def heavy_cost(gw: Any) -> float:
-    """What the upstream bills for `_heavy_body()`, from one request on an unlimited key."""
+    """What the upstream bills for `heavy_body()`, from one request on an unlimited key."""
     secret, _ = _key(gw)
-    status, body = _chat(gw, secret, **_heavy_body())
+    status, body = _chat(gw, secret, **heavy_body())
     assert status == 200, body
     return float(body["usage"]["cost"])
 
@@ -194,7 +159,7 @@ def test_200_heavy_requests_against_credit_for_50_never_pass_the_limit(
     secret, key_id = _key(gw, limit=limit)
 
     def one(_: int) -> int:
-        return _chat(gw, secret, **_heavy_body())[0]
+        return _chat(gw, secret, **heavy_body())[0]
 
     with ThreadPoolExecutor(50) as pool:
         codes = list(pool.map(one, range(200)))
