@@ -74,13 +74,26 @@ class Proxy:
     def cut(self) -> None:
         self.run(self._cut())
 
+    async def _close(self) -> None:
+        if self.server is not None and self.server.is_serving():
+            await self._cut()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def close(self) -> None:
+        """Stop forwarding and end every pipe, so none is left pending on a stopped loop."""
+        self.run(self._close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
 
 @pytest.fixture
 def proxy() -> Iterator[Proxy]:
     p = Proxy()
     p.start()
     yield p
-    p.loop.call_soon_threadsafe(p.loop.stop)
+    p.close()
 
 
 def test_outage_gives_503_and_the_journal_catches_up(

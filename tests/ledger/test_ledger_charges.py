@@ -13,6 +13,7 @@ import pytest
 from _ledger_fixtures import store_url
 
 from tokenport.ledger import LedgerRecord, LedgerStore, open_store
+from tokenport.ledger.charges import MARKER_TTL_S
 from tokenport.ledger.record import KeyHold
 from tokenport.security.keys import to_nano
 from tokenport.security.keystore import KeyStore
@@ -132,3 +133,19 @@ def test_racing_gateway_and_ledger_charge_each_request_once(
     assert _usage(keys, key_id) == (sum(to_nano(r.cost) for r in records), 0)
     for g in gateways:
         g.close()
+
+
+def test_the_sweep_prunes_week_old_gateway_charges_only(
+    parts: tuple[LedgerStore, KeyStore, str],
+) -> None:
+    _, keys, key_id = parts
+    for i in range(2):
+        assert keys.reserve(key_id, RESERVED)
+        assert keys.settle(key_id, RESERVED, 10, f"gen-cancelled-{i}")  # never recorded
+    keys._run(
+        f"UPDATE key_settlements SET settled_at = {keys.q.param} WHERE id = {keys.q.param}",
+        (time.time() - MARKER_TTL_S - 60, "gen-cancelled-0"),
+    )
+    keys.sweep(60.0)
+    rows, _ = keys._run("SELECT id FROM key_settlements")
+    assert rows == [("gen-cancelled-1",)]

@@ -28,6 +28,10 @@ from tokenport.db import Tx
 from tokenport.ledger.record import KeyHold, LedgerRecord
 
 NANO = 1_000_000_000
+# A gateway charge whose request never reaches the ledger (a request cancelled before it had a
+# record) leaves its `key_settlements` row behind; rows this old are pruned. A journal replayed
+# later than this after its charge (a week-long outage) would charge that request again.
+MARKER_TTL_S = 7 * 86_400
 _IN_CHUNK = 500  # ids per `IN (...)`, well under SQLite's bound-parameter limit
 
 
@@ -89,6 +93,13 @@ def charge_recorded(tx: Tx, records: Sequence[LedgerRecord]) -> int:
         _apply(tx, Charge(r.key_id, r.hold, to_nano(r.cost)))
         applied += 1
     return applied
+
+
+def prune_markers(tx: Tx, now: float) -> int:
+    """Forget gateway charges older than `MARKER_TTL_S`; return how many."""
+    return tx.run(
+        f"DELETE FROM key_settlements WHERE settled_at < {tx.param}", (now - MARKER_TTL_S,)
+    )
 
 
 def _apply(tx: Tx, c: Charge) -> None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from tokenport.db import Database, Rows, Tx, migrate
 from tokenport.errors import NotFound
-from tokenport.ledger.charges import Charge, charge_now
+from tokenport.ledger.charges import Charge, charge_now, prune_markers
 from tokenport.ledger.record import KeyHold
 from tokenport.security.holds import HoldQueries
 from tokenport.security.keys import (
@@ -129,7 +129,9 @@ class KeyStore:
         rows, _ = self._run(self.h.stale, (cutoff, self.holder))
         released = sum(self._release(holder, cutoff) for (holder,) in rows)
         orphans, _ = self._run(self.h.orphans)
-        return released + sum(self._release_orphan(holder) for (holder,) in orphans)
+        released += sum(self._release_orphan(holder) for (holder,) in orphans)
+        self._tx(lambda tx: prune_markers(tx, time.time()))
+        return released
 
     def retire(self) -> None:
         """On a clean stop: give back whatever this holder still holds and remove it."""
