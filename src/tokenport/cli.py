@@ -74,8 +74,8 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run the gateway (and the embedded local model) until interrupted."""
-    from tokenport.analytics.db import where
     from tokenport.api.app import LOCAL_URL_ENV
+    from tokenport.db import parse_url
     from tokenport.providers.local import LocalModelSupervisor
 
     logging.basicConfig(
@@ -107,7 +107,7 @@ def serve(
                 raise typer.Exit(1) from exc
         else:
             os.environ["TOKENPORT_LOCAL_MODEL"] = "0"
-        ledger = where(s.ledger_url())
+        ledger = parse_url(s.ledger_url()).where
         console.print(f"tokenport listening on http://{h}:{p}  (ledger: {ledger})")
         _run_uvicorn(s, sock, workers or s.workers, log_level)
     except _Terminated:
@@ -204,7 +204,7 @@ def _preflight(s: Settings) -> None:
 def config_check(config: ConfigOpt = None) -> None:
     """Validate the config file, reach the ledger database, and show which providers are
     usable. Exits 1 when the database cannot be reached, 2 for an invalid configuration."""
-    from tokenport.analytics.db import where
+    from tokenport.db import parse_url
     from tokenport.providers.registry import build_registry
 
     s = _settings(config)
@@ -223,7 +223,7 @@ def config_check(config: ConfigOpt = None) -> None:
         )
         table.add_row(name, spec.protocol, spec.base_url, status)
     console.print(table)
-    ledger = f"{where(s.ledger_url())} (from {s.database_source})"
+    ledger = f"{parse_url(s.ledger_url()).where} (from {s.database_source})"
     problem = database_problem(s.ledger_url())
     if problem is not None:
         err.print(f"[red]The ledger database is not usable[/red]: {ledger}\n{problem}")
@@ -236,14 +236,14 @@ def config_check(config: ConfigOpt = None) -> None:
 
 def database_problem(url: str) -> str | None:
     """Why the ledger at `url` cannot be used, or None. Reads only: creates nothing."""
-    from tokenport.analytics.db import Database, parse_url
+    from tokenport.db import Database, parse_url
 
     try:
-        dialect, target = parse_url(url)
+        parsed = parse_url(url)
     except ConfigError as exc:
         return exc.message
-    if dialect == "sqlite":
-        path = Path(target)
+    if parsed.dialect == "sqlite":
+        path = Path(parsed.target)
         if not path.exists():
             # A fresh ledger is created on first start: its nearest existing folder must
             # let us create it.
@@ -255,7 +255,7 @@ def database_problem(url: str) -> str | None:
             return None
         if not os.access(path, os.R_OK | os.W_OK):
             return f"{path} is not readable and writable by this user."
-    db = Database(url)
+    db = Database(parsed, what="ledger database")
     try:
         db.rows("SELECT 1")
     except TokenportError as exc:

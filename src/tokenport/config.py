@@ -46,6 +46,7 @@ class ModelConfig(_Strict):
     cache_read_price: float | None = Field(None, ge=0)
     cache_write_price: float | None = Field(None, ge=0)
     context_length: int | None = Field(None, gt=0)
+    max_output: int | None = Field(None, gt=0, description="most output tokens per choice")
     author: str | None = None
     country: str | None = None
     slug: str | None = None

@@ -22,7 +22,7 @@ from tokenport.errors import (
     UpstreamError,
     UpstreamProtocolError,
 )
-from tokenport.ledger.record import LedgerRecord
+from tokenport.ledger.record import KeyHold, LedgerRecord
 from tokenport.pricing import cost_usd
 from tokenport.providers.base import Provider
 from tokenport.providers.deployments import EnergyRate
@@ -61,6 +61,9 @@ class RequestContext:
     # Called once when the request is over, with its cost and total tokens (0, 0 on failure):
     # how the admission layer settles a credit reservation and counts tokens per minute.
     on_done: Callable[[float, int], Awaitable[None]] | None = None
+    # The credit held for the request, carried by its ledger record so that the ledger can
+    # charge the key if `on_done` cannot reach the key database (ledger/charges.py).
+    hold: KeyHold | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -471,6 +474,7 @@ def _record(request: ChatRequest, ctx: RequestContext, status: str, **fields: An
         key_id=ctx.key_id,
         app=ctx.app,
         door=request.door,
+        hold=ctx.hold,
         **fields,
     )
 

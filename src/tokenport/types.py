@@ -207,6 +207,7 @@ class Route(msgspec.Struct, frozen=True):
     model_id: str
     pricing: Pricing
     context_length: int | None = None
+    max_output: int | None = None  # the most output tokens the route may produce, if known
 
 
 class Attempt(msgspec.Struct, omit_defaults=True):

@@ -19,8 +19,8 @@ from _an_helpers import Served
 from _helpers import missing, require_module, wait_for_dashboard
 from tokenport.analytics import scenario, simulate
 from tokenport.analytics.api import routes
-from tokenport.analytics.db import Database
 from tokenport.catalog.store import Catalog
+from tokenport.db import Database
 
 pytestmark = pytest.mark.timeout(120)
 CHROMIUM = "/usr/bin/chromium"

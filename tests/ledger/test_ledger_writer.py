@@ -193,7 +193,7 @@ async def test_postgres_connection_killed_mid_run(pg_url: str, tmp_path: Path) -
     await ledger.start()
     await asyncio.gather(*(ledger.append(r) for r in recs[:100]))
     await ledger.drain(timeout=10)
-    pid = ledger._store._writer.info.backend_pid  # type: ignore[union-attr]
+    pid = ledger._store._writer.backend_pid()  # type: ignore[union-attr]
     query(store_url, "SELECT pg_terminate_backend(?)", (pid,))
     await asyncio.gather(*(ledger.append(r) for r in recs[100:]))
     await ledger.drain(timeout=15)

@@ -1,7 +1,7 @@
 """Rankings and analytics over the ledger's rollups: API, dashboard, CLI, simulator, export.
 
-rollups.py   narrow per-dimension hourly rollups, kept by triggers on `rollup_hourly`
-source.py    reads: per-period sums, latest hour, key table     (db.py: connections)
+rollups.py   narrow per-dimension hourly rollups (kept by the ledger's batch insert)
+source.py    reads: per-period sums, latest hour, key table (connections: tokenport.db)
 periods.py   day / week / month windows, rolling or calendar
 rankings.py  pure: rows + catalog + key countries -> the `Rankings` object
 service.py   query parameters -> `Rankings` (shared by api.py and cli.py)

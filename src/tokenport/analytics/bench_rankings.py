@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable
 
 from tokenport.analytics import rollups
-from tokenport.analytics.db import Database
 from tokenport.analytics.periods import plan
 from tokenport.analytics.service import compute, parse_query
 from tokenport.analytics.source import RollupSource, SourceDimension
 from tokenport.catalog.store import Catalog
+from tokenport.db import Database
 from tokenport.ledger import synth
 
 QUERIES: dict[str, dict[str, str]] = {

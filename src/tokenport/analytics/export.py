@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from tokenport.analytics.db import Database
+from tokenport.db import Database
 from tokenport.errors import ConfigError
 
 Format = Literal["csv", "parquet"]
@@ -95,17 +95,7 @@ def _batches(
         where.append(f"{column} < {p}")
         params.append(until)
     sql = f"SELECT * FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
-    with db.connection() as conn:
-        if db.dialect == "postgres":
-            # A named (server-side) cursor streams; it needs a transaction around it.
-            with conn.transaction(), conn.cursor(name=f"export_{table}") as cur:
-                cur.execute(sql, params)
-                while batch := cur.fetchmany(_BATCH):
-                    yield batch
-            return
-        cur = conn.execute(sql, params)
-        while batch := cur.fetchmany(_BATCH):
-            yield batch
+    yield from db.stream(sql, params, _BATCH)
 
 
 def _write_csv(

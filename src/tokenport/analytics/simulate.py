@@ -93,7 +93,7 @@ def run(opts: Options, catalog: Catalog, progress: Progress | None = None) -> Si
     s = opts.scenario
     users = opts.users or s.scenario.users
     planned = plan_requests(s, opts.requests or s.scenario.requests, opts.seed)
-    rollups.ensure(opts.database_url)  # before traffic, so the triggers see every request
+    rollups.ensure(opts.database_url)  # the schema before traffic: keys are created next
     secrets = _create_keys(opts.database_url, s, users)
     models = _start_fakes(s, catalog)
     try:

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from tokenport.analytics.db import Database
 from tokenport.analytics.periods import Period
 from tokenport.analytics.rollups import DIMENSIONS, SUMS, ensure
+from tokenport.db import Database
 from tokenport.ledger.store import UsageRow
 from tokenport.security.appname import MAX_RAW_CHARS, normalize_app
 

@@ -253,6 +253,7 @@ def create_app(
             await state.gateway.aclose()
             await state.ledger.stop()
             await state.admission.aclose()
+            await asyncio.to_thread(state.responses.close)
 
     app = Starlette(
         routes=[

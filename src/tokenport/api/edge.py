@@ -96,7 +96,8 @@ class DoorEndpoint:
         routes = None
         if key is not None:
             routes = st.gateway.routes_for(request, ctx.app)
-            reservation = await st.admission.admit(key, request, routes)
+            reservation = await st.admission.admit(key, request, routes, ctx.gen_id)
+            ctx.hold = reservation.hold
             ctx.on_done = functools.partial(st.admission.settle, reservation)
         if not request.stream:
             served = await st.gateway.complete(request, ctx, routes)

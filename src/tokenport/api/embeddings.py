@@ -67,7 +67,8 @@ class EmbeddingsEndpoint:
         routes = None
         if key is not None:
             routes = st.gateway.embedding_routes_for(routing, ctx.app)
-            reservation = await st.admission.admit(key, routing, routes)
+            reservation = await st.admission.admit(key, routing, routes, ctx.gen_id)
+            ctx.hold = reservation.hold
             ctx.on_done = functools.partial(st.admission.settle, reservation)
         done = await st.gateway.embed(request, routing, ctx, routes)
         body = embeddings.encode_response(

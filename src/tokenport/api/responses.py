@@ -8,6 +8,7 @@ existed. Stored responses expire after `responses_ttl_s`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,12 +23,13 @@ from tokenport.api.edge import api_key
 from tokenport.api.errors import error_message, error_payload
 from tokenport.api.response_store import ResponseStore, StoredResponse
 from tokenport.api.state import State
-from tokenport.errors import NotFound, TokenportError
+from tokenport.errors import NotFound, ServiceUnavailable, TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
 from tokenport.types import Chunk, Door, Message
 from tokenport.wire.responses_reply import ResponsesEncoder, message_of, response_object
 from tokenport.wire.responses_request import ResponsesCall, parse_request
 
+log = logging.getLogger("tokenport.api")
 _encoder = msgspec.json.Encoder()
 _messages = msgspec.json.Decoder(list[Message])
 
@@ -116,16 +118,20 @@ class ResponsesDoor:
             return
         conversation = [*call.request.messages[call.state.leading :], message]
         now = time.time()
-        await self.store.put(
-            StoredResponse(
-                id=ctx.gen_id,
-                key_id=ctx.key_id,
-                created_at=now,
-                expires_at=now + self.ttl_s,
-                response=_encoder.encode(obj),
-                conversation=_encoder.encode(conversation),
+        try:
+            await self.store.put(
+                StoredResponse(
+                    id=ctx.gen_id,
+                    key_id=ctx.key_id,
+                    created_at=now,
+                    expires_at=now + self.ttl_s,
+                    response=_encoder.encode(obj),
+                    conversation=_encoder.encode(conversation),
+                )
             )
-        )
+        except ServiceUnavailable as exc:
+            # The answer exists and must reach the client; only its later retrieval fails.
+            log.warning("response %s not stored: %s", ctx.gen_id, exc)
 
 
 def routes(state: Callable[[], State]) -> list[Route]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tokenport.api.models import models_body
-from tokenport.api.response_store import MemoryResponseStore, ResponseStore
+from tokenport.api.response_store import ResponseStore, SqlResponseStore
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings
 from tokenport.gateway import Gateway
@@ -92,6 +92,6 @@ def build_state(
         models_body(catalog, registry),
         time.monotonic(),
         Aliases(settings.aliases),
-        MemoryResponseStore(),
+        SqlResponseStore(settings.ledger_url()),
         embedding_catalog,
     )

@@ -7,11 +7,22 @@ import msgspec
 from tokenport.types import Attempt
 
 
+class KeyHold(msgspec.Struct, frozen=True):
+    """The credit a request reserved on its key, and the holder that reserved it
+    (`security/holds.py`): what the ledger needs to charge the request to its key if the
+    gateway could not (database down, process killed). See `ledger/charges.py`."""
+
+    holder: str
+    reserved_nano: int
+
+
 class LedgerRecord(msgspec.Struct, omit_defaults=True):
     """Everything tokenport knows about one request once it has finished.
 
     `id` is a ULID string (sortable by time); `ts` is the request's start, Unix seconds.
-    Costs are USD. `status` is "ok" or "error".
+    Costs are USD. `status` is "ok" or "error". `hold` travels in the journal only (it is not
+    a `requests` column): a record with a hold is charged to its key when it is inserted,
+    unless the gateway already did (exactly once either way).
     """
 
     id: str
@@ -41,3 +52,4 @@ class LedgerRecord(msgspec.Struct, omit_defaults=True):
     energy_wh: float | None = None
     energy_cost: float | None = None
     door: str = "chat"  # the API the request came through (`tokenport.types.Door`)
+    hold: KeyHold | None = None

@@ -1,8 +1,11 @@
-"""The SQL both stores share; a dialect supplies only connections, transactions and `param`.
+"""The SQL both stores share; a dialect supplies only `insert_new`, its fastest safe insert.
 
-Rollups are kept incrementally: a batch inserts its requests with `ON CONFLICT (id) DO NOTHING
-RETURNING id`, and only the ids that come back (the rows new to the table) feed the rollup
-upsert, in the same transaction. A replayed batch therefore inserts nothing and counts nothing.
+Connections, transactions and outages are `tokenport.db`'s: the store holds a writer `Database`
+(used from the ledger's one DB thread) and a reader, so a dashboard query never waits behind a
+batch commit. Rollups are kept incrementally: a batch inserts its requests skipping ids already
+there, and only the rows new to the table feed the rollup upserts (`ledger.rollups`), in the
+same transaction, and so do the key charges the gateway could not make (`ledger.charges`).
+A replayed batch therefore inserts nothing, counts nothing and charges nothing.
 """
 
 from __future__ import annotations
@@ -10,39 +13,25 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any, ClassVar, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
-from tokenport.errors import BadRequest, ServiceUnavailable
-from tokenport.ledger.migrations import migrate
+from tokenport.db import Database, DatabaseUrl, Tx, migrate
+from tokenport.db.schema.rollups import FLOAT_SUMS, SUM_COLUMNS
+from tokenport.errors import BadRequest
+from tokenport.ledger import charges, rollups
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import ROLLUP_KEYS, GroupBy, UsageRow
 from tokenport.types import Attempt
 
-COLUMNS: tuple[str, ...] = LedgerRecord.__struct_fields__
+# Every field is a column, except the journal-only `hold`.
+COLUMNS: tuple[str, ...] = tuple(f for f in LedgerRecord.__struct_fields__ if f != "hold")
 _BOOLS = ("usage_estimated", "stream")
 _ATTEMPTS = msgspec.json.Decoder(list[Attempt])
 _JSON = msgspec.json.Encoder()
 
-_KEY_COLUMNS = ("hour", "model_served", "provider", "key_id", "app")
-_SUM_COLUMNS = (
-    "requests",
-    "errors",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost",
-    "latency_ms_sum",
-    "ttft_ms_sum",
-    "ttft_count",
-    "energy_wh",
-)
-_FLOAT_SUMS = frozenset({"cost", "latency_ms_sum", "ttft_ms_sum", "energy_wh"})
 _GROUP_EXPR: dict[str, str] = {
     "hour": "hour",
     "day": "(hour / 86400) * 86400",  # integer division in both dialects
@@ -51,17 +40,6 @@ _GROUP_EXPR: dict[str, str] = {
     "key_id": "key_id",
     "app": "app",
 }
-
-
-class Tx(Protocol):
-    """The writer connection inside a transaction."""
-
-    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
-    def many(self, sql: str, params: Sequence[Sequence[object]]) -> None: ...
-    def insert_new(self, rows: Sequence[Sequence[object]]) -> list[object]:
-        """Insert `requests` rows (id first, in `COLUMNS` order) whose id is not there yet;
-        return the ids actually inserted. Each dialect does this its fastest safe way."""
-        ...
 
 
 def record_values(record: LedgerRecord) -> tuple[object, ...]:
@@ -78,53 +56,10 @@ def row_record(row: Sequence[Any]) -> LedgerRecord:
     return LedgerRecord(**values)
 
 
-def rollup_deltas(
-    records: Iterable[LedgerRecord], bucket_s: int = 3600
-) -> list[tuple[object, ...]]:
-    """One row of summed deltas per rollup key (unique keys: PostgreSQL rejects an upsert that
-    touches the same row twice in one statement). `bucket_s`: 3600 hourly, 86400 daily."""
-    sums: dict[tuple[object, ...], list[float]] = {}
-    for r in records:
-        bucket = int(r.ts // bucket_s) * bucket_s
-        key = (bucket, r.model_served or "", r.provider or "", r.key_id or "", r.app or "")
-        acc = sums.setdefault(key, [0.0] * len(_SUM_COLUMNS))
-        delta = (
-            1,
-            r.status != "ok",
-            r.prompt_tokens,
-            r.completion_tokens,
-            r.cached_tokens,
-            r.cache_write_tokens,
-            r.reasoning_tokens,
-            r.cost,
-            r.latency_ms,
-            r.ttft_ms or 0.0,
-            r.ttft_ms is not None,
-            r.energy_wh or 0.0,
-        )
-        for i, d in enumerate(delta):
-            acc[i] += d
-    return [
-        (*key, *(v if c in _FLOAT_SUMS else int(v) for c, v in zip(_SUM_COLUMNS, acc, strict=True)))
-        for key, acc in sums.items()
-    ]
-
-
 def insert_sql(param: str) -> str:
     return (
         f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join([param] * len(COLUMNS))}) "
         "ON CONFLICT (id) DO NOTHING"
-    )
-
-
-def _upsert_sql(param: str, table: str = "rollup_hourly") -> str:
-    keys = _KEY_COLUMNS if table == "rollup_hourly" else ("day", *_KEY_COLUMNS[1:])
-    columns = (*keys, *_SUM_COLUMNS)
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in _SUM_COLUMNS)
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) "
-        f"VALUES ({', '.join([param] * len(columns))}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
 
 
@@ -134,8 +69,8 @@ def _report_sql(param: str, group_by: Sequence[GroupBy], by_key: bool, daily: bo
         raise BadRequest(f"Cannot group usage by {group_by!r}.", param="group_by")
     groups = ["day" if daily and g == "day" else _GROUP_EXPR[g] for g in group_by]
     sums = [
-        f"COALESCE(SUM({c}), 0)" if c in _FLOAT_SUMS else f"CAST(COALESCE(SUM({c}), 0) AS BIGINT)"
-        for c in _SUM_COLUMNS
+        f"COALESCE(SUM({c}), 0)" if c in FLOAT_SUMS else f"CAST(COALESCE(SUM({c}), 0) AS BIGINT)"
+        for c in SUM_COLUMNS
     ]
     col, table = ("day", "rollup_daily") if daily else ("hour", "rollup_hourly")
     where = f"{col} >= {param} AND {col} < {param}" + (f" AND key_id = {param}" if by_key else "")
@@ -154,52 +89,31 @@ def _usage_row(group_by: Sequence[GroupBy], row: Sequence[Any]) -> UsageRow:
             fields["bucket"] = int(value)
         else:
             fields[group] = value or None
-    for column, value in zip(_SUM_COLUMNS, row[n:], strict=True):
-        fields[column] = float(value) if column in _FLOAT_SUMS else int(value)
+    for column, value in zip(SUM_COLUMNS, row[n:], strict=True):
+        fields[column] = float(value) if column in FLOAT_SUMS else int(value)
     return UsageRow(**fields)
 
 
 class SqlStore(ABC):
-    """`LedgerStore` over a DB-API connection; subclasses supply the dialect."""
+    """`LedgerStore` over `tokenport.db`; subclasses supply `insert_new` for their dialect."""
 
-    param: ClassVar[str] = "?"
-    # The driver's errors: any of `_driver_errors` means the database is unavailable; the
-    # `_per_record_errors` among them belong to one bad record and are re-raised as they are.
-    _driver_errors: ClassVar[tuple[type[Exception], ...]] = ()
-    _per_record_errors: ClassVar[tuple[type[Exception], ...]] = ()
-
-    @abstractmethod
-    def _describe_outage(self, exc: Exception) -> str:
-        """A one-line message naming this database and what failed."""
-
-    @abstractmethod
-    def _drop(self, *, writer: bool) -> None:
-        """Forget a connection after a failure, so the next use reconnects."""
-
-    @contextmanager
-    def _outage(self, *, writer: bool) -> Iterator[None]:
-        try:
-            yield
-        except self._per_record_errors:
-            raise
-        except self._driver_errors as exc:
-            self._drop(writer=writer)
-            raise ServiceUnavailable(self._describe_outage(exc)) from exc
+    def __init__(self, url: DatabaseUrl) -> None:
+        self.url = url
+        self.param = url.param
+        self._writer = Database(url, readonly=False, keep_value_errors=True)
+        # An in-memory database exists only in its one connection, so reads must share it.
+        self._reader = (
+            self._writer if url.memory else Database(url, readonly=True, keep_value_errors=True)
+        )
+        self._writer.connect()  # fail at open, not at the first batch
 
     @abstractmethod
-    def _transaction(self, *, migrating: bool = False) -> AbstractContextManager[Tx]:
-        """The writer connection in a transaction; outages raise ServiceUnavailable."""
-
-    @abstractmethod
-    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        """A read on the reader connection; outages raise ServiceUnavailable."""
-
-    @abstractmethod
-    def close(self) -> None: ...
+    def insert_new(self, tx: Tx, rows: Sequence[Sequence[object]]) -> list[object]:
+        """Insert `requests` rows (id first, in `COLUMNS` order) whose id is not there yet;
+        return the ids actually inserted."""
 
     def migrate(self) -> list[str]:
-        with self._transaction(migrating=True) as tx:
-            return migrate(tx.rows, self.param)
+        return migrate(self._writer)
 
     def insert_batch(self, records: Sequence[LedgerRecord], /) -> int:
         unique: dict[str, LedgerRecord] = {}
@@ -208,13 +122,20 @@ class SqlStore(ABC):
         if not unique:
             return 0
         batch = list(unique.values())
-        with self._transaction() as tx:
-            inserted = set(tx.insert_new([record_values(r) for r in batch]))
+        with self._writer.transaction() as tx:
+            inserted = set(self.insert_new(tx, [record_values(r) for r in batch]))
             new = [r for r in batch if r.id in inserted]
             if new:
-                tx.many(_upsert_sql(self.param), rollup_deltas(new))
-                tx.many(_upsert_sql(self.param, "rollup_daily"), rollup_deltas(new, 86400))
+                rollups.add(tx, self.param, new)
+                charges.charge_recorded(tx, new)
         return len(inserted)
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        return self._reader.rows(sql, params)
+
+    def close(self) -> None:
+        self._writer.close()
+        self._reader.close()
 
     def get(self, record_id: str, /) -> LedgerRecord | None:
         sql = f"SELECT {', '.join(COLUMNS)} FROM requests WHERE id = {self.param}"

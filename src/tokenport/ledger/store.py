@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from tokenport.errors import ConfigError
+from tokenport.db.url import parse_url
 from tokenport.ledger.record import LedgerRecord
 
 GroupBy = Literal["hour", "day", "model_served", "provider", "key_id", "app"]
@@ -81,25 +81,12 @@ class LedgerStore(Protocol):
 
 
 def open_store(database_url: str) -> LedgerStore:
-    """Open the store a URL names.
-
-    `sqlite:///relative.db`, `sqlite:////abs/path.db` (SQLAlchemy's convention) or a plain path
-    open SQLite; `postgresql://...` or `postgres://...` open PostgreSQL.
-    """
-    scheme, sep, rest = database_url.partition("://")
-    if not sep:
-        scheme, rest = "sqlite", "/" + database_url
-    if scheme == "sqlite":
-        path = rest[1:] if rest.startswith("/") else rest
-        if not path:
-            raise ConfigError(f"The database URL {database_url!r} names no SQLite file.")
+    """Open the store a database URL names (see `tokenport.db.url` for the forms)."""
+    url = parse_url(database_url)
+    if url.dialect == "sqlite":
         from tokenport.ledger.store_sqlite import SqliteStore
 
-        return SqliteStore(path)
-    if scheme in ("postgresql", "postgres"):
-        from tokenport.ledger.store_postgres import PostgresStore
+        return SqliteStore(url)
+    from tokenport.ledger.store_postgres import PostgresStore
 
-        return PostgresStore(database_url)
-    raise ConfigError(
-        f"Unsupported database URL scheme {scheme!r}: use sqlite:///path.db or postgresql://..."
-    )
+    return PostgresStore(url)

@@ -122,6 +122,7 @@ def config_entries(name: str, cfg: ProviderConfig, kind: str = "chat") -> list[M
             country=m.country or "??",
             pricing=Pricing(m.input_price, m.output_price, m.cache_read_price, m.cache_write_price),
             context_length=m.context_length,
+            max_output=m.max_output,
         )
         for m in cfg.models
         if m.kind == kind

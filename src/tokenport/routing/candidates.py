@@ -38,7 +38,7 @@ def split_suffix(model: str) -> tuple[str, Sort | None]:
 
 
 def _route(e: ModelEntry) -> Route:
-    return Route(e.provider, e.upstream_id, e.id, e.pricing, e.context_length)
+    return Route(e.provider, e.upstream_id, e.id, e.pricing, e.context_length, e.max_output)
 
 
 def _price_key(r: Route) -> float:

@@ -1,7 +1,13 @@
 """Who may send a request, and whether they can afford it: the checks before any upstream call.
 
-authenticate -> allowed models -> rate limit -> reserve the request's maximum cost.
-After the request, `settle` replaces the reservation with the actual cost.
+authenticate -> allowed models -> rate limits (reserving the worst-case tokens per minute)
+-> reserve the request's worst-case cost (`worst_case.py`), or 402 if the key cannot cover it.
+After the request, `settle` replaces both reservations with what was actually used.
+
+Settling never fails the request: the answer exists by then. If the key database is down,
+the charge is retried here until it lands, and the request's ledger record carries its hold
+(`ctx.hold`), so the ledger charges it when the database is back, or on the next start after
+a crash (`ledger/charges.py`). Either way it is charged exactly once.
 
 Open mode (the default, `require_keys = false`) lets requests without a tokenport key
 through unmetered, so `tokenport serve` works out of the box; a `tp-` key is always
@@ -17,25 +23,49 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from tokenport.errors import Forbidden, PaymentRequired, ServiceUnavailable, Unauthorized
-from tokenport.pricing import max_cost_usd
-from tokenport.security.keys import KEY_PREFIX, ApiKey, to_nano
+from tokenport.errors import (
+    BadRequest,
+    Forbidden,
+    PaymentRequired,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from tokenport.ledger.record import KeyHold
+from tokenport.security.keys import KEY_PREFIX, NANO, ApiKey, to_nano
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter
+from tokenport.security.worst_case import DEFAULT_OUTPUT, WorstCase, output_bound, worst_case
 from tokenport.tokenize import TokenCounter
 from tokenport.types import ChatRequest, Route
 
 log = logging.getLogger("tokenport.security")
 
-# A request with no output cap at a key with a credit limit is capped here, so that its
-# reservation (and so the key's spend) has a bound.
-DEFAULT_RESERVED_OUTPUT = 4096
+# A request with no output cap, at a key with a credit or token limit, on a route whose
+# maximum output is unknown, is capped here, so that its reservation has a bound.
+DEFAULT_RESERVED_OUTPUT = DEFAULT_OUTPUT
 
 
 @dataclass(slots=True)
 class Reservation:
     key: ApiKey
-    nano: int
+    nano: int  # credit held on the key (0: no credit limit)
+    tokens: int = 0  # tokens held in the key's TPM window
+    window: int = 0
+    record_id: str | None = None  # the request's ledger id: its charge lands once
+    holder: str | None = None
+
+    @property
+    def hold(self) -> KeyHold | None:
+        """What the request's ledger record carries, so the ledger can charge it."""
+        if self.key.credit_limit_nano is None or self.holder is None:
+            return None
+        return KeyHold(self.holder, self.nano)
+
+
+@dataclass(slots=True)
+class _Unsettled:
+    reservation: Reservation
+    actual_nano: int
 
 
 def bearer(authorization: str | None) -> str | None:
@@ -63,6 +93,7 @@ class Admission:
     hold_ttl_s: float = 60.0
     _cache: dict[str, tuple[float, ApiKey | None]] = field(default_factory=dict)
     _keeper: asyncio.Task[None] | None = None
+    _unsettled: list[_Unsettled] = field(default_factory=list)
 
     def start(self) -> None:
         """Keep this process's reservation holder alive, and sweep up dead ones."""
@@ -77,6 +108,7 @@ class Admission:
                 if misses >= _MISSES_TO_WARN:
                     log.warning("key holder heartbeat restored after %d missed beats", misses)
                 misses = 0
+                await self.retry_unsettled()
                 released = await asyncio.to_thread(self.keys.sweep, self.hold_ttl_s)
                 if released:
                     log.warning(
@@ -146,30 +178,112 @@ class Admission:
                     f"This key may not use '{model}'. Allowed: {', '.join(key.allowed_models)}."
                 )
 
-    async def admit(self, key: ApiKey, request: ChatRequest, routes: list[Route]) -> Reservation:
+    async def admit(
+        self,
+        key: ApiKey,
+        request: ChatRequest,
+        routes: list[Route],
+        record_id: str | None = None,
+    ) -> Reservation:
+        """Check the key's limits and reserve the request's worst case on them.
+
+        `record_id`: the id the request's ledger record will have, so that its charge is
+        applied once whether the gateway or the ledger gets to it first.
+        """
         self.check_models(key, request)
-        await self.limiter.admit(key.id, key.rpm, key.tpm)
-        if key.credit_limit_nano is None:
-            return Reservation(key, 0)
-        if request.output_cap() is None:
-            request.max_tokens = DEFAULT_RESERVED_OUTPUT
-        cap = request.output_cap() or DEFAULT_RESERVED_OUTPUT
-        prompt = self.counter.rough_messages(request.messages)
-        worst = max(max_cost_usd(prompt, cap, r.pricing) for r in routes)
-        nano = to_nano(worst)
-        if not await asyncio.to_thread(self.keys.reserve, key.id, nano):
-            raise PaymentRequired(
-                f"Insufficient credit: this request may cost up to ${worst:.6f} "
-                f"({prompt} prompt + {cap} output tokens at the dearest candidate route), "
-                f"more than the key has left. Top the key up or lower max_tokens."
+        if key.credit_limit_nano is None and not key.tpm:
+            await self.limiter.admit(key.id, key.rpm, None)
+            return Reservation(key, 0, record_id=record_id)
+        worst = self._worst(request, routes)
+        if key.tpm and worst.tokens > key.tpm:
+            raise BadRequest(
+                f"This request may use up to {worst.tokens} tokens ({worst.prompt_tokens} "
+                f"prompt + {worst.output_tokens} output, x{worst.choices} choices), more than "
+                f"this key's limit of {key.tpm} tokens per minute. Lower max_tokens or n.",
+                param="max_tokens",
             )
-        return Reservation(key, nano)
+        window = await self.limiter.admit(key.id, key.rpm, key.tpm, worst.tokens if key.tpm else 0)
+        reservation = Reservation(
+            key, 0, worst.tokens if key.tpm else 0, window, record_id, self.keys.holder
+        )
+        if key.credit_limit_nano is None:
+            return reservation
+        try:
+            reserved = await asyncio.to_thread(self.keys.reserve, key.id, worst.nano)
+        except BaseException:
+            await self._release_tokens(reservation)
+            raise
+        if not reserved:
+            await self._release_tokens(reservation)
+            raise await self._refusal(key, worst)
+        reservation.nano = worst.nano
+        return reservation
+
+    def _worst(self, request: ChatRequest, routes: list[Route]) -> WorstCase:
+        if request.output_cap() is None and any(output_bound(request, r) is None for r in routes):
+            # Nothing bounds the answer's length: bound it, or no reservation could.
+            request.max_tokens = DEFAULT_RESERVED_OUTPUT
+        return worst_case(request, routes)
+
+    async def _refusal(self, key: ApiKey, worst: WorstCase) -> PaymentRequired:
+        now = await asyncio.to_thread(self.keys.get, key.id)
+        limit = now.credit_limit_nano or 0
+        if now.usage_nano >= limit:
+            return PaymentRequired(
+                f"This key has spent ${now.usage_nano / NANO:.6f} of its ${limit / NANO:.6f} "
+                "limit (a request can cost more than was reserved for it, and that debt is "
+                "charged). Top the key up to use it again."
+            )
+        return PaymentRequired(
+            f"Insufficient credit: this request may cost up to ${worst.usd:.6f} "
+            f"({worst.prompt_tokens} prompt + {worst.output_tokens} output tokens, "
+            f"x{worst.choices} choices, at the dearest candidate route), more than the key "
+            "has left. Top the key up, or lower max_tokens or n."
+        )
 
     async def settle(self, reservation: Reservation, cost: float, tokens: int) -> None:
+        """Replace the reservations with what the request used. Never raises for an outage:
+        the answer exists, and the charge is retried (and is in the ledger's journal)."""
         key = reservation.key
         if key.credit_limit_nano is not None:
-            await asyncio.to_thread(self.keys.settle, key.id, reservation.nano, to_nano(cost))
-        await self.limiter.add_tokens(key.id, key.tpm, tokens)
+            item = _Unsettled(reservation, to_nano(cost))
+            if not await self._charge(item):
+                self._unsettled.append(item)
+        await self._settle_tokens(reservation, tokens)
+
+    async def _charge(self, item: _Unsettled) -> bool:
+        """Whether the charge landed (or had landed before); False to try again later."""
+        r = item.reservation
+        try:
+            await asyncio.to_thread(
+                self.keys.settle, r.key.id, r.nano, item.actual_nano, r.record_id
+            )
+        except ServiceUnavailable as exc:
+            log.warning("charge for %s deferred (key database down): %s", r.record_id, exc)
+            return False
+        return True
+
+    async def retry_unsettled(self) -> None:
+        """Retry the charges an outage deferred, oldest first, until one fails again."""
+        while self._unsettled:
+            if not await self._charge(self._unsettled[0]):
+                return
+            self._unsettled.pop(0)
+
+    async def _settle_tokens(self, reservation: Reservation, tokens: int) -> None:
+        key = reservation.key
+        try:
+            if reservation.tokens:
+                await self.limiter.settle(
+                    key.id, key.tpm, reservation.window, reservation.tokens, tokens
+                )
+            else:
+                await self.limiter.add_tokens(key.id, key.tpm, tokens)
+        except ServiceUnavailable as exc:  # the window keeps the (larger) reservation
+            log.warning("tokens per minute not settled for %s: %s", key.id, exc)
+
+    async def _release_tokens(self, reservation: Reservation) -> None:
+        await self._settle_tokens(reservation, 0)
 
     async def aclose(self) -> None:
         if self._keeper is not None:
@@ -178,6 +292,7 @@ class Admission:
                 await self._keeper
             self._keeper = None
             try:
+                await self.retry_unsettled()
                 await asyncio.to_thread(self.keys.retire)
             except ServiceUnavailable as exc:  # swept later by another process instead
                 log.warning("could not release this process's key holds: %s", exc)

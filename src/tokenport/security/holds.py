@@ -18,27 +18,11 @@ A holder row and its first hold are written in one transaction, so a hold withou
 row exists only after such a mistaken sweep, until the stalled holder's next heartbeat.
 Sweeps give those *orphan* holds back too (each row claimed by one conditional DELETE), so
 even a holder that is swept, reserves again and then really dies leaves nothing locked.
+
+The tables are in `db/schema/holds.py`.
 """
 
 from __future__ import annotations
-
-from tokenport.ledger.migrations import Migration
-
-HOLD_MIGRATION = Migration(
-    "k002_key_holds",
-    (
-        """CREATE TABLE key_holders (
-            holder TEXT PRIMARY KEY,
-            seen_at DOUBLE PRECISION NOT NULL
-        )""",
-        """CREATE TABLE key_holds (
-            holder TEXT NOT NULL,
-            key_id TEXT NOT NULL,
-            reserved_nano BIGINT NOT NULL DEFAULT 0,
-            PRIMARY KEY (holder, key_id)
-        )""",
-    ),
-)
 
 
 class HoldQueries:
@@ -54,14 +38,13 @@ class HoldQueries:
             "ON CONFLICT (holder, key_id) DO UPDATE "
             "SET reserved_nano = key_holds.reserved_nano + excluded.reserved_nano"
         )
-        self.take = (
-            f"UPDATE key_holds SET reserved_nano = reserved_nano - {p} "
-            f"WHERE holder = {p} AND key_id = {p} AND reserved_nano >= {p}"
-        )
         self.stale = f"SELECT holder FROM key_holders WHERE seen_at < {p} AND holder <> {p}"
         self.claim = f"DELETE FROM key_holders WHERE holder = {p} AND seen_at < {p}"
         self.forget = f"DELETE FROM key_holders WHERE holder = {p}"
-        self.held = f"SELECT key_id, reserved_nano FROM key_holds WHERE holder = {p}"
+        # In key order, as the ledger locks keys: a sweep and a batch never deadlock.
+        self.held = (
+            f"SELECT key_id, reserved_nano FROM key_holds WHERE holder = {p} ORDER BY key_id"
+        )
         self.orphans = (
             "SELECT DISTINCT holder FROM key_holds "
             "WHERE holder NOT IN (SELECT holder FROM key_holders)"
@@ -74,4 +57,3 @@ class HoldQueries:
             f"UPDATE api_keys SET reserved_nano = CASE WHEN reserved_nano > {p} "
             f"THEN reserved_nano - {p} ELSE 0 END WHERE id = {p}"
         )
-        self.charge = f"UPDATE api_keys SET usage_nano = usage_nano + {p} WHERE id = {p}"

@@ -1,4 +1,4 @@
-"""API keys and their credit, in the ledger's database (SQLite or PostgreSQL).
+"""API keys and their credit, in the ledger's database (table: `db/schema/keys.py`).
 
 A key is `tp-` + 40 random URL-safe characters. Only its SHA-256 is stored: keys are high-
 entropy, so a slow password hash would buy nothing but latency. Money is integer nano-USD
@@ -23,36 +23,11 @@ from typing import Any
 import msgspec
 from ulid import ULID
 
-from tokenport.ledger.migrations import Migration
-from tokenport.security.holds import HOLD_MIGRATION
+# Money's units live with the charges (ledger/charges.py); re-exported for key code.
+from tokenport.ledger.charges import NANO as NANO
+from tokenport.ledger.charges import to_nano as to_nano
 
-NANO = 1_000_000_000
 KEY_PREFIX = "tp-"
-
-KEY_MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
-        "k001_api_keys",
-        (
-            """CREATE TABLE api_keys (
-                id TEXT PRIMARY KEY,
-                name TEXT NOT NULL,
-                hash TEXT NOT NULL UNIQUE,
-                prefix TEXT NOT NULL,
-                created_at DOUBLE PRECISION NOT NULL,
-                expires_at DOUBLE PRECISION,
-                revoked_at DOUBLE PRECISION,
-                credit_limit_nano BIGINT,
-                usage_nano BIGINT NOT NULL DEFAULT 0,
-                reserved_nano BIGINT NOT NULL DEFAULT 0,
-                allowed_models TEXT,
-                rpm INTEGER,
-                tpm INTEGER,
-                country TEXT
-            )""",
-        ),
-    ),
-    HOLD_MIGRATION,
-)
 
 _COLUMNS = (
     "id, name, prefix, created_at, expires_at, revoked_at, credit_limit_nano, usage_nano, "
@@ -107,11 +82,6 @@ def new_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(30)
 
 
-def to_nano(usd: float) -> int:
-    # Round up: a reservation must never be smaller than the cost it stands for.
-    return int(-(-round(usd * NANO * 1000) // 1000))
-
-
 def _row_key(row: Sequence[Any]) -> ApiKey:
     allowed = row[9]
     return ApiKey(
@@ -152,10 +122,6 @@ class KeyQueries:
         self.reserve = (
             f"UPDATE api_keys SET reserved_nano = reserved_nano + {p} WHERE id = {p} AND "
             f"(credit_limit_nano IS NULL OR usage_nano + reserved_nano + {p} <= credit_limit_nano)"
-        )
-        self.settle = (
-            f"UPDATE api_keys SET reserved_nano = CASE WHEN reserved_nano > {p} "
-            f"THEN reserved_nano - {p} ELSE 0 END, usage_nano = usage_nano + {p} WHERE id = {p}"
         )
 
 

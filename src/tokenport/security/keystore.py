@@ -1,7 +1,7 @@
 """Blocking access to the key table; the async side calls it through `asyncio.to_thread`.
 
-One connection per store, guarded by a lock. Every database failure surfaces as
-`ServiceUnavailable` with a message naming the database, never as a driver traceback.
+One `tokenport.db.Database` connection per store, so every database failure surfaces as
+`ServiceUnavailable` naming the database, never as a driver traceback.
 Each store is one reservation holder (`security/holds.py`): its reservations are recorded
 under its id, so that if this process dies another can give them back.
 """
@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import psycopg
-
-from tokenport.errors import NotFound, ServiceUnavailable
-from tokenport.ledger.migrations import migrate
+from tokenport.db import Database, Rows, Tx, migrate
+from tokenport.errors import NotFound
+from tokenport.ledger.charges import Charge, charge_now, prune_markers
+from tokenport.ledger.record import KeyHold
 from tokenport.security.holds import HoldQueries
 from tokenport.security.keys import (
-    KEY_MIGRATIONS,
     ApiKey,
     KeyQueries,
     NewKey,
@@ -34,102 +29,37 @@ from tokenport.security.keys import (
     to_nano,
 )
 
-Rows = list[tuple[Any, ...]]
 _T = TypeVar("_T")
 
 
 class KeyStore:
     def __init__(self, database_url: str, *, connect_timeout: int = 5) -> None:
         self.url = database_url
-        self._lock = threading.Lock()
-        self._pg = database_url.startswith(("postgresql://", "postgres://"))
-        self._timeout = connect_timeout
-        self.q = KeyQueries("%s" if self._pg else "?")
-        self.h = HoldQueries("%s" if self._pg else "?")
+        self._db = Database(
+            database_url, readonly=False, what="key database", connect_timeout=connect_timeout
+        )
+        self.q = KeyQueries(self._db.param)
+        self.h = HoldQueries(self._db.param)
         # Unique per store: host and pid for an operator reading the table, a random tail
         # so that a recycled pid is a new holder.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(6).hex()}"
         self._registered = False
-        self._conn: Any = None
         self._migrated = False
-
-    # -- connection ----------------------------------------------------------------------
-
-    def _where(self) -> str:
-        return self.url.split("@")[-1] if self._pg else self.url.removeprefix("sqlite:///")
-
-    def _connect(self) -> Any:
-        if self._pg:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=self._timeout)
-        path = self.url.removeprefix("sqlite:///")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=self._timeout
-        )
-        conn.execute("PRAGMA busy_timeout = 5000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        return conn
-
-    @contextmanager
-    def _db(self) -> Iterator[Any]:
-        with self._lock:
-            try:
-                if self._conn is None:
-                    self._conn = self._connect()
-                yield self._conn
-            except (sqlite3.Error, psycopg.Error, OSError) as exc:
-                self._drop()
-                raise ServiceUnavailable(
-                    f"The key database ({self._where()}) is unavailable: {exc}"
-                ) from exc
-
-    def _drop(self) -> None:
-        try:
-            if self._conn is not None:
-                self._conn.close()
-        except (sqlite3.Error, psycopg.Error):
-            pass
-        self._conn = None
 
     def _run(self, sql: str, params: Sequence[object] = ()) -> tuple[Rows, int]:
         if not self._migrated:
             # Lazily, so a database that is down at start-up only fails the requests that
             # need it, and the table appears once it is back.
             self.migrate()
-        with self._db() as conn:
-            cur = conn.execute(sql, params)
-            rows = cur.fetchall() if cur.description else []
-            return rows, cur.rowcount
+        return self._db.execute(sql, params)
 
     def migrate(self) -> list[str]:
-        with self._atomic() as conn:
-            if self._pg:
-                # Serialize replicas that start at once; released at commit.
-                conn.execute("SELECT pg_advisory_xact_lock(7401)")
-            param = "%s" if self._pg else "?"
-            done = migrate(lambda s, p: _rows(conn.execute(s, p)), param, KEY_MIGRATIONS)
+        done = migrate(self._db)
         self._migrated = True
         return done
 
-    @contextmanager
-    def _atomic(self) -> Iterator[Any]:
-        """This store's connection inside one transaction (SQLite: taking the write lock)."""
-        with self._db() as conn:
-            if self._pg:
-                with conn.transaction():
-                    yield conn
-                return
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
     def close(self) -> None:
-        with self._lock:
-            self._drop()
+        self._db.close()
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -165,7 +95,7 @@ class KeyStore:
     # -- credit --------------------------------------------------------------------------
 
     def reserve(self, key_id: str, nano: int) -> bool:
-        def body(tx: _Tx) -> bool:
+        def body(tx: Tx) -> bool:
             if tx.run(self.q.reserve, (nano, key_id, nano)) != 1:
                 return False
             if not self._registered:  # before the first hold, so a sweeper can find it
@@ -177,15 +107,14 @@ class KeyStore:
         self._registered = self._registered or ok
         return ok
 
-    def settle(self, key_id: str, reserved_nano: int, actual_nano: int) -> None:
-        def body(tx: _Tx) -> None:
-            held = tx.run(self.h.take, (reserved_nano, self.holder, key_id, reserved_nano))
-            if held == 1:
-                tx.run(self.q.settle, (reserved_nano, reserved_nano, actual_nano, key_id))
-            else:  # a sweeper took this holder for dead and already gave the hold back
-                tx.run(self.h.charge, (actual_nano, key_id))
-
-        self._tx(body)
+    def settle(
+        self, key_id: str, reserved_nano: int, actual_nano: int, record_id: str | None = None
+    ) -> bool:
+        """Replace a reservation with the actual cost. With `record_id` (the request's ledger
+        id) it is charged once however many times this runs, and not at all if the ledger
+        already charged it (`ledger/charges.py`); returns whether it charged now."""
+        charge = Charge(key_id, KeyHold(self.holder, reserved_nano), actual_nano, record_id)
+        return self._tx(lambda tx: charge_now(tx, charge))
 
     # -- holders (security/holds.py) -----------------------------------------------------
 
@@ -200,7 +129,9 @@ class KeyStore:
         rows, _ = self._run(self.h.stale, (cutoff, self.holder))
         released = sum(self._release(holder, cutoff) for (holder,) in rows)
         orphans, _ = self._run(self.h.orphans)
-        return released + sum(self._release_orphan(holder) for (holder,) in orphans)
+        released += sum(self._release_orphan(holder) for (holder,) in orphans)
+        self._tx(lambda tx: prune_markers(tx, time.time()))
+        return released
 
     def retire(self) -> None:
         """On a clean stop: give back whatever this holder still holds and remove it."""
@@ -208,7 +139,7 @@ class KeyStore:
         self._registered = False
 
     def _release(self, holder: str, older_than: float | None) -> int:
-        def body(tx: _Tx) -> int:
+        def body(tx: Tx) -> int:
             if older_than is None:
                 tx.run(self.h.forget, (holder,))
             elif tx.run(self.h.claim, (holder, older_than)) != 1:
@@ -219,14 +150,14 @@ class KeyStore:
         return self._tx(body)
 
     def _release_orphan(self, holder: str) -> int:
-        def body(tx: _Tx) -> int:
+        def body(tx: Tx) -> int:
             if tx.rows(self.h.known, (holder,)):
                 return 0  # it heartbeated since the orphans were listed
             return 1 if self._give_back(tx, holder) else 0
 
         return self._tx(body)
 
-    def _give_back(self, tx: _Tx, holder: str) -> int:
+    def _give_back(self, tx: Tx, holder: str) -> int:
         """Release each of `holder`'s holds that this transaction claims; return how many.
 
         A hold is claimed by deleting it at the amount just read, so a settle racing the
@@ -240,27 +171,9 @@ class KeyStore:
                 got += 1
         return got
 
-    def _tx(self, body: Callable[[_Tx], _T]) -> _T:
-        """Run `body` in one transaction on this store's connection."""
+    def _tx(self, body: Callable[[Tx], _T]) -> _T:
+        """Run `body` in one transaction (on SQLite, holding the write lock)."""
         if not self._migrated:
             self.migrate()
-        with self._atomic() as conn:
-            return body(_Tx(conn))
-
-
-class _Tx:
-    """Statements inside one `KeyStore._tx` transaction."""
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-
-    def run(self, sql: str, params: Sequence[object]) -> int:
-        count: int = self._conn.execute(sql, params).rowcount
-        return count
-
-    def rows(self, sql: str, params: Sequence[object]) -> Rows:
-        return _rows(self._conn.execute(sql, params))
-
-
-def _rows(cur: Any) -> Rows:
-    return list(cur.fetchall()) if cur.description else []
+        with self._db.transaction() as tx:
+            return body(tx)
