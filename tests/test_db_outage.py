@@ -158,7 +158,13 @@ def test_an_outage_at_settle_time_cuts_no_answer_and_charges_once(
 
     def streamed(_: int) -> str:
         chunks = list(
-            client.chat.completions.create(model=MODEL, messages=MSG, max_tokens=50, stream=True)
+            client.chat.completions.create(
+                model=MODEL,
+                messages=MSG,
+                max_tokens=50,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
         )
         assert chunks[-1].usage is not None  # the closing usage chunk: the stream was whole
         return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
