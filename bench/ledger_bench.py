@@ -37,7 +37,7 @@ import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tokenport.ledger import synth
+from tokenport.lab import synth
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import open_store
 from tokenport.ledger.writer import Ledger

@@ -26,7 +26,8 @@ import uuid
 import psycopg
 
 from tokenport.analytics import rollups
-from tokenport.ledger import open_store, synth
+from tokenport.lab import synth
+from tokenport.ledger import open_store
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -1,6 +1,6 @@
 """An OpenAI-compatible upstream that bills like a real one, for the money tests.
 
-`providers/fake.py` counts only the words of the messages and answers one choice, which is
+`lab/fake.py` counts only the words of the messages and answers one choice, which is
 enough to test the wire but not what a request costs. This one bills what real upstreams
 bill (and what tokenport's reservation must cover):
 - the prompt: message text, the `tools` schemas and a `response_format` schema, at

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tokenport.api.state import State
     from tokenport.catalog.store import Catalog
     from tokenport.config import Settings
-    from tokenport.providers.fake import FakeUpstream
+    from tokenport.lab.fake import FakeUpstream
 
 FAKE_OA_PRICE = {"input_price": 1.0, "output_price": 2.0, "cache_read_price": 0.1}
 FAKE_ANT_PRICE = {
@@ -153,7 +153,7 @@ def catalog() -> Catalog:
 
 @pytest.fixture
 def fake() -> Iterator[FakeUpstream]:
-    from tokenport.providers.fake import FakeUpstream
+    from tokenport.lab.fake import FakeUpstream
 
     f = FakeUpstream.start_in_thread()
     yield f
@@ -162,7 +162,7 @@ def fake() -> Iterator[FakeUpstream]:
 
 @pytest.fixture
 def fake2() -> Iterator[FakeUpstream]:
-    from tokenport.providers.fake import FakeUpstream
+    from tokenport.lab.fake import FakeUpstream
 
     f = FakeUpstream.start_in_thread()
     yield f

@@ -19,8 +19,8 @@ import psycopg
 import pytest
 
 from _helpers import http_json
+from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.ledger.store import open_store
-from tokenport.providers.fake import FakeUpstream, Script
 from tokenport.security.keys import to_nano
 
 pytestmark = pytest.mark.postgres

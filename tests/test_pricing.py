@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tokenport.pricing import cost_usd, max_cost_usd
-from tokenport.types import Pricing, Usage
+from tokenport.values import Pricing, Usage
 
 
 def test_plain_input_output() -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from _helpers import free_port as _port
 from _helpers import http_json, serve
-from tokenport.providers.fake import FakeUpstream, Script
+from tokenport.lab.fake import FakeUpstream, Script
 
 MSG: list[Any] = [{"role": "user", "content": "hello there"}]
 

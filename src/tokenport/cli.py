@@ -269,6 +269,7 @@ def _register_areas() -> None:
     from tokenport.analytics.cli import register as analytics_commands
     from tokenport.catalog.cli import register as catalog_commands
     from tokenport.economics.cli import register as economics_commands
+    from tokenport.lab.cli import register as lab_commands
     from tokenport.routing.auto.cli import register as router_commands
     from tokenport.security.cli import register as security_commands
 
@@ -277,6 +278,7 @@ def _register_areas() -> None:
     security_commands(app)
     router_commands(app)
     analytics_commands(app)
+    lab_commands(app)
 
 
 def main() -> None:

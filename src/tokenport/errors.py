@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tokenport.types import Attempt
+from tokenport.values import Attempt
 
 
 class TokenportError(Exception):

@@ -24,12 +24,12 @@ from tokenport.errors import (
 )
 from tokenport.ledger.record import KeyHold, LedgerRecord
 from tokenport.pricing import cost_usd
-from tokenport.providers.base import Provider
+from tokenport.providers.base import Provider, ProviderState
 from tokenport.providers.deployments import EnergyRate
-from tokenport.routing.candidates import ProviderState, plan
+from tokenport.routing.candidates import plan
 from tokenport.routing.health import Health
-from tokenport.tokenize import TokenCounter
-from tokenport.types import (
+from tokenport.tokens import TokenCounter
+from tokenport.values import (
     Attempt,
     ChatRequest,
     ChatResponse,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tokenport.types import Pricing, Usage
+from tokenport.values import Pricing, Usage
 
 
 def cost_usd(usage: Usage, price: Pricing) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from _helpers import http_json, missing, require_module, wait_for_dashboard
-from tokenport.providers.fake import FakeUpstream
+from tokenport.lab.fake import FakeUpstream
 
 pytestmark = pytest.mark.timeout(120)
 CHROMIUM = "/usr/bin/chromium"

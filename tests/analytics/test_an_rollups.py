@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from _an_helpers import END, HOUR
 
+from _an_helpers import END, HOUR
 from tokenport.analytics import rollups
 from tokenport.analytics.periods import plan
 from tokenport.analytics.service import compute, parse_query
 from tokenport.analytics.source import RollupSource
 from tokenport.catalog.store import Catalog
 from tokenport.db import Database
-from tokenport.ledger import open_store, synth
+from tokenport.lab import synth
+from tokenport.ledger import open_store
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from _helpers import http_json
-from tokenport.providers.fake import FakeUpstream, Script
+from tokenport.lab.fake import FakeUpstream, Script
 
 MESSAGES: list[Any] = [{"role": "user", "content": "say hello to the world"}]
 

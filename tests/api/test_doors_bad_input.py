@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _helpers import http_raw
-from tokenport.providers.fake import FakeUpstream
+from tokenport.lab.fake import FakeUpstream
 
 DOORS = [
     "/v1/chat/completions",

@@ -16,7 +16,7 @@ from agents import (
 )
 from openai import AsyncOpenAI
 
-from tokenport.providers.fake import FakeUpstream, Script
+from tokenport.lab.fake import FakeUpstream, Script
 
 CALLS: list[str] = []
 

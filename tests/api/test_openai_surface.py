@@ -12,7 +12,7 @@ import pytest
 
 from _grammar import check_chat, parse_sse
 from _helpers import http_json, http_raw
-from tokenport.providers.fake import FakeUpstream, Script
+from tokenport.lab.fake import FakeUpstream, Script
 
 MESSAGES: list[Any] = [{"role": "user", "content": "say hello to the world"}]
 CHAT_MODEL = {

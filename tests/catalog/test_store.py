@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tokenport.catalog import Catalog, ModelEntry
-from tokenport.types import Pricing
+from tokenport.values import Pricing
 
 
 @pytest.fixture(scope="module")

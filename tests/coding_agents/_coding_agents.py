@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from _helpers import http_json, missing
-from tokenport.providers.fake import FakeUpstream, Received, Script
+from tokenport.lab.fake import FakeUpstream, Received, Script
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".agents" / "node_modules" / ".bin"

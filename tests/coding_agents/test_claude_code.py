@@ -33,7 +33,7 @@ from _coding_agents import (
 )
 
 from tokenport.config import Settings
-from tokenport.providers.fake import FakeUpstream
+from tokenport.lab.fake import FakeUpstream
 
 pytestmark = pytest.mark.agents
 

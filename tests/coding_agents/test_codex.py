@@ -36,7 +36,7 @@ from _coding_agents import (
     upstream_turns,
 )
 
-from tokenport.providers.fake import FakeUpstream
+from tokenport.lab.fake import FakeUpstream
 
 pytestmark = pytest.mark.agents
 

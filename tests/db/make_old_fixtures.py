@@ -28,7 +28,8 @@ from pathlib import Path
 import psycopg
 
 from tokenport.analytics import rollups
-from tokenport.ledger import open_store, synth
+from tokenport.lab import synth
+from tokenport.ledger import open_store
 from tokenport.security.keystore import KeyStore
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"

@@ -21,7 +21,8 @@ import pytest
 from conftest import PG_DSN
 from tokenport.analytics import rollups
 from tokenport.db import MIGRATIONS, Database, applied, migrate
-from tokenport.ledger import open_store, synth
+from tokenport.lab import synth
+from tokenport.ledger import open_store
 from tokenport.security.keystore import KeyStore
 
 pytestmark = pytest.mark.timeout(120)

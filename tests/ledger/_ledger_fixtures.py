@@ -17,7 +17,7 @@ import pytest
 
 from tokenport.errors import ServiceUnavailable
 from tokenport.ledger import LedgerRecord, LedgerStore, open_store
-from tokenport.types import Attempt
+from tokenport.values import Attempt
 
 PG_DSN = os.environ.get("TOKENPORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PG_DOWN = (

@@ -12,7 +12,8 @@ from _ledger_fixtures import count, full_record, query, store_url
 
 from tokenport.db import MIGRATIONS
 from tokenport.errors import BadRequest, ConfigError, ServiceUnavailable
-from tokenport.ledger import LedgerRecord, LedgerStore, open_store, synth
+from tokenport.lab import synth
+from tokenport.ledger import LedgerRecord, LedgerStore, open_store
 from tokenport.ledger.store_sqlite import SqliteStore
 
 __all__ = ["store_url"]

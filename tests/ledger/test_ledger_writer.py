@@ -10,7 +10,8 @@ import pytest
 from _ledger_fixtures import FlakyStore, count, full_record, pg_url, query, store_url
 
 from tokenport.errors import ServiceUnavailable
-from tokenport.ledger import Ledger, LedgerRecord, open_store, synth
+from tokenport.lab import synth
+from tokenport.ledger import Ledger, LedgerRecord, open_store
 from tokenport.ledger.journal import list_segments, segment_path
 
 __all__ = ["pg_url", "store_url"]

@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from tokenport.providers.anthropic import AnthropicProvider
-from tokenport.providers.base import Provider, ProviderSpec
-from tokenport.types import ChatRequest, Chunk, Message, Pricing, Route, Usage
+from tokenport.providers.base import Provider
+from tokenport.values import ChatRequest, Chunk, Message, Pricing, ProviderSpec, Route, Usage
 
 API_KEY = "sk-ant-api03-SECRETSECRETSECRET1234567890"
 PROMPT = [Message(role="system", content="You are terse."), Message(role="user", content="Say hi")]

@@ -30,10 +30,9 @@ from tokenport.errors import (
     UpstreamServerError,
     UpstreamTimeout,
 )
+from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.providers.anthropic import AnthropicProvider
-from tokenport.providers.base import ProviderSpec
-from tokenport.providers.fake import FakeUpstream, Script
-from tokenport.types import Chunk, Message, Usage
+from tokenport.values import Chunk, Message, ProviderSpec, Usage
 from tokenport.wire.anthropic_reply import parse_response
 from tokenport.wire.anthropic_stream import StreamState
 

@@ -32,9 +32,9 @@ from tokenport.errors import (
     UpstreamServerError,
     UpstreamTimeout,
 )
+from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.providers.base import Provider
-from tokenport.providers.fake import FakeUpstream, Script
-from tokenport.types import Chunk, Usage
+from tokenport.values import Chunk, Usage
 
 try:
     import tokenport.providers.openai_compat  # noqa: F401

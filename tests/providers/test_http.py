@@ -6,7 +6,8 @@ from tokenport.errors import (
     UpstreamRateLimited,
     UpstreamServerError,
 )
-from tokenport.providers.http import error_for_status, redact, retry_after_seconds
+from tokenport.providers.http import error_for_status, retry_after_seconds
+from tokenport.redaction import redact
 
 
 def test_own_key_is_removed_whatever_its_format() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from _helpers import http_json
-from tokenport.providers.fake import FakeUpstream
+from tokenport.lab.fake import FakeUpstream
 from tokenport.routing.auto.data import load_dataset
 from tokenport.routing.auto.train import train_router
 

@@ -6,7 +6,7 @@ from tokenport.catalog.model import ModelEntry
 from tokenport.errors import BadRequest, ModelNotFound, ProviderUnavailable
 from tokenport.routing.candidates import ProviderState, plan, split_suffix
 from tokenport.routing.health import Health
-from tokenport.types import ChatRequest, MaxPrice, Message, Pricing, ProviderPrefs
+from tokenport.values import ChatRequest, MaxPrice, Message, Pricing, ProviderPrefs
 
 
 def _e(provider: str, slug: str, inp: float, out: float) -> ModelEntry:

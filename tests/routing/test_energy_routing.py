@@ -11,8 +11,8 @@ import pytest
 
 from tokenport.config import DeploymentConfig
 from tokenport.errors import ConfigError
+from tokenport.lab.fake import FakeUpstream
 from tokenport.providers.deployments import profile
-from tokenport.providers.fake import FakeUpstream
 
 LLAMA = "Llama-3.1-70B-Instruct"
 MSG: list[Any] = [{"role": "user", "content": "write a function that adds two numbers"}]

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from _helpers import http_json as _call
-from tokenport.providers.fake import FakeUpstream, Script
+from tokenport.lab.fake import FakeUpstream, Script
 
 ADMIN = "admin-secret-for-tests-0123456789"
 MODEL = "fakeoa/fake-model"

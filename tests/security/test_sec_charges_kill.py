@@ -22,7 +22,7 @@ import openai
 import pytest
 
 from _helpers import free_port, http_json, serve
-from tokenport.providers.fake import FakeUpstream, Script
+from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.security.keys import to_nano
 
 pytestmark = pytest.mark.timeout(120)

@@ -15,7 +15,7 @@ import openai
 
 from _helpers import free_port, serve
 from _helpers import http_json as _call
-from tokenport.providers.fake import FakeUpstream, Script
+from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.security.keystore import KeyStore
 
 ADMIN = "admin-secret-holds-0123456789"

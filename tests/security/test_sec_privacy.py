@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from _helpers import http_json
-from tokenport.providers.fake import FakeUpstream
+from tokenport.lab.fake import FakeUpstream
 
 ADMIN = "admin-secret-for-privacy-tests-0123"
 MODEL = "fakeoa/fake-model"
@@ -208,7 +208,7 @@ def test_anonymous_feedback_in_the_log_is_not_replayed_where_keys_are_required(
     from tokenport.routing.auto.decide import AutoRouter
     from tokenport.routing.auto.feedback import FeedbackLog, event_for
     from tokenport.routing.autoroute import AutoRouting
-    from tokenport.tokenize import TokenCounter
+    from tokenport.tokens import TokenCounter
 
     clean = AutoRouter.load(artifact)
     log = FeedbackLog(tmp_path / "router-feedback.jsonl")

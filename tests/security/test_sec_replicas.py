@@ -14,7 +14,7 @@ import pytest
 from _helpers import free_port as _port
 from _helpers import http_json as _call
 from _helpers import serve
-from tokenport.providers.fake import FakeUpstream, Script
+from tokenport.lab.fake import FakeUpstream, Script
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 ADMIN = "admin-secret-replicas-0123456789"

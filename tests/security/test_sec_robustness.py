@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from _helpers import free_port, http_json
-from tokenport.providers.fake import FakeUpstream
+from tokenport.lab.fake import FakeUpstream
 
 ADMIN = "admin-secret-for-robustness-tests"
 

@@ -16,7 +16,7 @@ from tokenport.security.worst_case import (
     prompt_tokens,
     worst_case,
 )
-from tokenport.types import ChatRequest, Pricing, Route
+from tokenport.values import ChatRequest, Pricing, Route
 
 CHEAP = Route("a", "m", "a/m", Pricing(1.0, 2.0), context_length=8192, max_output=1000)
 DEAR = Route("b", "m", "b/m", Pricing(3.0, 15.0), context_length=4096)

@@ -17,7 +17,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokenport.providers.base import ProviderSpec
+from tokenport.values import ProviderSpec
 from tokenport.wire import anthropic_parse, anthropic_request, openai_chat
 
 SPEC = ProviderSpec(name="up", base_url="http://127.0.0.1:1/v1")

@@ -36,9 +36,9 @@ from tokenport.api.surface import routes as surface_routes
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings, load_settings
 from tokenport.economics.api import economics_endpoint
+from tokenport.economics.settings import economics_of
 from tokenport.errors import BadRequest, NotFound, PayloadTooLarge, TokenportError
 from tokenport.ledger.record import LedgerRecord
-from tokenport.providers.registry import economics_of
 from tokenport.security.access import Access, Viewer
 from tokenport.security.feedback_policy import admit_feedback
 

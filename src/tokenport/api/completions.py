@@ -11,7 +11,7 @@ from tokenport.api.door import Call, StreamCodec
 from tokenport.api.errors import error_payload
 from tokenport.errors import TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
-from tokenport.types import Chunk, Door
+from tokenport.values import Chunk, Door
 from tokenport.wire import completions
 from tokenport.wire.completions import CompletionCall
 from tokenport.wire.sse import sse_frame

@@ -17,7 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from tokenport.errors import TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
-from tokenport.types import ChatRequest, Chunk, Door
+from tokenport.values import ChatRequest, Chunk, Door
 
 S = TypeVar("S")
 

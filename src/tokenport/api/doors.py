@@ -11,8 +11,8 @@ from tokenport.api.door import Call, StreamCodec
 from tokenport.api.errors import error_message, error_payload
 from tokenport.errors import TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
-from tokenport.tokenize import TokenCounter
-from tokenport.types import Chunk, Door
+from tokenport.tokens import TokenCounter
+from tokenport.values import Chunk, Door
 from tokenport.wire import anthropic_parse, anthropic_reply, openai_chat
 from tokenport.wire.anthropic_stream import EventEncoder, event
 from tokenport.wire.sse import sse_frame

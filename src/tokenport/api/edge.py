@@ -25,7 +25,7 @@ from tokenport.errors import BadRequest, PayloadTooLarge, TokenportError
 from tokenport.gateway import RequestContext
 from tokenport.routing.autoroute import AutoChoice, is_auto
 from tokenport.security.appname import normalize_app
-from tokenport.types import ChatRequest
+from tokenport.values import ChatRequest
 
 log = logging.getLogger("tokenport.api")
 Scope = MutableMapping[str, Any]

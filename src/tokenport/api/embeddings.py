@@ -24,7 +24,7 @@ from tokenport.api.edge import (
 from tokenport.api.errors import error_payload, retry_after
 from tokenport.api.state import State
 from tokenport.errors import TokenportError
-from tokenport.types import ChatRequest, Message
+from tokenport.values import ChatRequest, Message
 from tokenport.wire import embeddings
 
 log = logging.getLogger("tokenport.api")

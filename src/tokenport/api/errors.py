@@ -17,7 +17,7 @@ from tokenport.errors import (
     TokenportError,
     UpstreamError,
 )
-from tokenport.providers.http import redact, redact_addresses
+from tokenport.redaction import redact, redact_addresses
 
 log = logging.getLogger("tokenport.api")
 _encoder = msgspec.json.Encoder()

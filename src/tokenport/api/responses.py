@@ -25,7 +25,7 @@ from tokenport.api.response_store import ResponseStore, StoredResponse
 from tokenport.api.state import State
 from tokenport.errors import NotFound, ServiceUnavailable, TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
-from tokenport.types import Chunk, Door, Message
+from tokenport.values import Chunk, Door, Message
 from tokenport.wire.responses_reply import ResponsesEncoder, message_of, response_object
 from tokenport.wire.responses_request import ResponsesCall, parse_request
 

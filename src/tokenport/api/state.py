@@ -20,7 +20,7 @@ from tokenport.routing.health import Health
 from tokenport.security.admission import Admission
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
-from tokenport.tokenize import TokenCounter
+from tokenport.tokens import TokenCounter
 
 
 @dataclass(slots=True)

@@ -34,7 +34,7 @@ import msgspec
 from tokenport.catalog.authors import Authors, default_authors, last_segment
 from tokenport.catalog.model import ModelEntry
 from tokenport.errors import ConfigError
-from tokenport.types import Pricing
+from tokenport.values import Pricing
 
 LICENSE = "MIT License, Copyright (c) 2025 models.dev"
 SOURCE_URL = "https://models.dev"

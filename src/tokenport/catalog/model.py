@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from tokenport.types import Pricing
+from tokenport.values import Pricing
 
 
 class ModelEntry(msgspec.Struct, frozen=True, omit_defaults=True):

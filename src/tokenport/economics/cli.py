@@ -281,7 +281,7 @@ def energy(
     usage = [
         ProviderEnergy(r.provider or "", r.requests, r.completion_tokens, r.energy_wh) for r in rows
     ]
-    from tokenport.providers.registry import economics_of
+    from tokenport.economics.settings import economics_of
 
     result = by_region(usage, deployments, economics_of(settings).regions)
     if as_json:

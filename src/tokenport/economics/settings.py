@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -27,6 +27,10 @@ from tokenport.economics.inputs import (
     table,
 )
 from tokenport.economics.regions import Region, load_regions
+from tokenport.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tokenport.config import Settings
 
 SECTIONS = ("regions", "gpus", "assumptions")
 
@@ -108,3 +112,14 @@ def _section(overrides: Table, name: str) -> Table | None:
 def default_economics() -> Economics:
     """The shipped data with no overrides, parsed on first use and then shared."""
     return Economics.load()
+
+
+def economics_of(settings: Settings) -> Economics:
+    """The cost model's data with the config's `[economics]` overrides (ConfigError if bad)."""
+    if not settings.economics:
+        return default_economics()
+    try:
+        return Economics.load(settings.economics)
+    except CostInputError as exc:
+        # Name the field as it is spelled in the config file.
+        raise ConfigError(f"economics.{exc.message.removeprefix('economics.')}") from exc

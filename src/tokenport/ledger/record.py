@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from tokenport.types import Attempt
+from tokenport.values import Attempt
 
 
 class KeyHold(msgspec.Struct, frozen=True):
@@ -51,5 +51,5 @@ class LedgerRecord(msgspec.Struct, omit_defaults=True):
     attempts: list[Attempt] = msgspec.field(default_factory=list)
     energy_wh: float | None = None
     energy_cost: float | None = None
-    door: str = "chat"  # the API the request came through (`tokenport.types.Door`)
+    door: str = "chat"  # the API the request came through (`tokenport.values.Door`)
     hold: KeyHold | None = None

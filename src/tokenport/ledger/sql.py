@@ -24,7 +24,7 @@ from tokenport.errors import BadRequest
 from tokenport.ledger import charges, rollups
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import ROLLUP_KEYS, GroupBy, UsageRow
-from tokenport.types import Attempt
+from tokenport.values import Attempt
 
 # Every field is a column, except the journal-only `hold`.
 COLUMNS: tuple[str, ...] = tuple(f for f in LedgerRecord.__struct_fields__ if f != "hold")

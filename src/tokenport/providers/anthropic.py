@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from tokenport.errors import UpstreamBadRequest
-from tokenport.providers.base import ProviderSpec
 from tokenport.providers.http import UpstreamClient
-from tokenport.types import (
+from tokenport.values import (
     ChatRequest,
     ChatResponse,
     Chunk,
     EmbeddingRequest,
     EmbeddingResponse,
+    ProviderSpec,
     Route,
 )
 from tokenport.wire.anthropic_reply import parse_response

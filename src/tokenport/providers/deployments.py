@@ -16,7 +16,7 @@ from tokenport.economics.costmodel import Deployment, marginal_cost_per_mtok
 from tokenport.economics.errors import CostInputError
 from tokenport.economics.settings import Economics
 from tokenport.errors import ConfigError
-from tokenport.types import Pricing
+from tokenport.values import Pricing
 
 
 class EnergyRate(msgspec.Struct, frozen=True):

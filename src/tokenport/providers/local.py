@@ -30,7 +30,7 @@ import msgspec
 
 from tokenport.config import LocalModelConfig
 from tokenport.errors import ConfigError, ServiceUnavailable
-from tokenport.tokenize import bundled_gguf
+from tokenport.tokens import bundled_gguf
 
 log = logging.getLogger(__name__)
 _UNHEALTHY_CHECKS = 3  # consecutive failed checks before a restart

@@ -12,14 +12,14 @@ from collections.abc import AsyncIterator
 import msgspec
 
 from tokenport.errors import UpstreamProtocolError, UpstreamServerError
-from tokenport.providers.base import ProviderSpec
 from tokenport.providers.http import UpstreamClient
-from tokenport.types import (
+from tokenport.values import (
     ChatRequest,
     ChatResponse,
     Chunk,
     EmbeddingRequest,
     EmbeddingResponse,
+    ProviderSpec,
     Route,
 )
 from tokenport.wire import embeddings

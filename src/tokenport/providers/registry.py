@@ -16,15 +16,13 @@ import msgspec
 
 from tokenport.catalog.model import ModelEntry
 from tokenport.config import LocalModelConfig, ProviderConfig, Settings
-from tokenport.economics.errors import CostInputError
-from tokenport.economics.settings import Economics, default_economics
+from tokenport.economics.settings import economics_of
 from tokenport.errors import ConfigError
 from tokenport.providers.anthropic import AnthropicProvider
-from tokenport.providers.base import Capabilities, Provider, ProviderSpec
+from tokenport.providers.base import Provider, ProviderState
 from tokenport.providers.deployments import EnergyRate, profile
 from tokenport.providers.openai_compat import OpenAICompatProvider
-from tokenport.routing.candidates import ProviderState
-from tokenport.types import Pricing
+from tokenport.values import Capabilities, Pricing, ProviderSpec
 
 LOCAL = "local"
 _ADAPTERS: dict[str, Callable[[ProviderSpec, str | None], Provider]] = {
@@ -72,17 +70,6 @@ def _merge(base: ProviderSpec | None, name: str, cfg: ProviderConfig) -> Provide
     if not fields.get("base_url"):
         raise ConfigError(f"providers.{name}: `base_url` is required for a new provider")
     return msgspec.convert(fields, ProviderSpec)
-
-
-def economics_of(settings: Settings) -> Economics:
-    """The cost model's data with the config's `[economics]` overrides (ConfigError if bad)."""
-    if not settings.economics:
-        return default_economics()
-    try:
-        return Economics.load(settings.economics)
-    except CostInputError as exc:
-        # Name the field as it is spelled in the config file.
-        raise ConfigError(f"economics.{exc.message.removeprefix('economics.')}") from exc
 
 
 def local_spec(base_url: str) -> ProviderSpec:

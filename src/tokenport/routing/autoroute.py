@@ -21,9 +21,8 @@ from tokenport.errors import BadRequest, ConfigError, NotFound
 from tokenport.pricing import max_cost_usd
 from tokenport.routing.auto.decide import AutoRouter, Decision, Pool
 from tokenport.routing.auto.feedback import FeedbackLog, record, replay
-from tokenport.tokenize import TokenCounter
-from tokenport.types import ChatRequest
-from tokenport.wire.openai_chat import message_text
+from tokenport.tokens import TokenCounter, message_text
+from tokenport.values import ChatRequest
 
 _REMEMBER = 10_000
 

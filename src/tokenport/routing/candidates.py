@@ -8,26 +8,14 @@ serve, with optional `:floor` / `:nitro` suffix), `models` (ordered fallbacks) a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from tokenport.catalog.model import ModelEntry
 from tokenport.errors import BadRequest, ModelNotFound, ProviderUnavailable
+from tokenport.providers.base import ProviderState
 from tokenport.routing.health import Health
-from tokenport.types import ChatRequest, Pricing, ProviderPrefs, Route, Sort
+from tokenport.values import ChatRequest, ProviderPrefs, Route, Sort
 
 _SUFFIX_SORT: dict[str, Sort] = {"floor": "price", "nitro": "throughput"}
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderState:
-    """What routing needs to know about one configured provider."""
-
-    name: str
-    available: bool  # configured with a key and enabled
-    unsupported: frozenset[str]
-    missing_key_env: str | None = None
-    rtt_ms: float | None = None  # network round trip from the gateway, when configured
-    cost: Pricing | None = None  # marginal serving cost of a self-hosted deployment
 
 
 def split_suffix(model: str) -> tuple[str, Sort | None]:

@@ -35,8 +35,8 @@ from tokenport.security.keys import KEY_PREFIX, NANO, ApiKey, to_nano
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter
 from tokenport.security.worst_case import DEFAULT_OUTPUT, WorstCase, output_bound, worst_case
-from tokenport.tokenize import TokenCounter
-from tokenport.types import ChatRequest, Route
+from tokenport.tokens import TokenCounter
+from tokenport.values import ChatRequest, Route
 
 log = logging.getLogger("tokenport.security")
 

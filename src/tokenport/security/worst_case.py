@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from tokenport.ledger.charges import NANO, to_nano
-from tokenport.types import ChatRequest, Message, Route
+from tokenport.values import ChatRequest, Message, Route
 
 IMAGE_TOKENS = 4_096
 DEFAULT_OUTPUT = 4_096

@@ -11,7 +11,7 @@ import msgspec
 import orjson
 
 from tokenport.errors import BadRequest
-from tokenport.types import JSON, ChatRequest, Message, Thinking, ThinkingConfig
+from tokenport.values import JSON, ChatRequest, Message, Thinking, ThinkingConfig
 from tokenport.wire.common import (
     check_range,
     check_tokens,

@@ -22,8 +22,8 @@ from tokenport.errors import (
     UpstreamServerError,
     UpstreamTimeout,
 )
-from tokenport.providers.http import redact
-from tokenport.types import JSON, ChatResponse, Choice, Message, Thinking, Usage
+from tokenport.redaction import redact
+from tokenport.values import JSON, ChatResponse, Choice, Message, Thinking, Usage
 
 _FINISH = {
     "end_turn": "stop",

@@ -39,7 +39,7 @@ import msgspec
 import orjson
 
 from tokenport.errors import UpstreamBadRequest
-from tokenport.types import JSON, ChatRequest, Message, Thinking
+from tokenport.values import JSON, ChatRequest, Message, Thinking
 
 DEFAULT_MAX_TOKENS = 4096
 MIN_THINKING_BUDGET = 1024

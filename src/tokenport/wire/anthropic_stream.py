@@ -20,7 +20,7 @@ import msgspec
 import orjson
 
 from tokenport.errors import UpstreamProtocolError
-from tokenport.types import JSON, Chunk, Delta, Usage
+from tokenport.values import JSON, Chunk, Delta, Usage
 from tokenport.wire.anthropic_reply import (
     WireBlock,
     WireMessage,

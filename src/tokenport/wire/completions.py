@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from tokenport.errors import BadRequest
-from tokenport.types import (
+from tokenport.values import (
     ChatRequest,
     ChatResponse,
     Chunk,

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from tokenport.errors import BadRequest
-from tokenport.types import Embedding, EmbeddingRequest, EmbeddingResponse, Usage
+from tokenport.values import Embedding, EmbeddingRequest, EmbeddingResponse, Usage
 from tokenport.wire.common import check_range, convert, decode_object, wrong_door_error
 
 _encoder = msgspec.json.Encoder()

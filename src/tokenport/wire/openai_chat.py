@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from tokenport.errors import BadRequest
-from tokenport.types import (
+from tokenport.values import (
     JSON,
     ChatRequest,
     ChatResponse,
@@ -37,7 +37,7 @@ from tokenport.wire.common import (
 )
 
 if TYPE_CHECKING:
-    from tokenport.providers.base import ProviderSpec
+    from tokenport.values import ProviderSpec
 
 _encoder = msgspec.json.Encoder()
 
@@ -472,19 +472,3 @@ def decode_chunk(data: bytes) -> list[Chunk]:
     if wire.usage is not None:
         out.append(Chunk(usage=wire.usage.to_usage()))
     return out
-
-
-def message_text(message: Message) -> str:
-    """The plain text of a message, for token estimates."""
-    content = message.content
-    if content is None:
-        text = ""
-    elif isinstance(content, str):
-        text = content
-    else:
-        text = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    if message.tool_calls:
-        text += " " + _encoder.encode(message.tool_calls).decode()
-    if message.reasoning_content:
-        text += " " + message.reasoning_content
-    return text

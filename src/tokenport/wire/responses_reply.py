@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from tokenport.types import JSON, Chunk, Message, Thinking, Usage
+from tokenport.values import JSON, Chunk, Message, Thinking, Usage
 from tokenport.wire.responses_request import (
     NAMESPACE_SEP,
     ResponsesCall,

@@ -40,7 +40,7 @@ import msgspec
 import orjson
 
 from tokenport.errors import BadRequest
-from tokenport.types import JSON, ChatRequest, Message, Thinking
+from tokenport.values import JSON, ChatRequest, Message, Thinking
 from tokenport.wire.common import (
     check_range,
     check_tokens,

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _an_helpers import Served
 
+from _an_helpers import Served
 from _helpers import missing, require_module, wait_for_dashboard
-from tokenport.analytics import scenario, simulate
 from tokenport.analytics.api import routes
 from tokenport.catalog.store import Catalog
 from tokenport.db import Database
+from tokenport.lab import scenario, simulate
 
 pytestmark = pytest.mark.timeout(120)
 CHROMIUM = "/usr/bin/chromium"

@@ -113,7 +113,7 @@ class Planned(NamedTuple):
 
 
 def builtin_names() -> list[str]:
-    folder = resources.files("tokenport.analytics").joinpath("scenarios")
+    folder = resources.files("tokenport.lab").joinpath("scenarios")
     names = (p.name for p in folder.iterdir())
     return sorted(n.removesuffix(".toml") for n in names if n.endswith(".toml"))
 
@@ -127,7 +127,7 @@ def load(name_or_path: str) -> Scenario:
         except OSError as exc:
             raise ConfigError(f"Cannot read the scenario file {path}: {exc.strerror}") from None
     elif name_or_path in builtin_names():
-        folder = resources.files("tokenport.analytics").joinpath("scenarios")
+        folder = resources.files("tokenport.lab").joinpath("scenarios")
         text = folder.joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
     else:
         known = ", ".join(builtin_names())

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 import msgspec
 
 from tokenport.analytics.rankings import Rankings, Section, bloc, model_info
-from tokenport.analytics.scenario import Scenario, expected
 from tokenport.analytics.service import Query
 from tokenport.catalog.store import Catalog
+from tokenport.lab.scenario import Scenario, expected
 
 
 class CheckRow(msgspec.Struct):

@@ -1,9 +1,9 @@
 """Benchmark: rankings latency on a big ledger, with the database's query plans.
 
-    python -m tokenport.analytics.bench_rankings --database-url sqlite:////tmp/ledger10m.db \
+    python -m tokenport.lab.bench_rankings --database-url sqlite:////tmp/ledger10m.db \
         --rows 10000000
 
-Fills the ledger with `ledger.synth` up to `--rows` requests if it has fewer (that takes a
+Fills the ledger with `lab.synth` up to `--rows` requests if it has fewer (that takes a
 while: about 100k requests per 15-20 s on SQLite with 2 cores), migrates analytics' narrow
 rollups (a one-time backfill, timed), then times whole rankings queries as the API runs them,
 and prints the plans. For contrast it also times the naive query over `rollup_hourly`.
@@ -23,7 +23,7 @@ from tokenport.analytics.service import compute, parse_query
 from tokenport.analytics.source import RollupSource, SourceDimension
 from tokenport.catalog.store import Catalog
 from tokenport.db import Database
-from tokenport.ledger import synth
+from tokenport.lab import synth
 
 QUERIES: dict[str, dict[str, str]] = {
     "week, all sections (dashboard)": {},
@@ -58,7 +58,7 @@ def fill_if_needed(url: str, rows: int, days: int, end: float) -> None:
     if have >= rows:
         print(f"ledger has {have:,} requests; no fill needed")
         return
-    print(f"filling {rows:,} synthetic requests over {days} days (ledger.synth)...", flush=True)
+    print(f"filling {rows:,} synthetic requests over {days} days (lab.synth)...", flush=True)
     t0 = time.perf_counter()
 
     def progress(done: int, total: int) -> None:

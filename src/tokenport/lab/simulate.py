@@ -33,15 +33,15 @@ import msgspec
 import uvicorn
 
 from tokenport.analytics import rollups
-from tokenport.analytics.check import CheckReport, check, check_query
-from tokenport.analytics.scenario import Planned, Scenario, key_countries, plan_requests
 from tokenport.analytics.service import compute
 from tokenport.analytics.source import RollupSource
 from tokenport.catalog.model import ModelEntry
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings
 from tokenport.errors import ConfigError, ServiceUnavailable
-from tokenport.providers.fake import FakeUpstream, Script
+from tokenport.lab.check import CheckReport, check, check_query
+from tokenport.lab.fake import FakeUpstream, Script
+from tokenport.lab.scenario import Planned, Scenario, key_countries, plan_requests
 
 Progress = Callable[[str, int, int, int], None]  # phase, done, total, failed
 

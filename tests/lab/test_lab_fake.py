@@ -16,7 +16,7 @@ import openai
 import orjson
 import pytest
 
-from tokenport.providers.fake import FakeUpstream, Script
+from tokenport.lab.fake import FakeUpstream, Script
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -360,7 +360,7 @@ async def test_many_requests_quickly(fake: FakeUpstream, http: aiohttp.ClientSes
 
 
 def test_command_line_entry() -> None:
-    argv = [sys.executable, "-m", "tokenport.providers.fake", "--port", "0", "--stream-chunks", "4"]
+    argv = [sys.executable, "-m", "tokenport.lab.fake", "--port", "0", "--stream-chunks", "4"]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None

@@ -16,7 +16,7 @@ from ulid import ULID
 
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import open_store
-from tokenport.types import Attempt
+from tokenport.values import Attempt
 
 Progress = Callable[[int, int], None]
 

@@ -37,7 +37,7 @@ import msgspec
 import orjson
 from aiohttp import web
 
-from tokenport.providers.fake_wire import (
+from tokenport.lab.fake_wire import (
     BODIES,
     CREATED,
     STREAM_ERRORS,
@@ -346,7 +346,7 @@ def _drop(request: web.Request, resp: web.StreamResponse | None = None) -> web.S
 
 
 # ---------------------------------------------------------------------------------------
-# Command line: `python -m tokenport.providers.fake --port 9000`, for the benchmark
+# Command line: `python -m tokenport.lab.fake --port 9000`, for the benchmark
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -15,11 +15,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tokenport.types import Message
-from tokenport.wire.openai_chat import message_text
+import msgspec
+
+from tokenport.values import Message
 
 log = logging.getLogger(__name__)
 
+_encoder = msgspec.json.Encoder()
 _CHARS_PER_TOKEN = 4.0
 # Each chat message costs a few tokens of template (role markers) beyond its text.
 _PER_MESSAGE_OVERHEAD = 4
@@ -71,3 +73,19 @@ class TokenCounter:
         """A cheap upper-side guess for budgets on the hot path (no tokenizer call)."""
         chars = sum(len(message_text(m)) for m in messages)
         return int(chars / 3) + _PER_MESSAGE_OVERHEAD * len(messages)
+
+
+def message_text(message: Message) -> str:
+    """The plain text of a message, for token estimates."""
+    content = message.content
+    if content is None:
+        text = ""
+    elif isinstance(content, str):
+        text = content
+    else:
+        text = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    if message.tool_calls:
+        text += " " + _encoder.encode(message.tool_calls).decode()
+    if message.reasoning_content:
+        text += " " + message.reasoning_content
+    return text
