@@ -69,8 +69,19 @@ def eval_cmd(
     ] = None,
     folds: Annotated[int, typer.Option(help="Folds for cross-validation.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed for folds and the random router.")] = 0,
+    price: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="MODEL=IN/OUT: USD per million tokens, to price calls of a file without "
+            "cost_usd (repeatable; the RouteLLM pair has defaults)."
+        ),
+    ] = None,
+    no_code: Annotated[
+        bool, typer.Option("--no-code", help="Do not run answers' Python (the code verifier).")
+    ] = False,
 ) -> None:
-    """Evaluate the router against a random router and a TF-IDF ridge baseline."""
+    """Evaluate the shipped router (a cascade where the file has answers) against the
+    prompt-only, TF-IDF and random baselines, every call counted."""
     from tokenport.routing.auto.eval import evaluate
 
     if plot_dir is not None and importlib.util.find_spec("matplotlib") is None:
@@ -83,13 +94,22 @@ def eval_cmd(
         raise typer.Exit(2)
     same = test_file is None or test_file.resolve() == train_file.resolve()
     try:
+        prices = _prices(price or [])
         train_ds = load_dataset(train_file)
         test_ds = None if same else load_dataset(test_file)  # type: ignore[arg-type]
         what = "held-out test file" if test_ds is not None else f"{folds}-fold cross-validation"
         with Console(stderr=True).status(
             f"Evaluating the router and both baselines ({what}, {len(train_ds)} prompts)..."
         ):
-            report = evaluate(train_ds, test_ds, folds=folds, seed=seed, plot_dir=plot_dir)
+            report = evaluate(
+                train_ds,
+                test_ds,
+                folds=folds,
+                seed=seed,
+                plot_dir=plot_dir,
+                prices=prices,
+                cfg=TrainConfig(seed=seed, run_code=not no_code),
+            )
     except (ConfigError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -99,6 +119,20 @@ def eval_cmd(
     _print_report(report)
 
 
+def _prices(items: list[str]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for item in items:
+        model, _, pair = item.rpartition("=")
+        a, _, b = pair.partition("/")
+        try:
+            out[model] = (float(a), float(b))
+        except ValueError as exc:
+            raise ValueError(f"--price {item!r}: expected MODEL=IN/OUT, e.g. gpt-4=10/30") from exc
+        if not model:
+            raise ValueError(f"--price {item!r}: expected MODEL=IN/OUT, e.g. gpt-4=10/30")
+    return out
+
+
 def _print_report(report: dict[str, Any]) -> None:
     console = Console()
     console.print(
@@ -106,23 +140,33 @@ def _print_report(report: dict[str, Any]) -> None:
     )
     if "routellm" in report:
         section = report["routellm"]
-        table = Table("router", "APGR", "CPT(20%)", "CPT(50%)", "CPT(80%)")
+        table = Table("router", "APGR", "CPT(20%)", "CPT(50%)", "CPT(80%)", "cost at CPT(50%)")
         for name, r in section["routers"].items():
             cpt = r["cpt"]
-            table.add_row(name, f"{r['apgr']:.3f}", *(f"{cpt[k]:.1f}%" for k in cpt))
+            share = r.get("total_cost_share_at_cpt50")
+            table.add_row(
+                name,
+                f"{r['apgr']:.3f}",
+                *(f"{cpt[k]:.1f}%" for k in cpt),
+                "-" if share is None else f"{share:.1%} of always-strong",
+            )
         console.print(table)
         console.print(f"targets: {section['targets']}")
     if "routerbench" in report:
         section = report["routerbench"]
         best = section["best_single"]
         console.print(f"best single: {best['model']} {best['quality']:.3f} at ${best['cost']:.6f}")
-        table = Table("router", "AIQ", "max quality", "cost to match best", "share of its cost")
+        table = Table(
+            "router", "AIQ", "max quality", "at <=50% cost", "cost to match best", "share"
+        )
         for name, r in section["routers"].items():
             match, share = r["cost_to_match_best"], r["match_cost_share"]
+            half = r.get("quality_at_half_cost")
             table.add_row(
                 name,
                 f"{r['aiq']:.4f}",
                 f"{r['max_quality']:.3f}",
+                "-" if half is None else f"{half:.3f}",
                 "never" if match is None else f"${match:.6f}",
                 "-" if share is None else f"{share:.0%}",
             )
@@ -130,5 +174,11 @@ def _print_report(report: dict[str, Any]) -> None:
         console.print(f"targets: {section['targets']}")
     lat = report["latency"]
     console.print(f"decision latency: p50 {lat['p50_ms']:.3f} ms, p99 {lat['p99_ms']:.3f} ms")
+    if "cascade" in lat:
+        c = lat["cascade"]
+        console.print(
+            f"cascade overhead (model calls excluded): p50 {c['p50_ms']:.3f} ms, "
+            f"p99 {c['p99_ms']:.3f} ms"
+        )
     for path in report.get("plots", []):
         console.print(f"plot: {path}")

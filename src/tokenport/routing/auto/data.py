@@ -37,6 +37,8 @@ class Header(msgspec.Struct, frozen=True):
 class ModelResult(msgspec.Struct, frozen=True):
     score: float
     cost_usd: float | None = None
+    # The model's answer text, where the file keeps it: what a cascade's verifiers read.
+    response: str | None = None
 
 
 class Row(msgspec.Struct, frozen=True):
@@ -69,6 +71,9 @@ class RoutingDataset:
     weak: str | None = None
     strong: str | None = None
     groups: tuple[str, ...] = ()
+    # responses[i][j]: model j's answer to prompt i, None where the file has none; the
+    # whole field is None for files without answers (MMLU keeps only scores).
+    responses: tuple[tuple[str | None, ...], ...] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -80,6 +85,15 @@ class RoutingDataset:
     @property
     def is_pair(self) -> bool:
         return self.weak is not None and self.strong is not None
+
+    def has_responses(self, models: Sequence[str] | None = None) -> bool:
+        """Whether every prompt has an answer from each of `models` (default: any model)."""
+        if self.responses is None:
+            return False
+        cols = [self.models.index(m) for m in models] if models else None
+        if cols is None:
+            return any(any(r is not None for r in row) for row in self.responses)
+        return all(all(row[j] is not None for j in cols) for row in self.responses)
 
     def pair_columns(self) -> tuple[int, int]:
         """Column indices of the weak and the strong model of a RouteLLM pair file."""
@@ -109,6 +123,7 @@ class RoutingDataset:
             weak=self.weak,
             strong=self.strong,
             groups=tuple(self.groups[i] for i in idx) if self.groups else (),
+            responses=None if self.responses is None else tuple(self.responses[i] for i in idx),
         )
 
 
@@ -154,6 +169,7 @@ def _build(header: Header, rows: list[Row], where: str) -> RoutingDataset:
         raise DatasetError(where, "no prompts after the header")
     scores = np.full((len(rows), len(models)), np.nan)
     costs = np.full((len(rows), len(models)), np.nan)
+    answers: list[list[str | None]] = [[None] * len(models) for _ in rows]
     col = {m: j for j, m in enumerate(models)}
     for i, row in enumerate(rows):
         for name, res in row.models.items():
@@ -162,6 +178,9 @@ def _build(header: Header, rows: list[Row], where: str) -> RoutingDataset:
             scores[i, col[name]] = res.score
             if res.cost_usd is not None:
                 costs[i, col[name]] = res.cost_usd
+            if res.response is not None:
+                answers[i][col[name]] = prompt_text(res.response)
+    has_answers = any(a is not None for row in answers for a in row)
     return RoutingDataset(
         name=header.dataset,
         models=models,
@@ -172,6 +191,7 @@ def _build(header: Header, rows: list[Row], where: str) -> RoutingDataset:
         weak=header.weak,
         strong=header.strong,
         groups=tuple(r.group for r in rows),
+        responses=tuple(tuple(row) for row in answers) if has_answers else None,
     )
 
 
@@ -193,8 +213,17 @@ def align(data: RoutingDataset, models: Sequence[str]) -> RoutingDataset:
     if set(models) != set(data.models):
         raise DatasetError(data.name, f"models {sorted(data.models)} differ from {sorted(models)}")
     cols = [data.models.index(m) for m in models]
+    responses = (
+        None
+        if data.responses is None
+        else tuple(tuple(row[j] for j in cols) for row in data.responses)
+    )
     return replace(
-        data, models=tuple(models), scores=data.scores[:, cols], costs=data.costs[:, cols]
+        data,
+        models=tuple(models),
+        scores=data.scores[:, cols],
+        costs=data.costs[:, cols],
+        responses=responses,
     )
 
 
@@ -217,6 +246,15 @@ def merge(datasets: Sequence[RoutingDataset]) -> RoutingDataset:
         blocks_c.append(c)
     pairs = {(d.weak, d.strong) for d in datasets}
     weak, strong = pairs.pop() if len(pairs) == 1 else (None, None)
+    answers: list[tuple[str | None, ...]] = []
+    for d in datasets:
+        where = [models.index(m) for m in d.models]
+        for i in range(len(d)):
+            row: list[str | None] = [None] * len(models)
+            if d.responses is not None:
+                for j, k in enumerate(where):
+                    row[k] = d.responses[i][j]
+            answers.append(tuple(row))
     return RoutingDataset(
         name="+".join(d.name for d in datasets),
         models=models,
@@ -226,4 +264,5 @@ def merge(datasets: Sequence[RoutingDataset]) -> RoutingDataset:
         costs=np.vstack(blocks_c),
         weak=weak,
         strong=strong,
+        responses=tuple(answers) if any(d.responses for d in datasets) else None,
     )

@@ -1,198 +1,152 @@
-"""`tokenport router eval`: the auto router against a random router and a TF-IDF ridge.
+"""`tokenport router eval`: the shipped `auto` router against its baselines, every call counted.
 
 Two modes. Holdout: train on one file, score on another the router never saw. Cross-
 validation (the test file omitted or the same file): k seeded folds, the turns of one
 conversation kept in one fold; every prompt is scored by the router trained without its
 fold, and metrics are computed once over all of these out-of-fold predictions.
-Hyperparameters are chosen inside each training part (see
-`train.py`), never on the prompts being scored.
+Hyperparameters, the cascade's chain, trust models and thresholds are all chosen inside each
+training part (`train.py`, `cascade_train.py`), never on the prompts being scored.
 
-Two-model files (header `weak`/`strong`) get RouteLLM's metrics; files with `cost_usd`
-get RouterBench's: see `metrics.py` for both. Decision latency is measured on the router
-trained on the whole training file, calling `AutoRouter.decide` one prompt at a time.
+`auto` is what `tokenport router train` ships for the file: a cascade where the file carries
+the models' answers (replayed by `cascade_eval.py`), else the prompt router. Two-model files
+(header `weak`/`strong`) get RouteLLM's metrics plus the total cost of every call; files with
+`cost_usd` get RouterBench's: see `report.py` and `metrics.py`. Decision latency is measured
+on the router trained on the whole training file, one prompt at a time.
 """
 
 from __future__ import annotations
 
-import gc
-import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenport.routing.auto import baselines, metrics
+from tokenport.routing.auto import baselines
+from tokenport.routing.auto.cascade_eval import call_costs, replay
 from tokenport.routing.auto.data import RoutingDataset, align
-from tokenport.routing.auto.decide import AutoRouter, Pool
+from tokenport.routing.auto.decide import AutoRouter
+from tokenport.routing.auto.folds import group_folds
+from tokenport.routing.auto.latency import measure_cascade, measure_latency
+from tokenport.routing.auto.report import (
+    APGR_DEFAULT,
+    APGR_TARGET,
+    MATCH_DEFAULT,
+    Predicted,
+    Scored,
+    cost_report,
+    pair_report,
+    targets,
+)
 from tokenport.routing.auto.train import TrainConfig, train_router
 
 FloatArray = NDArray[np.float64]
-ROUTERS = ("auto", "tfidf_ridge", "random")
-# The issue's targets on unseen prompts; mt_bench's APGR bar is higher.
-APGR_TARGET = {"mt_bench": 0.80}
-APGR_DEFAULT = 0.75
-CPT50_TARGET = 20.0
-MATCH_COST_SHARE = 0.5
+ROUTERS = ("auto", "prompt_only", "tfidf_ridge", "random")
+MATCH_COST_SHARE = MATCH_DEFAULT
+__all__ = [
+    "APGR_DEFAULT",
+    "APGR_TARGET",
+    "MATCH_COST_SHARE",
+    "Predicted",
+    "cv_predictions",
+    "evaluate",
+    "fold_parts",
+    "holdout_predictions",
+]
 
 
-@dataclass(frozen=True)
-class Predicted:
-    quality: FloatArray  # (n, n_models) predicted quality
-    cost: FloatArray  # (n, n_models) expected cost, NaN without a cost model
+def _prompt_preds(
+    router: AutoRouter, train: RoutingDataset, test: RoutingDataset, seed: int
+) -> dict[str, Predicted]:
+    rows = [router.predict(t) for t in test.texts]
+    quality = np.array([q for q, _ in rows])
+    cost = np.array([c for _, c in rows])
+    tfidf = baselines.tfidf_ridge_quality(train.texts, train.quality(), test.texts)
+    return {
+        "prompt_only": Predicted(quality, cost),
+        "tfidf_ridge": Predicted(tfidf, cost),
+        "random": Predicted(baselines.random_quality(len(test), len(test.models), seed), cost),
+    }
 
 
 def holdout_predictions(
     train: RoutingDataset, test: RoutingDataset, cfg: TrainConfig, seed: int
 ) -> dict[str, Predicted]:
-    router = AutoRouter(train_router(train, cfg))
-    rows = [router.predict(t) for t in test.texts]
-    quality = np.array([q for q, _ in rows])
-    cost = np.array([c for _, c in rows])
-    out = {"auto": Predicted(quality, cost)}
-    tfidf = baselines.tfidf_ridge_quality(train.texts, train.quality(), test.texts)
-    out["tfidf_ridge"] = Predicted(tfidf, cost)
-    out["random"] = Predicted(baselines.random_quality(len(test), len(test.models), seed), cost)
-    return out
+    """The prompt routers only (`auto` is the prompt router here): for the router study."""
+    router = AutoRouter(train_router(train, _prompt_only(cfg)))
+    preds = _prompt_preds(router, train, test, seed)
+    return {"auto": preds.pop("prompt_only"), **preds}
 
 
 def fold_parts(data: RoutingDataset, folds: int, seed: int) -> list[NDArray[np.intp]]:
     """Row indices of each seeded fold; a conversation's turns stay in one fold."""
-    groups = np.array(data.groups or data.ids)
-    names = np.unique(groups)
-    shuffled = np.array_split(np.random.default_rng(seed).permutation(len(names)), folds)
-    return [np.flatnonzero(np.isin(groups, names[s])) for s in shuffled]
+    return group_folds(data.groups or data.ids, folds, seed)
 
 
 def cv_predictions(
     data: RoutingDataset, folds: int, cfg: TrainConfig, seed: int
 ) -> dict[str, Predicted]:
+    """Out-of-fold prompt-router predictions (see `holdout_predictions`)."""
+    return _merge_preds(
+        data,
+        [
+            (held, holdout_predictions(data.subset(kept), data.subset(held), cfg, seed + k))
+            for k, (kept, held) in enumerate(_splits(data, folds, seed))
+        ],
+    )
+
+
+def _prompt_only(cfg: TrainConfig) -> TrainConfig:
+    import msgspec
+
+    return msgspec.structs.replace(cfg, cascade=False)
+
+
+def _splits(
+    data: RoutingDataset, folds: int, seed: int
+) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
     parts = fold_parts(data, folds, seed)
-    merged: dict[str, Predicted] = {}
+    out = []
     for k, held in enumerate(parts):
         kept = np.sort(np.concatenate([p for j, p in enumerate(parts) if j != k]))
-        got = holdout_predictions(data.subset(kept), data.subset(np.sort(held)), cfg, seed + k)
+        out.append((kept, np.sort(held)))
+    return out
+
+
+def _merge_preds(
+    data: RoutingDataset, parts: list[tuple[NDArray[np.intp], dict[str, Predicted]]]
+) -> dict[str, Predicted]:
+    merged: dict[str, Predicted] = {}
+    shape = (len(data), len(data.models))
+    for held, got in parts:
         for name, pred in got.items():
             if name not in merged:
-                shape = (len(data), len(data.models))
                 merged[name] = Predicted(np.full(shape, np.nan), np.full(shape, np.nan))
-            merged[name].quality[np.sort(held)] = pred.quality
-            merged[name].cost[np.sort(held)] = pred.cost
+            merged[name].quality[held] = pred.quality
+            merged[name].cost[held] = pred.cost
     return merged
 
 
-def pair_report(data: RoutingDataset, preds: dict[str, Predicted]) -> dict[str, Any]:
-    w, s = data.pair_columns()
-    weak, strong = data.scores[:, w], data.scores[:, s]
-    routers: dict[str, Any] = {}
-    for name, pred in preds.items():
-        curve = metrics.routellm_curve(pred.quality[:, s] - pred.quality[:, w], weak, strong)
-        routers[name] = {
-            "apgr": metrics.apgr(curve),
-            "auc": metrics.auc(curve),
-            "cpt": {f"{int(p * 100)}%": metrics.cpt(curve, p) for p in metrics.PCT_LEVELS},
-            "cpt_first": {
-                f"{int(p * 100)}%": metrics.cpt_first(curve, p) for p in metrics.PCT_LEVELS
-            },
-            "curve": [
-                [float(x), float(y)] for x, y in zip(curve.strong_pct, curve.score, strict=True)
-            ],
-        }
-    return {
-        "kind": "routellm",
-        "weak": {"model": data.weak, "score": float(weak.mean())},
-        "strong": {"model": data.strong, "score": float(strong.mean())},
-        "optimal": {
-            f"{p}%": metrics.optimal_pair_score(weak, strong, p / 100) for p in range(0, 101, 10)
-        },
-        "routers": routers,
-    }
+def score_holdout(
+    train: RoutingDataset, test: RoutingDataset, cfg: TrainConfig, seed: int
+) -> tuple[Scored, AutoRouter]:
+    router = AutoRouter(train_router(train, cfg))
+    run = replay(router, test, np.arange(len(test)), cfg.run_code)
+    return Scored(_prompt_preds(router, train, test, seed), [run] if run else []), router
 
 
-def lambda_grid(cost: FloatArray) -> FloatArray:
-    """Trade-offs from 'quality only' to 'cheapest only', relative to the dearest model."""
-    ref = float(np.nanmax(np.nanmean(cost, axis=0)))
-    return np.concatenate([[0.0], np.geomspace(1e-3, 1e4, 141) / ref])
-
-
-def sweep(quality: FloatArray, cost: FloatArray, data: RoutingDataset) -> FloatArray:
-    """(mean realized cost, mean score) of the router at each trade-off."""
-    rows = np.arange(len(data))
-    points = []
-    for lam in lambda_grid(cost):
-        pick = np.argmax(quality - lam * cost, axis=1)
-        points.append((data.costs[rows, pick].mean(), data.scores[rows, pick].mean()))
-    return np.array(points)
-
-
-def cost_report(data: RoutingDataset, preds: dict[str, Predicted]) -> dict[str, Any]:
-    single = {
-        m: {"quality": float(data.scores[:, j].mean()), "cost": float(data.costs[:, j].mean())}
-        for j, m in enumerate(data.models)
-    }
-    best = max(single, key=lambda m: (single[m]["quality"], -single[m]["cost"]))
-    curves = {name: sweep(p.quality, p.cost, data) for name, p in preds.items()}
-    curves["oracle"] = sweep(data.scores, data.costs, data)
-    hulls = {name: metrics.nondecreasing_hull(c) for name, c in curves.items()}
-    names = list(hulls)
-    single_pts = np.array([[v["cost"], v["quality"]] for v in single.values()])
-    aiqs = metrics.aiq([hulls[n] for n in names] + [metrics.nondecreasing_hull(single_pts)])
-    routers: dict[str, Any] = {}
-    for name, a in zip(names, aiqs, strict=False):
-        match = metrics.cost_to_match(curves[name], single[best]["quality"])
-        share = None if match is None else match / single[best]["cost"]
-        routers[name] = {
-            "aiq": a,
-            "max_quality": float(curves[name][:, 1].max()),
-            "cost_to_match_best": match,
-            "match_cost_share": share,
-            "hull": hulls[name].tolist(),
-        }
-    return {
-        "kind": "routerbench",
-        "single_models": single,
-        "best_single": {"model": best, **single[best]},
-        "single_models_hull_aiq": aiqs[-1],
-        "routers": routers,
-    }
-
-
-def measure_latency(router: AutoRouter, texts: list[str], n: int = 1000) -> dict[str, float]:
-    prices = {
-        m: 1.0 for m, c in zip(router.models, router.artifact.cost_base, strict=True) if np.isnan(c)
-    }
-    pool = Pool(name="eval", prices=prices)
-    sample = [texts[i % len(texts)] for i in range(n)]
-    for t in sample[:50]:
-        router.decide(t, pool)
-    gc.collect()
-    wall, cpu = [], []
-    for t in sample:
-        w0, c0 = time.perf_counter(), time.thread_time()
-        router.decide(t, pool)
-        wall.append(time.perf_counter() - w0)
-        cpu.append(time.thread_time() - c0)
-    # Wall time is what a request sees; thread CPU time leaves out preemption by other
-    # processes, which on a shared 2-core machine dominates the wall-clock tail.
-    ms, cpu_ms = np.array(wall) * 1e3, np.array(cpu) * 1e3
-    return {
-        "p50_ms": float(np.percentile(ms, 50)),
-        "p99_ms": float(np.percentile(ms, 99)),
-        "cpu_p99_ms": float(np.percentile(cpu_ms, 99)),
-    }
-
-
-def targets(name: str, report: dict[str, Any]) -> dict[str, Any]:
-    auto = report.get("routers", {}).get("auto", {})
-    if report.get("kind") == "routellm":
-        bar = APGR_TARGET.get(name, APGR_DEFAULT)
-        return {
-            f"apgr>={bar}": auto.get("apgr", 0.0) >= bar,
-            f"cpt50<={CPT50_TARGET}%": auto.get("cpt", {}).get("50%", 100.0) <= CPT50_TARGET,
-        }
-    share = auto.get("match_cost_share")
-    return {"match_best_at<=50%_cost": share is not None and share <= MATCH_COST_SHARE}
+def score_cv(data: RoutingDataset, folds: int, cfg: TrainConfig, seed: int) -> Scored:
+    parts, runs = [], []
+    for k, (kept, held) in enumerate(_splits(data, folds, seed)):
+        train = data.subset(kept)
+        router = AutoRouter(train_router(train, cfg))
+        parts.append((held, _prompt_preds(router, train, data.subset(held), seed + k)))
+        run = replay(router, data, held, cfg.run_code)
+        if run is not None:
+            runs.append(run)
+    # A cascade counts only where every fold had one; a partial one would mix two routers.
+    return Scored(_merge_preds(data, parts), runs if len(runs) == folds else [])
 
 
 def evaluate(
@@ -203,31 +157,36 @@ def evaluate(
     seed: int = 0,
     cfg: TrainConfig | None = None,
     plot_dir: Path | None = None,
+    prices: Mapping[str, tuple[float, float]] | None = None,
 ) -> dict[str, Any]:
     cfg = cfg or TrainConfig(seed=seed)
     test = None if test is None else align(test, train.models)
-    scored = test if test is not None else train
+    data = test if test is not None else train
     if test is None:
         mode = f"{folds}-fold cross-validation on the training file"
-        preds = cv_predictions(train, folds, cfg, seed)
+        scored = score_cv(train, folds, cfg, seed)
+        router = AutoRouter(train_router(train, cfg))
     else:
         mode = "holdout: trained on --train, scored on --test"
-        preds = holdout_predictions(train, test, cfg, seed)
-    out: dict[str, Any] = {"dataset": scored.name, "mode": mode, "n_train": len(train)}
-    out["n_scored"] = len(scored)
+        scored, router = score_holdout(train, test, cfg, seed)
+    out: dict[str, Any] = {"dataset": data.name, "mode": mode, "n_train": len(train)}
+    out["n_scored"] = len(data)
     sections = []
-    if scored.is_pair:
-        sections.append(pair_report(scored, preds))
-    if scored.has_costs:
-        sections.append(cost_report(scored, preds))
+    if data.is_pair:
+        sections.append(pair_report(data, scored, call_costs(data, prices)))
+    if data.has_costs:
+        sections.append(cost_report(data, scored))
     for section in sections:
-        section["targets"] = targets(scored.name, section)
+        section["targets"] = targets(data.name, section)
         out[section["kind"]] = section
-    router = AutoRouter(train_router(train, cfg))
-    out["latency"] = measure_latency(router, list(scored.texts))
+    out["latency"] = measure_latency(router, list(data.texts))
+    cascade = measure_cascade(router, data)
+    if cascade is not None:
+        out["latency"]["cascade"] = cascade
     out["router"] = {
         "alpha": router.artifact.meta.alpha,
         "n_features": router.vectorizer.n_features,
+        "cascade": router.artifact.meta.cascade is not None,
     }
     if plot_dir is not None:
         from tokenport.routing.auto.plots import save_plots

@@ -8,6 +8,8 @@ One `.npz` file, read with `allow_pickle=False`:
 - `cost_base`, `cost_per_char` (n_models,): expected USD per call = base + per_char * chars;
   NaN for a model whose training data had no costs (then the pool must price it).
 
+The cascade (chain, trust models, thresholds) is small and lives in `meta.cascade`.
+
 Quality is on [0, 1]: each training file's scores are rescaled by their observed range.
 """
 
@@ -22,6 +24,7 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenport.routing.auto.cascade import CascadeMeta
 from tokenport.routing.auto.errors import ArtifactError
 from tokenport.routing.auto.features import FeatureConfig, Vectorizer
 
@@ -50,6 +53,9 @@ class ArtifactMeta(msgspec.Struct, frozen=True):
     alpha: float
     weak: str | None = None
     strong: str | None = None
+    # The verify-then-escalate cascade, where the training file carried answers (`cascade.py`);
+    # artifacts without it (older ones, or score-only files) route on the prompt alone.
+    cascade: CascadeMeta | None = None
 
 
 class RouterArtifact:

@@ -16,8 +16,11 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenport.routing.auto.cascade import CascadeMeta
+from tokenport.routing.auto.cascade_train import INNER_FOLDS, train_cascade
 from tokenport.routing.auto.data import RoutingDataset
 from tokenport.routing.auto.features import FeatureConfig, Vectorizer
+from tokenport.routing.auto.folds import group_folds
 from tokenport.routing.auto.model import FORMAT_VERSION, ArtifactMeta, RouterArtifact, new_version
 from tokenport.routing.auto.ridge import Csr, RidgeFit, fit_ridge
 
@@ -30,6 +33,8 @@ class TrainConfig(msgspec.Struct, frozen=True):
     alpha: float | None = None  # fixed penalty; skips the holdout search
     holdout: float = 0.2
     seed: int = 0
+    cascade: bool = True  # learn a cascade where the file carries the models' answers
+    run_code: bool = True  # the code verifier runs answers' Python while training
 
 
 def train_router(data: RoutingDataset, cfg: TrainConfig | None = None) -> RouterArtifact:
@@ -39,7 +44,27 @@ def train_router(data: RoutingDataset, cfg: TrainConfig | None = None) -> Router
     y = data.quality()
     alpha = cfg.alpha if cfg.alpha is not None else select_alpha(x, y, cfg)
     fit = fit_ridge(x, y, alpha)
-    return _artifact(data, vec, fit, alpha)
+    cascade = None
+    if cfg.cascade and data.responses is not None:
+        inner = msgspec.structs.replace(cfg, cascade=False, alpha=alpha)
+        cascade = train_cascade(
+            data, out_of_fold_quality(data, inner), seed=cfg.seed, run_code=cfg.run_code
+        )
+    return _artifact(data, vec, fit, alpha, cascade)
+
+
+def out_of_fold_quality(data: RoutingDataset, cfg: TrainConfig) -> FloatArray:
+    """Each prompt's predicted quality per model from a prompt router trained without its
+    fold: what the cascade's trust models are fitted on, as they will see at runtime."""
+    from tokenport.routing.auto.decide import AutoRouter
+
+    out = np.full((len(data), len(data.models)), np.nan)
+    for held in group_folds(data.groups or data.ids, INNER_FOLDS, cfg.seed):
+        kept = np.setdiff1d(np.arange(len(data)), held)
+        router = AutoRouter(train_router(data.subset(kept), cfg))
+        for i in held:
+            out[i] = router.predict(data.texts[i])[0]
+    return out
 
 
 def select_alpha(x: Csr, y: FloatArray, cfg: TrainConfig) -> float:
@@ -82,7 +107,13 @@ def fit_costs(data: RoutingDataset) -> tuple[FloatArray, FloatArray]:
     return base, slope
 
 
-def _artifact(data: RoutingDataset, vec: Vectorizer, fit: RidgeFit, alpha: float) -> RouterArtifact:
+def _artifact(
+    data: RoutingDataset,
+    vec: Vectorizer,
+    fit: RidgeFit,
+    alpha: float,
+    cascade: CascadeMeta | None = None,
+) -> RouterArtifact:
     version, created = new_version()
     cost_base, cost_per_char = fit_costs(data)
     meta = ArtifactMeta(
@@ -96,6 +127,7 @@ def _artifact(data: RoutingDataset, vec: Vectorizer, fit: RidgeFit, alpha: float
         alpha=alpha,
         weak=data.weak,
         strong=data.strong,
+        cascade=cascade,
     )
     arrays: dict[str, NDArray[np.generic]] = {
         "feature_ids": vec.ids,
