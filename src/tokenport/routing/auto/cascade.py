@@ -2,8 +2,9 @@
 
 A cascade is a chain of cheap models and one strong model, learned from a routing file
 (`cascade_train.py`). For a prompt:
-1. the prompt router predicts each model's quality; where the predicted gain of the strong
-   model over the first cheap one is above `skip_gain`, the cheap call is skipped;
+1. the prompt router predicts each model's quality; where it is confident enough that the
+   cascade would escalate anyway that the cheap call cannot pay for itself (`SkipRule`),
+   the cheap call is skipped and the strong model answers;
 2. otherwise the chain's models are called in order; after each call, stage k's trust model
    predicts the gain the strong model would add over the answer chosen so far (a ridge over
    the verifiers' numbers, `verify.py`); at or under the threshold, that answer is served;
@@ -27,7 +28,7 @@ from tokenport.routing.auto import verify
 from tokenport.routing.auto.sandbox import CodeResult
 
 FloatArray = NDArray[np.float64]
-ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
+ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, float("inf"))  # inf: the prompt router
 
 
 class Stage(msgspec.Struct, frozen=True):
@@ -38,7 +39,7 @@ class Stage(msgspec.Struct, frozen=True):
     scale: list[float]
     weights: list[float]
     intercept: float
-    alpha: float
+    alpha: float  # -1: infinite (the prompt router's ranking)
 
     def gain(self, x: FloatArray) -> float:
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
@@ -50,6 +51,27 @@ class Stage(msgspec.Struct, frozen=True):
         return out
 
 
+class SkipRule(msgspec.Struct, frozen=True):
+    """When to skip the cheap call, from the prompt alone.
+
+    The cascade escalates at threshold t when every stage's predicted gain is above t. The
+    least of them, seen from the prompt only, is modelled as intercept + slope * (the
+    prompt router's predicted gain) plus Gaussian noise of `sigma`.
+    The cheap call is worth making unless the cascade would escalate anyway with
+    probability above 1 - (cheap cost / strong cost); `z` is that probability's normal
+    quantile. So at threshold t: skip when intercept + slope * gain - sigma * z > t. The
+    skip follows the threshold: a cascade that rarely escalates rarely skips.
+    """
+
+    intercept: float
+    slope: float
+    sigma: float
+    z: float
+
+    def score(self, prompt_gain: float) -> float:
+        return self.intercept + self.slope * prompt_gain - self.sigma * self.z
+
+
 class CascadeMeta(msgspec.Struct, frozen=True):
     chain: list[str]  # cheap models, in calling order
     strong: str
@@ -57,37 +79,34 @@ class CascadeMeta(msgspec.Struct, frozen=True):
     prior: dict[str, float]  # mean training quality per model: breaks agreement ties
     threshold: float  # the default: escalate when the predicted gain is above it
     operating: dict[str, float]  # named thresholds ("pgr50", "pgr80", "pgr90")
-    skip_gain: float | None  # prompt-only predicted gain above which the cheap call is skipped
+    skip: SkipRule | None  # None: the cheap call is never skipped
     code: bool  # whether the code verifier's numbers are features
     verifiers: list[str]  # the learned verifiers the stages read
 
 
-def fit_stage(x: FloatArray, y: FloatArray, names: Sequence[str]) -> Stage:
-    """Ridge on standardized features; the penalty with the least leave-one-out error
-    (closed form: residual / (1 - leverage)), so tiny files get a flat model."""
+def fit_stage(x: FloatArray, y: FloatArray, names: Sequence[str], alpha: float) -> Stage:
+    """Ridge on standardized features, shrunk toward the prompt router: the penalty pulls
+    the weights toward "predicted gain = the prompt router's predicted gain" (weight 1 on
+    `prompt_gain`, 0 elsewhere) rather than toward a constant, so an infinite penalty is the
+    prompt router's own ranking. Training picks `alpha` (`cascade_train.choose_alphas`)."""
     mean = x.mean(0)
     scale = x.std(0)
     scale = np.where(scale > 1e-9, scale, 1.0)
     z = (x - mean) / scale
-    yc = y - y.mean()
-    best: tuple[float, float, FloatArray] | None = None
-    for alpha in ALPHAS:
-        a = z.T @ z + alpha * np.eye(z.shape[1])
-        w = np.linalg.solve(a, z.T @ yc)
-        hat = np.einsum("ij,ji->i", z, np.linalg.solve(a, z.T)) + 1.0 / len(y)
-        loo = (yc - z @ w) / np.maximum(1.0 - hat, 1e-6)
-        err = float(np.mean(loo**2))
-        if best is None or err < best[0]:
-            best = (err, alpha, w)
-    assert best is not None
-    _, alpha, w = best
+    prior = np.zeros(x.shape[1])
+    if "prompt_gain" in names:
+        prior[list(names).index("prompt_gain")] = scale[list(names).index("prompt_gain")]
+    w = np.zeros_like(prior)
+    if np.isfinite(alpha):
+        yc = y - y.mean() - z @ prior
+        w = np.linalg.solve(z.T @ z + alpha * np.eye(z.shape[1]), z.T @ yc)
     return Stage(
         features=list(names),
         mean=mean.tolist(),
         scale=scale.tolist(),
-        weights=w.tolist(),
+        weights=(w + prior).tolist(),
         intercept=float(y.mean()),
-        alpha=alpha,
+        alpha=float(alpha) if np.isfinite(alpha) else -1.0,
     )
 
 
@@ -135,8 +154,12 @@ def stage_vector(
     return pick, np.concatenate(parts)
 
 
-def skip(meta: CascadeMeta, quality: dict[str, float]) -> bool:
-    if meta.skip_gain is None or not meta.chain:
-        return False
-    gain = quality.get(meta.strong, 0.0) - quality.get(meta.chain[0], 0.0)
-    return gain > meta.skip_gain
+def skip_score(meta: CascadeMeta, quality: dict[str, float]) -> float:
+    """Skip the cheap call at thresholds below this (-inf: never)."""
+    if meta.skip is None or not meta.chain:
+        return -np.inf
+    return meta.skip.score(quality.get(meta.strong, 0.0) - quality.get(meta.chain[0], 0.0))
+
+
+def skip(meta: CascadeMeta, quality: dict[str, float], threshold: float | None = None) -> bool:
+    return skip_score(meta, quality) > (meta.threshold if threshold is None else threshold)

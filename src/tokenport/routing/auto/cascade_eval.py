@@ -8,62 +8,27 @@ it called, and the strong model when it escalated (or skipped the chain). The ve
 `router eval` can replay (answer checks, code runs, agreement between chain models) cost
 what their calls cost; `logprobs` and `self_check` need live upstreams and are not replayed.
 
-Pair files without recorded costs are priced by `call_costs`: list prices per million tokens
-(`PAIR_PRICES`, overridable) times the prompt's and the recorded answer's length in tokens,
-estimated at 4 characters a token.
+Pair files without recorded costs are priced by `costs.call_costs`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenport.routing.auto.cascade import CascadeMeta, skip, stage_vector
+from tokenport.routing.auto.cascade import CascadeMeta, skip_score, stage_vector
 from tokenport.routing.auto.cascade_train import answers_of, outcome
+from tokenport.routing.auto.costs import PAIR_PRICES, call_costs
 from tokenport.routing.auto.data import RoutingDataset
 from tokenport.routing.auto.decide import AutoRouter
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 BoolArray = NDArray[np.bool_]
-CHARS_PER_TOKEN = 4.0
-# USD per million (input, output) tokens for the RouteLLM pair, from the bundled catalog:
-# Mixtral 8x7B at Mistral's list price (mistral/open-mixtral-8x7b), GPT-4-1106-preview at
-# GPT-4 Turbo's (openai/gpt-4-turbo).
-PAIR_PRICES: dict[str, tuple[float, float]] = {
-    "mistralai/Mixtral-8x7B-Instruct-v0.1": (0.7, 0.7),
-    "gpt-4-1106-preview": (10.0, 30.0),
-}
-
-
-def call_costs(
-    data: RoutingDataset, prices: Mapping[str, tuple[float, float]] | None = None
-) -> FloatArray | None:
-    """(n, models) USD per call: recorded `cost_usd` where the file has it, else priced from
-    token estimates; None when a model has neither."""
-    prices = {**PAIR_PRICES, **(prices or {})}
-    out = data.costs.copy()
-    prompt_tokens = np.array([len(t) for t in data.texts]) / CHARS_PER_TOKEN
-    for j, m in enumerate(data.models):
-        missing = ~np.isfinite(out[:, j])
-        if not missing.any():
-            continue
-        if m not in prices:
-            return None
-        p_in, p_out = prices[m]
-        if data.responses is not None:
-            chars = np.array([len(r[j] or "") for r in data.responses], dtype=np.float64)
-        else:
-            chars = np.zeros(len(data))
-        # A file without answers (MMLU) keeps one letter: a token out.
-        out_tokens = np.maximum(chars / CHARS_PER_TOKEN, 1.0)
-        out[missing, j] = ((prompt_tokens * p_in + out_tokens * p_out) / 1e6)[missing]
-    return out
-
-
+__all__ = ["PAIR_PRICES", "CascadeRun", "call_costs", "replay", "sweep"]
 @dataclass(frozen=True)
 class CascadeRun:
     """One trained cascade replayed on some of the scored prompts (`rows`)."""
@@ -71,7 +36,7 @@ class CascadeRun:
     rows: IntArray
     gains: FloatArray  # (stages, len(rows)) predicted gain after each stage
     picked: list[IntArray]  # per stage, the column of the answer it would serve
-    skipped: BoolArray
+    skip_at: FloatArray  # skip the cheap call at thresholds below this
     chain: list[int]
     strong: int
     meta: CascadeMeta
@@ -83,7 +48,7 @@ class CascadeRun:
         return outcome(
             self.gains,
             self.picked,
-            self.skipped,
+            self.skip_at,
             threshold,
             self.chain,
             self.strong,
@@ -107,12 +72,12 @@ def replay(
     answers = answers_of(sub, [col[m] for m in meta.chain], run_code and meta.code)
     n, k = len(sub), len(meta.chain)
     gains, picked = np.zeros((k, n)), np.zeros((k, n), dtype=np.intp)
-    skipped = np.zeros(n, dtype=bool)
+    skip_at = np.full(n, -np.inf)
     names = router.models
     for i in range(n):
         q, _ = router.predict(sub.texts[i])
         quality = {m: float(v) for m, v in zip(names, q, strict=True)}
-        skipped[i] = skip(meta, quality)
+        skip_at[i] = skip_score(meta, quality)
         chain_answers = [answers.answers[(i, col[m])] for m in meta.chain]
         for s, stage in enumerate(meta.stages):
             pick, x = stage_vector(meta, s, sub.texts[i], chain_answers, quality)
@@ -122,7 +87,7 @@ def replay(
         rows=np.asarray(rows, dtype=np.intp),
         gains=gains,
         picked=list(picked),
-        skipped=skipped,
+        skip_at=skip_at,
         chain=[col[m] for m in meta.chain],
         strong=col[meta.strong],
         meta=meta,
@@ -154,20 +119,12 @@ def sweep(
     return np.array(pts)
 
 
-def pair_score(runs: Sequence[CascadeRun], n: int) -> FloatArray:
-    """A RouteLLM router score per prompt: the predicted gain after the last stage (one cheap
-    model: its answer's), skipped prompts above every other score."""
-    score = np.zeros(n)
+def pair_scores(runs: Sequence[CascadeRun], n: int) -> tuple[FloatArray, FloatArray]:
+    """A one-model chain as a RouteLLM router: (score, skip score) per prompt. At threshold
+    t the strong model answers where score > t (the answer was not trusted, or the cheap
+    call was skipped) and the cheap call is made where skip score <= t."""
+    score, skip_at = np.zeros(n), np.zeros(n)
     for r in runs:
-        score[r.rows] = r.gains[-1]
-    top = float(score.max()) + 1.0
-    for r in runs:
-        score[r.rows[r.skipped]] = top
-    return score
-
-
-def called_cheap(runs: Sequence[CascadeRun], n: int) -> BoolArray:
-    out = np.zeros(n, dtype=bool)
-    for r in runs:
-        out[r.rows] = ~r.skipped
-    return out
+        score[r.rows] = np.maximum(r.gains[-1], r.skip_at)
+        skip_at[r.rows] = r.skip_at
+    return score, skip_at

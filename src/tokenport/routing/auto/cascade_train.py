@@ -17,13 +17,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tokenport.routing.auto import sandbox, verify
-from tokenport.routing.auto.cascade import Answer, CascadeMeta, feature_names, fit_stage
+from tokenport.routing.auto.cascade import (
+    ALPHAS,
+    Answer,
+    CascadeMeta,
+    SkipRule,
+    feature_names,
+    fit_stage,
+)
 from tokenport.routing.auto.checks import code_blocks
+from tokenport.routing.auto.costs import call_costs
 from tokenport.routing.auto.cascade import stage_vector as _stage_vector
 from tokenport.routing.auto.data import RoutingDataset
 from tokenport.routing.auto.folds import group_folds
@@ -34,8 +43,8 @@ PGR_LEVELS = {"pgr50": 0.5, "pgr80": 0.8, "pgr90": 0.9}
 DEFAULT_OPERATING = "pgr80"
 MAX_CHAIN = 3
 CHEAP_SHARE = 0.25
-SKIP_PRECISION = 0.9  # skipped prompts must have been escalated this often out of fold
 INNER_FOLDS = 5
+HELP_CONFIDENCE = 0.9
 
 
 @dataclass(frozen=True)
@@ -134,18 +143,61 @@ def _stub(
         prior=prior,
         threshold=0.0,
         operating={},
-        skip_gain=None,
+        skip=None,
         code=code,
         verifiers=["answer", *(["code"] if code else []), *(["agreement"] if len(chain) > 1 else [])],
     )
 
 
-def fitted(meta: CascadeMeta, d: Design, rows: IntArray | None = None) -> CascadeMeta:
+def fitted(
+    meta: CascadeMeta,
+    d: Design,
+    alphas: Sequence[float],
+    rows: IntArray | None = None,
+) -> CascadeMeta:
     stages = []
     for k in range(len(meta.chain)):
         x, y = (d.x[k], d.gain[k]) if rows is None else (d.x[k][rows], d.gain[k][rows])
-        stages.append(fit_stage(x, y, feature_names(k, meta.code)))
+        stages.append(fit_stage(x, y, feature_names(k, meta.code), alphas[k]))
     return _replace(meta, stages=stages)
+
+
+def ranking_area(score: FloatArray, gain: FloatArray) -> float:
+    """How well a score ranks prompts by the gain of escalating them: the mean, over
+    escalation shares 5%, 10%, ..., 100%, of the gain realized by escalating the top-scored
+    share. The shape of RouteLLM's APGR, for any gain."""
+    order = np.argsort(-score, kind="stable")
+    realized = np.cumsum(gain[order])
+    cuts = np.maximum(1, (np.linspace(0.05, 1.0, 20) * len(gain)).astype(int)) - 1
+    return float(realized[cuts].mean())
+
+
+def choose_alphas(
+    meta: CascadeMeta, d: Design, groups: Sequence[str], seed: int, draws: int = 200
+) -> tuple[list[float], FloatArray]:
+    """Per stage, the penalty whose out-of-fold predictions rank prompts best
+    (`ranking_area`), and those predictions. A finite penalty must beat the infinite one
+    (the prompt router's ranking) in `HELP_CONFIDENCE` of bootstrap resamples of the prompts:
+    on a file too small to learn from the answers (MT-Bench's 82 prompts), a noisy gain over
+    the prompt router is no gain."""
+    k_stages = len(meta.chain)
+    oof = {a: out_of_fold_gains(meta, d, groups, seed, [a] * k_stages) for a in ALPHAS}
+    rng = np.random.default_rng(seed)
+    n = len(d.gain[0])
+    samples = [rng.integers(0, n, n) for _ in range(draws)]
+    chosen, best = [], np.zeros((k_stages, n))
+    for k in range(k_stages):
+        gain = d.gain[k]
+        alpha = max(ALPHAS[:-1], key=lambda a: ranking_area(oof[a][k], gain))
+        learned, prompt = oof[alpha][k], oof[np.inf][k]
+        wins = [
+            ranking_area(learned[b], gain[b]) > ranking_area(prompt[b], gain[b]) for b in samples
+        ]
+        if float(np.mean(wins)) < HELP_CONFIDENCE:
+            alpha = np.inf
+        chosen.append(alpha)
+        best[k] = oof[alpha][k]
+    return chosen, best
 
 
 def _replace(meta: CascadeMeta, **changes: object) -> CascadeMeta:
@@ -154,13 +206,19 @@ def _replace(meta: CascadeMeta, **changes: object) -> CascadeMeta:
     return msgspec.structs.replace(meta, **changes)
 
 
-def out_of_fold_gains(meta: CascadeMeta, d: Design, groups: Sequence[str], seed: int) -> FloatArray:
+def out_of_fold_gains(
+    meta: CascadeMeta,
+    d: Design,
+    groups: Sequence[str],
+    seed: int,
+    alphas: Sequence[float],
+) -> FloatArray:
     """(stages, n) trust predictions, each from stage models fitted without its fold."""
     n = len(d.gain[0])
     out = np.zeros((len(meta.chain), n))
     for held in group_folds(groups, INNER_FOLDS, seed):
         kept = np.setdiff1d(np.arange(n), held)
-        m = fitted(meta, d, kept)
+        m = fitted(meta, d, alphas, kept)
         for k, stage in enumerate(m.stages):
             out[k, held] = stage.gains(d.x[k][held])
     return out
@@ -169,7 +227,7 @@ def out_of_fold_gains(meta: CascadeMeta, d: Design, groups: Sequence[str], seed:
 def outcome(
     gains: FloatArray,
     picked: Sequence[IntArray],
-    skipped: NDArray[np.bool_],
+    skip_at: FloatArray,
     threshold: float,
     chain_cols: Sequence[int],
     strong: int,
@@ -177,12 +235,13 @@ def outcome(
     costs: FloatArray | None,
 ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
     """Per prompt at one threshold: (value of the served answer, cost of every call made,
-    escalated). `values` is scores or quality; `costs` per call, None for no cost."""
+    escalated). `values` is scores or quality; `costs` per call, None for no cost;
+    `skip_at`: each prompt's skip score (`cascade.skip_score`)."""
     n = gains.shape[1]
     rows = np.arange(n)
     served = np.full(n, -1, dtype=np.intp)
     cost = np.zeros(n)
-    open_ = ~skipped
+    open_ = ~(skip_at > threshold)
     for k, c in enumerate(chain_cols):
         if costs is not None:
             cost[open_] += costs[open_, c]
@@ -205,7 +264,7 @@ def thresholds(gains: FloatArray) -> FloatArray:
 def operating_points(
     gains: FloatArray,
     picked: Sequence[IntArray],
-    skipped: NDArray[np.bool_],
+    skip_at: FloatArray,
     chain_cols: Sequence[int],
     strong: int,
     quality: FloatArray,
@@ -215,7 +274,10 @@ def operating_points(
     q_cheap, q_strong = quality[:, chain_cols[0]].mean(), quality[:, strong].mean()
     out = {}
     ts = thresholds(gains)
-    served = [outcome(gains, picked, skipped, t, chain_cols, strong, quality, None)[0].mean() for t in ts]
+    served = [
+        outcome(gains, picked, skip_at, t, chain_cols, strong, quality, None)[0].mean()
+        for t in ts
+    ]
     for name, level in PGR_LEVELS.items():
         target = q_cheap + level * (q_strong - q_cheap)
         ok = [t for t, v in zip(ts, served, strict=True) if v >= target - 1e-12]
@@ -224,17 +286,21 @@ def operating_points(
     return out
 
 
-def skip_margin(
-    prompt_gain: FloatArray, escalated: NDArray[np.bool_], min_count: int = 10
-) -> float | None:
-    """The least prompt-only predicted gain above which the cascade (out of fold, at its
-    default threshold) escalated at least `SKIP_PRECISION` of the prompts: there the cheap
-    call is money spent for nothing. None when no such margin exists."""
-    for t in np.quantile(prompt_gain, np.linspace(0.80, 0.99, 20)):
-        above = prompt_gain >= t
-        if above.sum() >= min_count and escalated[above].mean() >= SKIP_PRECISION:
-            return float(t)
-    return None
+def skip_rule(
+    prompt_gain: FloatArray, least_gain: FloatArray, cost_ratio: float | None
+) -> SkipRule | None:
+    """`SkipRule` fitted on out-of-fold predictions: the least stage gain against the prompt
+    router's predicted gain. A cheap call pays for itself when its answer is trusted more often
+    than `cost_ratio` (cheap cost / strong cost) of the time. None without costs, or where
+    the prompt router says nothing about the first stage (slope <= 0)."""
+    if cost_ratio is None or not 0.0 < cost_ratio < 1.0 or np.ptp(prompt_gain) <= 0:
+        return None
+    slope, intercept = np.polyfit(prompt_gain, least_gain, 1)
+    if slope <= 0:
+        return None
+    sigma = float(np.std(least_gain - (intercept + slope * prompt_gain)))
+    z = NormalDist().inv_cdf(1.0 - cost_ratio)
+    return SkipRule(float(intercept), float(slope), sigma, float(z))
 
 
 def curve_area(
@@ -250,10 +316,10 @@ def curve_area(
     cost as the range. The objective chains are grown by."""
     from tokenport.routing.auto.metrics import nondecreasing_hull
 
-    skipped = np.zeros(gains.shape[1], dtype=bool)
+    never = np.full(gains.shape[1], -np.inf)
     pts = []
     for t in thresholds(gains):
-        v, c, _ = outcome(gains, picked, skipped, t, chain_cols, strong, scores, costs)
+        v, c, _ = outcome(gains, picked, never, t, chain_cols, strong, scores, costs)
         pts.append((c.mean(), v.mean()))
     top = float(costs[:, strong].mean())
     pts.append((top, float(scores[:, strong].mean())))
@@ -286,6 +352,7 @@ def train_cascade(
         assert data.weak is not None and data.strong is not None
         strong, candidates = data.strong, [data.weak] if data.weak in complete else []
         costs = None
+        priced = call_costs(data)
     else:
         if not data.has_costs:
             return None
@@ -296,20 +363,20 @@ def train_cascade(
             for m in complete
             if m != strong and mean_cost[col[m]] <= CHEAP_SHARE * mean_cost[col[strong]]
         ]
-        costs = np.nan_to_num(data.costs, nan=0.0)
+        costs = priced = np.nan_to_num(data.costs, nan=0.0)
     if not candidates or not np.isfinite(q[:, col[strong]]).all():
         return None
     answers = answers or answers_of(data, [col[m] for m in candidates], run_code)
     groups = data.groups or data.ids
     s_col = col[strong]
-    tried: dict[tuple[str, ...], tuple[CascadeMeta, Design, FloatArray]] = {}
+    tried: dict[tuple[str, ...], tuple[CascadeMeta, Design, list[float], FloatArray]] = {}
 
-    def trial(chain: Sequence[str]) -> tuple[CascadeMeta, Design, FloatArray]:
+    def trial(chain: Sequence[str]) -> tuple[CascadeMeta, Design, list[float], FloatArray]:
         key = tuple(chain)
         if key not in tried:
             meta = _stub(chain, strong, prior, answers.code)
             d = design(data, answers, meta, quality_oof)
-            tried[key] = (meta, d, out_of_fold_gains(meta, d, groups, seed))
+            tried[key] = (meta, d, *choose_alphas(meta, d, groups, seed))
         return tried[key]
 
     if costs is None:
@@ -321,7 +388,7 @@ def train_cascade(
             for m in candidates:
                 if m in chain:
                     continue
-                _, d, g = trial([*chain, m])
+                _, d, _, g = trial([*chain, m])
                 cols = [col[c] for c in [*chain, m]]
                 scored.append((curve_area(g, d.picked, cols, s_col, data.scores, costs), m))
             if not scored:
@@ -330,17 +397,12 @@ def train_cascade(
             if best_area <= area + 1e-4:
                 break
             chain, area = [*chain, best], best_area
-    meta, d, g = trial(chain)
+    meta, d, alphas, g = trial(chain)
     cols = [col[c] for c in chain]
-    none = np.zeros(len(data), dtype=bool)
-    ops = operating_points(g, d.picked, none, cols, s_col, q)
-    threshold = ops[DEFAULT_OPERATING]
-    _, _, escalated = outcome(g, d.picked, none, threshold, cols, s_col, q, None)
     prompt_gain = quality_oof[:, s_col] - quality_oof[:, cols[0]]
-    final = fitted(meta, d)
-    return _replace(
-        final,
-        threshold=threshold,
-        operating=ops,
-        skip_gain=skip_margin(prompt_gain, escalated),
-    )
+    ratio = None if priced is None else float(priced[:, cols[0]].mean() / priced[:, s_col].mean())
+    rule = skip_rule(prompt_gain, g.min(axis=0), ratio)
+    skip_at = np.full(len(data), -np.inf) if rule is None else rule.score(prompt_gain)
+    ops = operating_points(g, d.picked, skip_at, cols, s_col, q)
+    final = fitted(meta, d, alphas)
+    return _replace(final, threshold=ops[DEFAULT_OPERATING], operating=ops, skip=rule)

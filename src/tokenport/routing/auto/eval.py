@@ -24,7 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenport.routing.auto import baselines
-from tokenport.routing.auto.cascade_eval import call_costs, replay
+from tokenport.routing.auto.cascade_eval import replay
+from tokenport.routing.auto.costs import call_costs
 from tokenport.routing.auto.data import RoutingDataset, align
 from tokenport.routing.auto.decide import AutoRouter
 from tokenport.routing.auto.folds import group_folds

@@ -62,7 +62,7 @@ def measure_cascade(router: AutoRouter, data: RoutingDataset, n: int = 500) -> d
     def decide(i: int) -> None:
         q, _ = router.predict(data.texts[i])
         quality = dict(zip(names, q.tolist(), strict=True))
-        if skip(meta, quality):
+        if skip(meta, quality, meta.threshold):
             return
         answers = [Answer(m, data.responses[i][col[m]] or "") for m in meta.chain]  # type: ignore[index]
         for k, stage in enumerate(meta.stages):

@@ -46,16 +46,17 @@ class Scored:
 
 
 def pair_cost_curve(
-    score: FloatArray, c_weak: FloatArray, c_strong: FloatArray, cheap: BoolArray | None
+    score: FloatArray, c_weak: FloatArray, c_strong: FloatArray, skip_at: FloatArray | None
 ) -> tuple[FloatArray, FloatArray]:
     """(strong %, total cost) at RouteLLM's thresholds, sorted like `metrics.routellm_curve`.
-    `cheap`: prompts whose cheap call was made whatever the threshold (a cascade); None: a
+    `skip_at`: a cascade's skip scores (the cheap call is made unless skipped); None: a
     prompt router, which calls the weak model only where it does not call the strong one."""
     edges = np.quantile(score, np.linspace(0.0, 1.0, 11))
     pct, cost = [], []
     for i, t in enumerate(edges):
         pick = score >= t if i != len(edges) - 1 else score > t
-        weak_calls = ~pick if cheap is None else cheap
+        skipped = None if skip_at is None else (skip_at >= t if i != len(edges) - 1 else skip_at > t)
+        weak_calls = ~pick if skipped is None else ~skipped
         pct.append(100.0 * pick.mean())
         cost.append(float((c_strong * pick).sum() + (c_weak * weak_calls).sum()))
     order = np.argsort(pct, kind="stable")
@@ -68,7 +69,7 @@ def _pair_router(
     strong: FloatArray,
     costs: FloatArray | None,
     cols: tuple[int, int],
-    cheap: BoolArray | None,
+    skip_at: FloatArray | None,
 ) -> dict[str, Any]:
     curve = metrics.routellm_curve(score, weak, strong)
     cpt = {f"{int(p * 100)}%": metrics.cpt(curve, p) for p in metrics.PCT_LEVELS}
@@ -81,7 +82,7 @@ def _pair_router(
     }
     if costs is not None:
         w, s = cols
-        pct, total = pair_cost_curve(score, costs[:, w], costs[:, s], cheap)
+        pct, total = pair_cost_curve(score, costs[:, w], costs[:, s], skip_at)
         always = float(costs[:, s].sum())
         out["total_cost_share_at_cpt50"] = float(np.interp(cpt["50%"], pct, total)) / always
         out["cost_curve"] = [[float(x), float(c / always)] for x, c in zip(pct, total, strict=True)]
@@ -95,7 +96,7 @@ def cascade_summary(runs: Sequence[CascadeRun], data: RoutingDataset, costs: Flo
     for r in runs:
         v, c, esc = r.outcome(r.meta.threshold, data.scores, costs)
         value, cost = value + v.sum(), cost + c.sum()
-        escalated, skipped = escalated + esc.sum(), skipped + r.skipped.sum()
+        escalated, skipped = escalated + esc.sum(), skipped + (r.skip_at > r.meta.threshold).sum()
         if costs is not None:
             always += float(costs[r.rows, r.strong].sum())
     meta = runs[0].meta
@@ -122,11 +123,10 @@ def pair_report(data: RoutingDataset, scored: Scored, costs: FloatArray | None) 
     weak, strong = data.scores[:, w], data.scores[:, s]
     routers: dict[str, Any] = {}
     if scored.runs:
-        score = cascade_eval.pair_score(scored.runs, len(data))
-        cheap = cascade_eval.called_cheap(scored.runs, len(data))
+        score, skip_at = cascade_eval.pair_scores(scored.runs, len(data))
         routers["auto"] = {
             "kind": "cascade",
-            **_pair_router(score, weak, strong, costs, (w, s), cheap),
+            **_pair_router(score, weak, strong, costs, (w, s), skip_at),
             "cascade": cascade_summary(scored.runs, data, costs),
         }
     for name, pred in scored.preds.items():
@@ -151,7 +151,7 @@ def cost_model(data: RoutingDataset) -> str:
         return "recorded cost_usd per call"
     return (
         "list prices x (prompt + recorded answer) length at 4 characters a token "
-        "(routing.auto.cascade_eval.PAIR_PRICES); every cheap call and every strong call counted"
+        "(routing.auto.costs.PAIR_PRICES); every cheap call and every strong call counted"
     )
 
 
