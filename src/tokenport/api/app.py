@@ -39,6 +39,7 @@ from tokenport.economics.api import economics_endpoint
 from tokenport.economics.settings import economics_of
 from tokenport.errors import BadRequest, NotFound, PayloadTooLarge, TokenportError
 from tokenport.ledger.record import LedgerRecord
+from tokenport.routing.auto.feedback import Feedback
 from tokenport.security.access import Access, Viewer
 from tokenport.security.feedback_policy import admit_feedback
 
@@ -159,13 +160,6 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return _json(error_payload(NotFound(f"No route {request.method} {request.url.path}.")), 404)
 
 
-class _Feedback(msgspec.Struct, forbid_unknown_fields=True):
-    score: float
-    id: str | None = None
-    prompt: str | None = None
-    model: str | None = None
-
-
 async def feedback(request: Request) -> Response:
     """Teach the auto router: a score in [0, 1] for a generation (or a prompt and model)."""
     viewer = await _viewer(request)
@@ -173,7 +167,7 @@ async def feedback(request: Request) -> Response:
     if st.auto is None:
         raise BadRequest("Feedback trains the auto router, which is not configured here.")
     try:
-        fb = msgspec.json.decode(await _read_body(request, 1_000_000), type=_Feedback)
+        fb = msgspec.json.decode(await _read_body(request, 1_000_000), type=Feedback)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise BadRequest(f"Invalid feedback: {exc}") from exc
     direct = fb.prompt is not None and fb.model is not None

@@ -1,6 +1,6 @@
-"""The small endpoints agent clients call beside the doors: `HEAD /` and `GET /` (Claude
-Code probes the base URL before its first request), `POST /v1/messages/count_tokens`, and
-`GET /v1/models/{id}`.
+"""The small endpoints clients call beside the doors: `HEAD /` and `GET /` (Claude Code
+probes the base URL before its first request), `POST /v1/messages/count_tokens`,
+`GET /v1/models/{id}` and `GET /openapi.json` (the API described for tools and fuzzers).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tokenport.api import openapi
 from tokenport.api.edge import api_key
 from tokenport.api.errors import error_message
 from tokenport.api.models import model_entry_json
@@ -73,8 +74,14 @@ def routes(state: Callable[[], State]) -> list[Route]:
             entry = found[0]
         return _json(model_entry_json(entry, entry.provider in st.registry.providers))
 
+    spec = _encoder.encode(openapi.document())
+
+    async def openapi_json(request: Request) -> Response:
+        return Response(spec, media_type="application/json")
+
     return [
         Route("/", root, methods=["GET", "HEAD"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/api/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models/{model_id:path}", model, methods=["GET"]),
