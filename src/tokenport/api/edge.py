@@ -1,11 +1,14 @@
 """The request pipeline every front door shares, as a bare ASGI endpoint: the hot path.
 
-authenticate -> read and parse (the door's format) -> aliases and `auto` -> admit (rate
-limit, credit reservation) -> the gateway (routes, fallbacks, ledger) -> render (the door's
-format). It sits in front of the Starlette app rather than inside it: Starlette's
-Request/Response objects, its middleware stack and StreamingResponse's task group cost
-about 30% of the gateway's CPU per request (measured with `bench/`). Errors go through the
-same mapping as the Starlette routes (`api/errors.py`), rendered in the door's shape.
+authenticate -> read and parse (the door's format) -> route (`routing.router`: aliases,
+`auto`, candidates) -> admit (rate limit, credit reservation) -> the gateway (fallbacks,
+ledger) -> render (the door's format).
+
+It sits in front of the Starlette app rather than inside it, and stays raw ASGI for speed:
+Starlette's Request/Response objects, its middleware stack and StreamingResponse's task
+group cost about 30% of the gateway's CPU per request (measured with `bench/`). Errors go
+through the same mapping as the Starlette routes (`api/errors.py`), rendered in the door's
+shape.
 """
 
 from __future__ import annotations
@@ -23,9 +26,7 @@ from tokenport.api.errors import error_message, retry_after
 from tokenport.api.state import State
 from tokenport.errors import BadRequest, PayloadTooLarge, TokenportError
 from tokenport.gateway import RequestContext
-from tokenport.routing.autoroute import AutoChoice, is_auto
 from tokenport.security.appname import normalize_app
-from tokenport.values import ChatRequest
 
 log = logging.getLogger("tokenport.api")
 Scope = MutableMapping[str, Any]
@@ -83,9 +84,11 @@ class DoorEndpoint:
         request = call.request
         ctx = context(headers, st.settings.simulation)
         ctx.key_id = key.id if key is not None else None
-        st.aliases.apply(request, ctx)
         await door.prepare(call, ctx)
-        choice = _auto_route(st, request, ctx) if is_auto(request.model) else None
+        decision = st.router.decide(request, ctx.app, ctx.gen_id)
+        ctx.requested_model = decision.requested
+        routes = decision.routes
+        choice = decision.auto
         extra_headers = door.headers(call) + [
             (k.lower().encode(), v.encode())
             for k, v in (choice.headers().items() if choice else ())
@@ -93,9 +96,7 @@ class DoorEndpoint:
         extra: dict[str, Any] = {}
         if choice is not None:
             extra["auto"] = choice.summary()
-        routes = None
         if key is not None:
-            routes = st.gateway.routes_for(request, ctx.app)
             reservation = await st.admission.admit(key, request, routes, ctx.gen_id)
             ctx.hold = reservation.hold
             ctx.on_done = functools.partial(st.admission.settle, reservation)
@@ -183,19 +184,6 @@ def context(headers: dict[str, str], simulation: bool) -> RequestContext:
         except ValueError as exc:
             raise BadRequest("X-Tokenport-Sim-Time must be Unix seconds.") from exc
     return ctx
-
-
-def _auto_route(st: State, request: ChatRequest, ctx: RequestContext) -> AutoChoice:
-    if st.auto is None:
-        raise BadRequest(
-            "`model: auto` needs a trained router: run `tokenport router train --data FILE "
-            "--out router.npz`, then set [auto] artifact and [auto.pools.default] in the config.",
-            param="model",
-        )
-    choice = st.auto.route(request)
-    ctx.requested_model = ctx.requested_model or choice.requested
-    st.auto.remember(ctx.gen_id, request, choice)
-    return choice
 
 
 async def send_json(

@@ -62,11 +62,11 @@ class EmbeddingsEndpoint:
             max_tokens=1,
             door="embeddings",
         )
-        st.aliases.apply(routing, ctx)
+        decision = st.router.decide_embedding(routing, ctx.app)
+        ctx.requested_model = decision.requested
         request.model, request.models = routing.model, routing.models
-        routes = None
+        routes = decision.routes
         if key is not None:
-            routes = st.gateway.embedding_routes_for(routing, ctx.app)
             reservation = await st.admission.admit(key, routing, routes, ctx.gen_id)
             ctx.hold = reservation.hold
             ctx.on_done = functools.partial(st.admission.settle, reservation)

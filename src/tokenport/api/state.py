@@ -17,6 +17,7 @@ from tokenport.providers.registry import Registry, build_registry
 from tokenport.routing.aliases import Aliases
 from tokenport.routing.autoroute import AutoRouting
 from tokenport.routing.health import Health
+from tokenport.routing.router import Router
 from tokenport.security.admission import Admission
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
@@ -34,7 +35,7 @@ class State:
     auto: AutoRouting | None
     models_body: bytes
     started: float
-    aliases: Aliases
+    router: Router
     responses: ResponseStore
     embedding_catalog: Catalog
 
@@ -64,23 +65,30 @@ def build_state(
         require_keys=settings.require_keys,
         hold_ttl_s=settings.key_hold_ttl_s,
     )
+    health = Health(settings.breaker_failures, settings.breaker_cooldown_s)
     gateway = Gateway(
-        resolve=catalog.resolve,
-        suggest=catalog.suggest,
         providers=registry.providers,
-        states=registry.states,
-        health=Health(settings.breaker_failures, settings.breaker_cooldown_s),
+        health=health,
         ledger=ledger,
         counter=counter,
         attempt_timeout_s=settings.attempt_timeout_s,
         stream_idle_timeout_s=settings.stream_idle_timeout_s,
+        request_timeout_s=settings.request_timeout_s,
         energy=registry.energy,
+    )
+    auto = AutoRouting.from_settings(settings, catalog.get, counter)
+    router = Router(
+        resolve=catalog.resolve,
+        suggest=catalog.suggest,
+        states=registry.states,
+        health=health,
+        aliases=Aliases(settings.aliases),
+        auto=auto,
         interactive_max_rtt_ms=settings.interactive_max_rtt_ms,
         tolerant_apps=tuple(a.lower() for a in settings.tolerant_apps),
         resolve_embedding=embedding_catalog.resolve,
         suggest_embedding=embedding_catalog.suggest,
     )
-    auto = AutoRouting.from_settings(settings, catalog.get, counter)
     return State(
         settings,
         catalog,
@@ -91,7 +99,7 @@ def build_state(
         auto,
         models_body(catalog, registry),
         time.monotonic(),
-        Aliases(settings.aliases),
+        router,
         SqlResponseStore(settings.ledger_url()),
         embedding_catalog,
     )

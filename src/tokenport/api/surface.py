@@ -65,7 +65,7 @@ def routes(state: Callable[[], State]) -> list[Route]:
         st = state()
         await request.app.state.access.viewer(request.headers.get("authorization"))
         name = request.path_params["model_id"]
-        target = st.aliases.resolve(name)
+        target = st.router.aliases.resolve(name)
         entry = st.catalog.get(target)
         if entry is None:
             found = st.catalog.resolve(target)
