@@ -22,7 +22,7 @@ from typing import Any
 from ulid import ULID
 
 from tokenport.api.door import FrontDoor
-from tokenport.api.errors import error_message, retry_after
+from tokenport.api.errors import INTERNAL, error_headers, error_message
 from tokenport.api.state import State
 from tokenport.errors import BadRequest, PayloadTooLarge, TokenportError
 from tokenport.gateway import RequestContext
@@ -74,7 +74,7 @@ class DoorEndpoint:
             return
         except Exception:
             log.exception("unhandled error on POST %s", scope.get("path"))
-            await self._send_error(send, TokenportError("Internal error in the gateway; logged."))
+            await self._send_error(send, INTERNAL)
 
     async def _handle(self, headers: dict[str, str], receive: Receive, send: Send) -> None:
         st, door = self.st, self.door
@@ -117,10 +117,8 @@ class DoorEndpoint:
             await door.finish(call, ctx, codec)
 
     async def _send_error(self, send: Send, exc: TokenportError) -> None:
-        wait = retry_after(exc)
-        extra = [(b"retry-after", str(max(1, round(wait))).encode())] if wait is not None else []
         body = self.door.error_body(exc, error_message(exc))
-        await send_json(send, exc.status, body, extra)
+        await send_json(send, exc.status, body, header_pairs(error_headers(exc)))
 
 
 async def stream(frames: AsyncGenerator[bytes, None], receive: Receive, send: Send) -> bool:
@@ -184,6 +182,10 @@ def context(headers: dict[str, str], simulation: bool) -> RequestContext:
         except ValueError as exc:
             raise BadRequest("X-Tokenport-Sim-Time must be Unix seconds.") from exc
     return ctx
+
+
+def header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 async def send_json(

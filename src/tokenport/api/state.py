@@ -7,10 +7,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tokenport.api.admin import admin_key_from
 from tokenport.api.models import models_body
 from tokenport.api.response_store import ResponseStore, SqlResponseStore
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings
+from tokenport.economics.settings import Economics, economics_of
 from tokenport.gateway import Gateway
 from tokenport.ledger.writer import Ledger
 from tokenport.providers.registry import Registry, build_registry
@@ -18,6 +20,7 @@ from tokenport.routing.aliases import Aliases
 from tokenport.routing.autoroute import AutoRouting
 from tokenport.routing.health import Health
 from tokenport.routing.router import Router
+from tokenport.security.access import Access
 from tokenport.security.admission import Admission
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
@@ -38,6 +41,9 @@ class State:
     router: Router
     responses: ResponseStore
     embedding_catalog: Catalog
+    admin_key: str | None
+    access: Access  # who may read what (security/access.py)
+    economics: Economics  # the cost model, with the config's overrides
 
 
 def build_state(
@@ -47,6 +53,7 @@ def build_state(
     catalog: Catalog | None = None,
 ) -> State:
     registry = build_registry(settings, env, local_base_url)
+    admin_key = admin_key_from(env, settings.admin_key_env)
     catalog = (catalog or Catalog.load()).with_entries(registry.extra_entries)
     embedding_catalog = Catalog.load_embeddings().with_entries(registry.extra_embeddings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,4 +109,12 @@ def build_state(
         router,
         SqlResponseStore(settings.ledger_url()),
         embedding_catalog,
+        admin_key,
+        Access(
+            lambda: admission,
+            admin_key,
+            require_keys=settings.require_keys,
+            public_rankings=settings.public_rankings,
+        ),
+        economics_of(settings),
     )
