@@ -151,6 +151,8 @@ class Settings(_Strict):
     # idle keep-alive connection closes after keepalive_timeout_s; each worker process holds
     # at most max_connections and answers 503 beyond.
     header_timeout_s: float = Field(10.0, gt=0, le=300)
+    # ... and its body within body_timeout_s (a body trickled byte by byte holds a worker).
+    body_timeout_s: float = Field(30.0, gt=0, le=3600)
     keepalive_timeout_s: int = Field(5, gt=0, le=300)
     max_connections: int = Field(2048, gt=0)
     # Rankings sections anyone may read without a key, and keys may read, when
@@ -158,6 +160,8 @@ class Settings(_Strict):
     # "geography" name customers' apps, key names and spend: list them only deliberately.
     public_rankings: list[RankingSection] = Field(default_factory=list)
     attempt_timeout_s: float = Field(60.0, gt=0)
+    # All of one request's attempts (to the first byte, for a stream) within this.
+    request_timeout_s: float = Field(120.0, gt=0)
     stream_idle_timeout_s: float = Field(60.0, gt=0)
     # How long the ledger writer gathers journaled records before one database batch.
     ledger_flush_interval_s: float = Field(0.05, gt=0, le=60)
