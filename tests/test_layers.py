@@ -19,6 +19,7 @@ LAYERS = [
     "lab",
     "api",
     "analytics",
+    "cascade",
     "gateway",
     "security",
     "routing",

@@ -122,6 +122,20 @@ class AutoPoolConfig(_Strict):
     models: dict[str, str] = Field(min_length=1, description="router model -> gateway model id")
     tradeoff: float = Field(0.0, ge=0, description="quality points given up per USD saved")
     expected_output_tokens: int = Field(512, gt=0, description="for expected cost per call")
+    # `mode = "cascade"`: call the trained cascade's cheap models first, verify, and escalate
+    # only untrusted answers (`tokenport.cascade`); the artifact must hold a cascade and the
+    # pool map all of its models.
+    mode: Literal["route", "cascade"] = "route"
+    threshold: float | Literal["pgr50", "pgr80", "pgr90"] | None = Field(
+        None, description="escalate above this predicted gain; default: the artifact's"
+    )
+    verifiers: list[Literal["agreement", "logprobs", "self_check", "code"]] = Field(
+        default_factory=list,
+        description="runtime verifiers on top of the learned answer checks (see README)",
+    )
+    logprob_floor: float = Field(-1.0, le=0, description="escalate below this mean logprob")
+    code_time_limit_s: float = Field(2.0, gt=0, le=30)
+    sample_temperature: float = Field(0.7, ge=0, le=2)
 
 
 class AutoConfig(_Strict):

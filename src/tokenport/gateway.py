@@ -15,6 +15,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import msgspec
+
 from tokenport.errors import (
     AllProvidersFailed,
     TokenportError,
@@ -94,6 +96,23 @@ class Embedded:
 
 
 @dataclass(slots=True)
+class Prior:
+    """Calls a request made before the one that answers it (a cascade's cheap and verifier
+    calls, `tokenport.cascade`): their cost and tokens go into the request's one record."""
+
+    cost: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    # The answering call's route health was recorded when it ran (`call`), not to be again.
+    answer_health_recorded: bool = False
+
+    def add(self, usage: Usage, cost: float) -> None:
+        self.cost += cost
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+
+
+@dataclass(slots=True)
 class OpenStream:
     """A stream whose first chunk has arrived; from here on there is no fallback."""
 
@@ -104,6 +123,7 @@ class OpenStream:
     rest: AsyncIterator[Chunk]
     attempts: list[Attempt]
     ttft_ms: float
+    prior: Prior | None = None
 
 
 @dataclass(slots=True)
@@ -172,7 +192,14 @@ class Gateway:
     ) -> OpenStream:
         """Try the routes until one streams its first chunk; failures up to here fall back."""
         attempts: list[Attempt] = []
+        route, (first, rest) = await self._attempts(
+            request, ctx, routes, attempts, self._stream_start(request), stream=True
+        )
+        return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms())
 
+    def _stream_start(
+        self, request: ChatRequest
+    ) -> Callable[[Provider, Route, float], Awaitable[tuple[Chunk, AsyncIterator[Chunk]]]]:
         async def start(
             p: Provider, r: Route, timeout: float
         ) -> tuple[Chunk, AsyncIterator[Chunk]]:
@@ -182,10 +209,86 @@ class Gateway:
             except StopAsyncIteration as exc:
                 raise UpstreamProtocolError(r.provider, "stream ended before any chunk") from exc
 
-        route, (first, rest) = await self._attempts(
-            request, ctx, routes, attempts, start, stream=True
+        return start
+
+    # -- one request, several calls (a cascade: `tokenport.cascade`) ----------------------
+    # `call` and `open_call` run the fallback loop without settling; the caller settles the
+    # answer it serves once, with every other call as its `Prior`, through `settle` or
+    # `relay`, or `fail`s the request: still one record and one settlement per request.
+
+    async def call(
+        self,
+        request: ChatRequest,
+        ctx: RequestContext,
+        routes: list[Route],
+        attempts: list[Attempt],
+    ) -> Served:
+        t0 = time.perf_counter()
+        route, resp = await self._first_success(
+            routes, lambda p, r, timeout: p.chat(request, r, timeout), attempts, ctx
+        )
+        usage = resp.usage or await self._estimate(request, _response_text(resp))
+        took = _ms(t0)
+        self.health.record_success(
+            route.provider, route.model_id, took, usage.completion_tokens, took / 1000.0
+        )
+        return Served(route, resp, usage, cost_usd(usage, route.pricing))
+
+    async def open_call(
+        self,
+        request: ChatRequest,
+        ctx: RequestContext,
+        routes: list[Route],
+        attempts: list[Attempt],
+    ) -> OpenStream:
+        route, (first, rest) = await self._first_success(
+            routes, self._stream_start(request), attempts, ctx
         )
         return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms())
+
+    async def settle(
+        self,
+        request: ChatRequest,
+        ctx: RequestContext,
+        served: Served,
+        attempts: list[Attempt],
+        prior: Prior,
+    ) -> Served:
+        """Settle an answer from `call`, with the calls before it, as the request's record."""
+        resp = served.response
+        resp.id, resp.model = ctx.gen_id, served.route.model_id
+        latency = ctx.elapsed_ms()
+        usage, cost = await self._settle(
+            request,
+            ctx,
+            served.route,
+            served.usage,
+            "",
+            attempts=attempts,
+            latency_ms=latency,
+            ttft_ms=latency,
+            finish=resp.choices[0].finish_reason if resp.choices else None,
+            stream=False,
+            prior=_recorded(prior),
+        )
+        return Served(served.route, resp, usage, cost)
+
+    async def fail(
+        self,
+        request: ChatRequest,
+        ctx: RequestContext,
+        attempts: list[Attempt],
+        exc: TokenportError,
+        prior: Prior,
+        *,
+        stream: bool,
+    ) -> None:
+        """Record a request no call could answer, charging the calls it did make."""
+        await self._failed(request, ctx, attempts, exc, stream=stream, prior=prior)
+
+    def spawn(self, coro: Awaitable[object]) -> None:
+        """Run a recording task past a cancelled request (drained at shutdown)."""
+        self._spawn(coro)
 
     async def embed(
         self,
@@ -333,13 +436,23 @@ class Gateway:
         finish: str | None,
         stream: bool,
         error: TokenportError | None = None,
+        prior: Prior | None = None,
     ) -> tuple[Usage, float]:
         """The one way an answer is settled: usage (counted when the upstream gave none),
         cost at the serving route's price, route health, one ledger record made durable,
-        then the reservation settled to the actual cost."""
+        then the reservation settled to the actual cost. `prior`: earlier calls of the same
+        request, whose cost and tokens are added (their health was recorded as they ran)."""
         if usage is None:
             usage = await self._estimate(request, completion)
+        answer_tokens = usage.completion_tokens
         cost = cost_usd(usage, route.pricing)
+        if prior is not None:
+            cost += prior.cost
+            usage = msgspec.structs.replace(
+                usage,
+                prompt_tokens=usage.prompt_tokens + prior.prompt_tokens,
+                completion_tokens=usage.completion_tokens + prior.completion_tokens,
+            )
         record = _ok_record(
             request,
             ctx,
@@ -355,10 +468,10 @@ class Gateway:
         if error is not None:
             record.status, record.error_class = "error", type(error).__name__
             record.http_status = error.status if isinstance(error, ClientDisconnected) else 502
-        else:
+        elif prior is None or not prior.answer_health_recorded:
             gen_s = max(1e-6, (latency_ms - ttft_ms) / 1000.0) if stream else latency_ms / 1000
             self.health.record_success(
-                route.provider, route.model_id, ttft_ms, usage.completion_tokens, gen_s
+                route.provider, route.model_id, ttft_ms, answer_tokens, gen_s
             )
         await self.ledger.append(self._metered(record))
         await ctx.done(cost, usage.total_tokens)
@@ -384,6 +497,7 @@ class Gateway:
             finish=finish,
             stream=True,
             error=error,
+            prior=s.prior,
         )
         return StreamEnd(usage, cost, error)
 
@@ -395,9 +509,17 @@ class Gateway:
         exc: TokenportError,
         *,
         stream: bool,
+        prior: Prior | None = None,
     ) -> None:
-        await self.ledger.append(_error_record(request, ctx, attempts, exc, stream=stream))
-        await ctx.done(0.0, 0)
+        record = _error_record(request, ctx, attempts, exc, stream=stream)
+        spent = prior or Prior()
+        record.cost = spent.cost
+        record.prompt_tokens, record.completion_tokens = (
+            spent.prompt_tokens,
+            spent.completion_tokens,
+        )
+        await self.ledger.append(record)
+        await ctx.done(spent.cost, spent.prompt_tokens + spent.completion_tokens)
 
     def _metered(self, record: LedgerRecord) -> LedgerRecord:
         """Add energy and region for requests a self-hosted deployment served."""
@@ -440,6 +562,11 @@ class ClientDisconnected(TokenportError):
 
     status = 499
     code = "client_disconnected"
+
+
+def _recorded(prior: Prior) -> Prior:
+    prior.answer_health_recorded = True
+    return prior
 
 
 def _ms(t0: float) -> float:

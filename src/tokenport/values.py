@@ -220,6 +220,10 @@ class Attempt(msgspec.Struct, omit_defaults=True):
     error_class: str | None = None
     error: str | None = None
     http_status: int | None = None
+    # Set on a cascade's calls (`tokenport.cascade`), several of which answer one request:
+    # what the call was for ("cheap", "sample", "self_check", "strong") and its cost in USD.
+    role: str | None = None
+    cost: float | None = None
 
 
 class EmbeddingRequest(msgspec.Struct, omit_defaults=True):

@@ -24,6 +24,7 @@ from ulid import ULID
 from tokenport.api.door import FrontDoor
 from tokenport.api.errors import INTERNAL, error_headers, error_message
 from tokenport.api.state import State
+from tokenport.cascade import Cascade
 from tokenport.errors import BadRequest, PayloadTooLarge, RequestTimeout, TokenportError
 from tokenport.gateway import RequestContext
 from tokenport.security.appname import normalize_app
@@ -91,25 +92,39 @@ class DoorEndpoint:
         ctx.requested_model = decision.requested
         routes = decision.routes
         choice = decision.auto
-        extra_headers = door.headers(call) + [
-            (k.lower().encode(), v.encode())
-            for k, v in (choice.headers().items() if choice else ())
-        ]
+        # A cascade pool (`tokenport.cascade`) decides who answers only after its calls.
+        plan = choice.cascade if choice is not None else None
+        extra_headers = door.headers(call)
         extra: dict[str, Any] = {}
-        if choice is not None:
+        if choice is not None and plan is None:
+            extra_headers += _header_pairs(choice.headers())
             extra["auto"] = choice.summary()
         if key is not None:
-            reservation = await st.admission.admit(key, request, routes, ctx.gen_id)
+            held, held_routes = plan.reservation(request) if plan else (request, routes)
+            reservation = await st.admission.admit(key, held, held_routes, ctx.gen_id)
             ctx.hold = reservation.hold
             ctx.on_done = functools.partial(st.admission.settle, reservation)
+        cascade = None
+        if plan is not None and choice is not None:
+            cascade = Cascade(st.gateway, plan, request, ctx, st.router.auto)
         if not request.stream:
-            served = await st.gateway.complete(request, ctx, routes)
+            if cascade is not None:
+                served = await cascade.complete()
+                extra_headers += _header_pairs(cascade.headers())
+                extra["auto"] = cascade.summary(choice.requested if choice else "auto")
+            else:
+                served = await st.gateway.complete(request, ctx, routes)
             extra["provider"] = served.route.provider
             rendered = door.response(call, served, ctx, extra)
             await door.finish(call, ctx, None)
             await send_json(send, 200, rendered, extra_headers)
             return
-        opened = await st.gateway.open_stream(request, ctx, routes)
+        if cascade is not None:
+            opened = await cascade.open_stream()
+            extra_headers += _header_pairs(cascade.headers())
+            extra["auto"] = cascade.summary(choice.requested if choice else "auto")
+        else:
+            opened = await st.gateway.open_stream(request, ctx, routes)
         codec = door.codec(call, opened, extra)
         await send(
             {"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS + extra_headers}
@@ -121,6 +136,10 @@ class DoorEndpoint:
     async def _send_error(self, send: Send, exc: TokenportError) -> None:
         body = self.door.error_body(exc, error_message(exc))
         await send_json(send, exc.status, body, header_pairs(error_headers(exc)))
+
+
+def _header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
 
 async def stream(frames: AsyncGenerator[bytes, None], receive: Receive, send: Send) -> bool:

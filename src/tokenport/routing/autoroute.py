@@ -9,6 +9,7 @@ the router from a generation id alone; each generation is scored at most once.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -19,8 +20,10 @@ from tokenport.catalog.model import ModelEntry
 from tokenport.config import AutoPoolConfig, Settings
 from tokenport.errors import BadRequest, ConfigError, NotFound
 from tokenport.pricing import max_cost_usd
+from tokenport.routing.auto.cascade import skip as skip_cheap
 from tokenport.routing.auto.decide import AutoRouter, Decision, Pool
 from tokenport.routing.auto.feedback import FeedbackLog, record, replay
+from tokenport.routing.cascade_plan import CascadePlan, check_pool, threshold_of
 from tokenport.tokens import TokenCounter, message_text
 from tokenport.values import ChatRequest
 
@@ -34,8 +37,12 @@ class AutoOptions(msgspec.Struct, forbid_unknown_fields=True):
 
 class AutoChoice(msgspec.Struct, frozen=True):
     requested: str
-    model: str  # the gateway model it routed to
+    model: str  # the gateway model it routed to (a cascade: the first it calls)
     decision: Decision
+    # A cascade pool's plan; None: one model answers (route mode, or a request a cascade
+    # cannot verify, `cascade_reason` says why).
+    cascade: CascadePlan | None = None
+    cascade_reason: str | None = None
 
     def summary(self) -> dict[str, Any]:
         d = self.decision
@@ -47,6 +54,7 @@ class AutoChoice(msgspec.Struct, frozen=True):
             "expected_cost": d.expected_cost,
             "reason": d.reason,
             "router_version": d.router_version,
+            **({"cascade_skipped": self.cascade_reason} if self.cascade_reason else {}),
         }
 
     def headers(self) -> dict[str, str]:
@@ -56,6 +64,17 @@ class AutoChoice(msgspec.Struct, frozen=True):
             "X-Tokenport-Auto-Quality": f"{d.predicted_quality:.4f}",
             "X-Tokenport-Auto-Cost": f"{d.expected_cost:.8f}",
         }
+
+
+def _no_cascade(request: ChatRequest, opts: AutoOptions) -> str | None:
+    """Why a cascade cannot serve this request (its verifiers judge one text answer), or None."""
+    if request.tools:
+        return "the request offers tools: an answer may be a tool call, which no verifier reads"
+    if (request.n or 1) > 1:
+        return "n > 1: a cascade verifies one answer"
+    if opts.quality_floor is not None or opts.max_price is not None:
+        return "auto.quality_floor / auto.max_price choose one model up front"
+    return None
 
 
 def is_auto(model: str) -> bool:
@@ -96,6 +115,7 @@ class AutoRouting:
                     )
                 entries[router_model] = entry
             self._prices[name] = entries
+            check_pool(name, pool, router.artifact.meta.cascade)
         self._recent: OrderedDict[str, tuple[str, str]] = OrderedDict()
 
     @classmethod
@@ -128,6 +148,7 @@ class AutoRouting:
             opts = msgspec.convert(request.extra.pop("auto", None) or {}, AutoOptions)
         except msgspec.ValidationError as exc:
             raise BadRequest(f"Invalid `auto` options: {exc}", param="auto") from exc
+        t0 = time.perf_counter()
         text = prompt_of(request)
         prompt_tokens = self.counter.rough_messages(request.messages)
         out = request.output_cap() or pool.expected_output_tokens
@@ -140,13 +161,50 @@ class AutoRouting:
             opts.quality_floor,
             opts.max_price,
         )
+        if pool.mode == "cascade":
+            why = _no_cascade(request, opts)
+            if why is None:
+                plan = self._plan(name, pool, text, decision, t0)
+                requested, request.model = request.model, plan.gateway(plan.first)
+                return AutoChoice(requested, request.model, decision, plan)
+            requested, request.model = request.model, pool.models[decision.model]
+            return AutoChoice(requested, request.model, decision, None, why)
         requested, request.model = request.model, pool.models[decision.model]
         return AutoChoice(requested, request.model, decision)
+
+    def _plan(
+        self, name: str, pool: AutoPoolConfig, text: str, decision: Decision, t0: float
+    ) -> CascadePlan:
+        meta = self.router.artifact.meta.cascade
+        assert meta is not None  # checked at start (`check_pool`)
+        threshold = threshold_of(pool, meta)
+        quality = dict(decision.scores)
+        return CascadePlan(
+            pool=name,
+            meta=meta,
+            models=dict(pool.models),
+            quality=quality,
+            prompt=text,
+            threshold=threshold,
+            skip=skip_cheap(meta, quality, threshold),
+            verifiers=frozenset(pool.verifiers),
+            logprob_floor=pool.logprob_floor,
+            code_time_limit_s=pool.code_time_limit_s,
+            sample_temperature=pool.sample_temperature,
+            router_version=decision.router_version,
+            plan_ms=(time.perf_counter() - t0) * 1000.0,
+        )
 
     def remember(self, gen_id: str, request: ChatRequest, choice: AutoChoice) -> None:
         self._recent[gen_id] = (prompt_of(request), choice.decision.model)
         while len(self._recent) > _REMEMBER:
             self._recent.popitem(last=False)
+
+    def answered(self, gen_id: str, router_model: str) -> None:
+        """A cascade settled on `router_model`'s answer: feedback on the generation is about
+        that model, not the one the prompt router first picked."""
+        if gen_id in self._recent:
+            self._recent[gen_id] = (self._recent[gen_id][0], router_model)
 
     def learn(
         self,

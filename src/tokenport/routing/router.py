@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import msgspec
+
 from tokenport.catalog.model import ModelEntry
 from tokenport.errors import BadRequest
 from tokenport.providers.base import ProviderState
@@ -69,6 +71,13 @@ class Router:
         choice = self._auto(request, gen_id) if is_auto(request.model) else None
         budget = self.latency_budget(request, app)
         routes = plan(request, self.resolve, self.suggest, self.states, self.health, budget)
+        if choice is not None and choice.cascade is not None:
+            # Every model a cascade may call gets its routes now, as a single model's do.
+            for model in choice.cascade.gateway_models():
+                one = msgspec.structs.replace(request, model=model)
+                choice.cascade.routes[model] = plan(
+                    one, self.resolve, self.suggest, self.states, self.health, budget
+                )
         return Decision(routes, choice, asked if request.model != asked else None)
 
     def decide_embedding(self, routing: ChatRequest, app: str | None) -> Decision:

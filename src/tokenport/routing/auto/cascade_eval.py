@@ -29,6 +29,8 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 BoolArray = NDArray[np.bool_]
 __all__ = ["PAIR_PRICES", "CascadeRun", "call_costs", "replay", "sweep"]
+
+
 @dataclass(frozen=True)
 class CascadeRun:
     """One trained cascade replayed on some of the scored prompts (`rows`)."""
@@ -97,12 +99,12 @@ def replay(
 def grid(runs: Sequence[CascadeRun]) -> FloatArray:
     """Thresholds to sweep: quantiles of every run's predicted gains, and both ends."""
     allg = np.concatenate([r.gains.ravel() for r in runs])
-    return np.unique(np.concatenate([[-np.inf], np.quantile(allg, np.linspace(0, 1, 301)), [np.inf]]))
+    return np.unique(
+        np.concatenate([[-np.inf], np.quantile(allg, np.linspace(0, 1, 301)), [np.inf]])
+    )
 
 
-def sweep(
-    runs: Sequence[CascadeRun], data: RoutingDataset, costs: FloatArray
-) -> FloatArray:
+def sweep(runs: Sequence[CascadeRun], data: RoutingDataset, costs: FloatArray) -> FloatArray:
     """(mean cost, mean score, strong share) of the cascade at each threshold, plus the
     all-skip point (the strong model alone), over all prompts the runs cover."""
     n = sum(len(r.rows) for r in runs)

@@ -31,9 +31,9 @@ from tokenport.routing.auto.cascade import (
     feature_names,
     fit_stage,
 )
+from tokenport.routing.auto.cascade import stage_vector as _stage_vector
 from tokenport.routing.auto.checks import code_blocks
 from tokenport.routing.auto.costs import call_costs
-from tokenport.routing.auto.cascade import stage_vector as _stage_vector
 from tokenport.routing.auto.data import RoutingDataset
 from tokenport.routing.auto.folds import group_folds
 
@@ -133,9 +133,7 @@ def design(
     return Design(xs, picks, gains)
 
 
-def _stub(
-    chain: Sequence[str], strong: str, prior: dict[str, float], code: bool
-) -> CascadeMeta:
+def _stub(chain: Sequence[str], strong: str, prior: dict[str, float], code: bool) -> CascadeMeta:
     return CascadeMeta(
         chain=list(chain),
         strong=strong,
@@ -145,7 +143,11 @@ def _stub(
         operating={},
         skip=None,
         code=code,
-        verifiers=["answer", *(["code"] if code else []), *(["agreement"] if len(chain) > 1 else [])],
+        verifiers=[
+            "answer",
+            *(["code"] if code else []),
+            *(["agreement"] if len(chain) > 1 else []),
+        ],
     )
 
 
@@ -275,8 +277,7 @@ def operating_points(
     out = {}
     ts = thresholds(gains)
     served = [
-        outcome(gains, picked, skip_at, t, chain_cols, strong, quality, None)[0].mean()
-        for t in ts
+        outcome(gains, picked, skip_at, t, chain_cols, strong, quality, None)[0].mean() for t in ts
     ]
     for name, level in PGR_LEVELS.items():
         target = q_cheap + level * (q_strong - q_cheap)
@@ -347,7 +348,9 @@ def train_cascade(
     q = data.quality()
     prior = {m: float(np.nanmean(q[:, j])) for j, m in enumerate(data.models)}
     col = {m: j for j, m in enumerate(data.models)}
-    complete = [m for m in data.models if data.has_responses([m]) and np.isfinite(q[:, col[m]]).all()]
+    complete = [
+        m for m in data.models if data.has_responses([m]) and np.isfinite(q[:, col[m]]).all()
+    ]
     if data.is_pair:
         assert data.weak is not None and data.strong is not None
         strong, candidates = data.strong, [data.weak] if data.weak in complete else []

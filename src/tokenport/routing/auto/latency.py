@@ -48,7 +48,9 @@ def measure_latency(router: AutoRouter, texts: list[str], n: int = 1000) -> dict
     return _timed([lambda t=t: router.decide(t, pool) for t in sample])
 
 
-def measure_cascade(router: AutoRouter, data: RoutingDataset, n: int = 500) -> dict[str, object] | None:
+def measure_cascade(
+    router: AutoRouter, data: RoutingDataset, n: int = 500
+) -> dict[str, object] | None:
     """One whole cascade decision per prompt: the prompt router, the skip test, and every
     stage's verifier numbers and trust model on the file's recorded answers."""
     meta = router.artifact.meta.cascade

@@ -55,7 +55,9 @@ def pair_cost_curve(
     pct, cost = [], []
     for i, t in enumerate(edges):
         pick = score >= t if i != len(edges) - 1 else score > t
-        skipped = None if skip_at is None else (skip_at >= t if i != len(edges) - 1 else skip_at > t)
+        skipped = (
+            None if skip_at is None else (skip_at >= t if i != len(edges) - 1 else skip_at > t)
+        )
         weak_calls = ~pick if skipped is None else ~skipped
         pct.append(100.0 * pick.mean())
         cost.append(float((c_strong * pick).sum() + (c_weak * weak_calls).sum()))
@@ -89,7 +91,9 @@ def _pair_router(
     return out
 
 
-def cascade_summary(runs: Sequence[CascadeRun], data: RoutingDataset, costs: FloatArray | None) -> dict[str, Any]:
+def cascade_summary(
+    runs: Sequence[CascadeRun], data: RoutingDataset, costs: FloatArray | None
+) -> dict[str, Any]:
     """What the cascade does at each trained router's own default threshold."""
     n = sum(len(r.rows) for r in runs)
     value = cost = always = escalated = skipped = 0.0
