@@ -54,8 +54,8 @@ from tokenport.routing.auto.eval import (
     MATCH_COST_SHARE,
     cv_predictions,
     fold_parts,
-    sweep,
 )
+from tokenport.routing.auto.report import sweep
 from tokenport.routing.auto.ridge import Csr
 from tokenport.routing.auto.train import TrainConfig
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _cascade_synth import CHEAP, STRONG, sum_answer, sum_prompt, write_pair
+
 from _helpers import http_json, http_raw
 from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.routing.auto.data import load_dataset
@@ -35,9 +35,20 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _gateway(factory: Any, cheap: FakeUpstream, strong: FakeUpstream, artifact: Path, **pool: Any) -> Any:
+def _gateway(
+    factory: Any, cheap: FakeUpstream, strong: FakeUpstream, artifact: Path, **pool: Any
+) -> Any:
     def priced(price: float) -> dict[str, Any]:
-        return {"models": [{"id": "fake-model", "slug": "fake-model", "input_price": price, "output_price": price * 3}]}
+        return {
+            "models": [
+                {
+                    "id": "fake-model",
+                    "slug": "fake-model",
+                    "input_price": price,
+                    "output_price": price * 3,
+                }
+            ]
+        }
 
     return factory(
         {"cheap": cheap, "strong": strong},
@@ -83,7 +94,9 @@ def test_a_right_cheap_answer_is_served_and_a_wrong_one_escalates(
     assert headers["x-tokenport-auto-model"] == "cheap/fake-model"
     assert headers["x-tokenport-auto-calls"] == "1" and len(fake2.requests) == 0
     auto = body["auto"]
-    assert auto["mode"] == "cascade" and auto["verdict"] == "trusted" and auto["requested"] == "auto"
+    assert (
+        auto["mode"] == "cascade" and auto["verdict"] == "trusted" and auto["requested"] == "auto"
+    )
     assert auto["predicted_gain"] <= auto["threshold"] and auto["overhead_ms"] < 50
     gen = _generation(gw, body["id"])
     assert gen["model_requested"] == "auto" and gen["provider_name"] == "cheap"
@@ -114,7 +127,10 @@ def test_streams_hold_the_cheap_answer_until_verified(
     gw = _gateway(gateway_factory, fake, fake2, artifact)
     fake.set_script(Script(text=RIGHT))
     fake2.set_script(Script(text=STRONG_TEXT, chunks=4))
-    for cheap_text, expect, verdict in ((RIGHT, RIGHT, "trusted"), (WRONG, STRONG_TEXT, "escalated")):
+    for cheap_text, expect, verdict in (
+        (RIGHT, RIGHT, "trusted"),
+        (WRONG, STRONG_TEXT, "escalated"),
+    ):
         fake.set_script(Script(text=cheap_text))
         status, headers, raw = _ask(gw, stream=True, stream_options={"include_usage": True})
         assert status == 200
@@ -130,7 +146,11 @@ def test_streams_hold_the_cheap_answer_until_verified(
         gen = _generation(gw, events[0]["id"])
         assert usage and usage[-1]["prompt_tokens"] == gen["tokens_prompt"]
         assert gen["streamed"] is True
-        assert gen["total_cost"] == pytest.approx(sum(a["cost"] or 0 for a in gen["attempts"]) if verdict == "trusted" else gen["total_cost"])
+        assert gen["total_cost"] == pytest.approx(
+            sum(a["cost"] or 0 for a in gen["attempts"])
+            if verdict == "trusted"
+            else gen["total_cost"]
+        )
     # The cheap request never streams: it is held whole to be verified.
     assert all(r.body.get("stream") in (None, False) for r in fake.requests)
 
@@ -180,52 +200,55 @@ def test_runtime_verifiers_can_only_escalate(
     gw = _gateway(gateway_factory, fake, fake2, artifact, verifiers=["self_check"])
     fake.set_script(Script(text=RIGHT))
     fake.push(Script(text=RIGHT), Script(text="No."))
-    status, headers, body = _ask(gw)
+    _, headers, body = _ask(gw)
     assert headers["x-tokenport-auto-verdict"] == "escalated", body["auto"]
     assert "self-check" in body["auto"]["reason"]
     assert [c["role"] for c in body["auto"]["calls"]] == ["cheap", "self_check", "strong"]
     check = fake.requests[-1].body["messages"][0]["content"]
     assert PROMPT in check and RIGHT in check  # the self-check shows the question and answer
     fake.push(Script(text=RIGHT), Script(text="Yes"))
-    status, headers, body = _ask(gw)
+    _, headers, body = _ask(gw)
     assert headers["x-tokenport-auto-verdict"] == "trusted"
 
     # agreement: a second sample that reaches another number escalates.
     gw.stop()  # one gateway at a time owns the data directory's journal
     gw = _gateway(gateway_factory, fake, fake2, artifact, verifiers=["agreement"])
     fake.push(Script(text=RIGHT), Script(text=sum_answer(3, 4, 7).replace("7", "8")))
-    status, headers, body = _ask(gw)
+    _, headers, body = _ask(gw)
     assert headers["x-tokenport-auto-verdict"] == "escalated" and "sample" in body["auto"]["reason"]
     fake.push(Script(text=RIGHT), Script(text=RIGHT))
-    status, headers, body = _ask(gw)
+    _, headers, body = _ask(gw)
     assert headers["x-tokenport-auto-verdict"] == "trusted"
     assert fake.requests[-1].body.get("temperature") == pytest.approx(0.7)
 
     # logprobs: the fake's tokens all have logprob -0.25; a floor above that escalates.
     for floor, verdict in ((-0.1, "escalated"), (-1.0, "trusted")):
         gw.stop()
-        gw = _gateway(gateway_factory, fake, fake2, artifact, verifiers=["logprobs"], logprob_floor=floor)
+        gw = _gateway(
+            gateway_factory, fake, fake2, artifact, verifiers=["logprobs"], logprob_floor=floor
+        )
         fake.set_script(Script(text=RIGHT))
-        status, headers, body = _ask(gw)
+        _status, headers, body = _ask(gw)
         assert headers["x-tokenport-auto-verdict"] == verdict, body["auto"]
         assert fake.requests[-1].body.get("logprobs") is True
         assert "logprobs" not in body["choices"][0] or body["choices"][0]["logprobs"] is None
 
 
-def test_a_cascade_pool_needs_a_cascade_and_every_model(
-    fake: FakeUpstream, fake2: FakeUpstream, gateway_factory: Any, artifact: Path, tmp_path: Path
-) -> None:
+def test_a_cascade_pool_needs_a_cascade_and_every_model(artifact: Path) -> None:
+    from tokenport.config import AutoPoolConfig
     from tokenport.errors import ConfigError
+    from tokenport.routing.auto.model import RouterArtifact
+    from tokenport.routing.cascade_plan import check_pool
 
-    with pytest.raises((ConfigError, RuntimeError)):
-        gw = gateway_factory(
-            {"cheap": fake},
-            auto={
-                "artifact": str(artifact),
-                "pools": {"default": {"mode": "cascade", "models": {CHEAP: "cheap/fake-model"}}},
-            },
-        )
-        http_json("POST", gw.base_url + "/v1/chat/completions", {"model": "auto", "messages": ASK})
+    meta = RouterArtifact.load(artifact).meta.cascade
+    assert meta is not None
+    half = AutoPoolConfig(mode="cascade", models={CHEAP: "cheap/fake-model"})
+    with pytest.raises(ConfigError, match=STRONG):
+        check_pool("default", half, meta)
+    whole = AutoPoolConfig(mode="cascade", models={CHEAP: "c/m", STRONG: "s/m"})
+    with pytest.raises(ConfigError, match="no cascade"):
+        check_pool("default", whole, None)
+    check_pool("default", whole, meta)
 
 
 def test_tools_fall_back_to_one_model_and_feedback_names_the_answering_model(
@@ -241,7 +264,8 @@ def test_tools_fall_back_to_one_model_and_feedback_names_the_answering_model(
 
     status, headers, body = _ask(gw)
     assert headers["x-tokenport-auto-verdict"] == "trusted"
-    status, out = http_json("POST", gw.base_url + "/api/v1/feedback", {"id": body["id"], "score": 0.0})
+    feedback = {"id": body["id"], "score": 0.0}
+    status, out = http_json("POST", gw.base_url + "/api/v1/feedback", feedback)
     assert status == 200, out
     recent = gw.state.router.auto._recent[body["id"]]
     assert recent[1] == CHEAP

@@ -72,7 +72,7 @@ def test_router_eval_reports_the_tfidf_baseline_without_sklearn(tmp_path: Path) 
     )
     assert out.returncode == 0, out.stderr
     routers = json.loads(out.stdout)["routellm"]["routers"]
-    assert set(routers) == {"auto", "tfidf_ridge", "random"}
+    assert set(routers) == {"auto", "prompt_only", "tfidf_ridge", "random"}
     assert 0.0 <= routers["tfidf_ridge"]["apgr"] <= 1.5
 
 

@@ -50,7 +50,9 @@ def test_eval_json_prints_exactly_one_object(tmp_path: Path) -> None:
     report = json.loads(res.stdout)
     assert "cross-validation" in report["mode"]
     routers = report["routellm"]["routers"]
-    assert set(routers) == {"auto", "tfidf_ridge", "random"}
+    assert set(routers) == {"auto", "prompt_only", "tfidf_ridge", "random"}
+    assert routers["auto"]["kind"] == "cascade"
+    assert 0.0 < routers["auto"]["total_cost_share_at_cpt50"] <= 1.5
     assert 0.0 <= routers["auto"]["cpt"]["50%"] <= 100.0
     assert report["latency"]["p99_ms"] > 0
 

@@ -71,6 +71,10 @@ class SkipRule(msgspec.Struct, frozen=True):
     def score(self, prompt_gain: float) -> float:
         return self.intercept + self.slope * prompt_gain - self.sigma * self.z
 
+    def scores(self, prompt_gain: FloatArray) -> FloatArray:
+        out: FloatArray = self.intercept + self.slope * prompt_gain - self.sigma * self.z
+        return out
+
 
 class CascadeMeta(msgspec.Struct, frozen=True):
     chain: list[str]  # cheap models, in calling order

@@ -352,7 +352,8 @@ def train_cascade(
         m for m in data.models if data.has_responses([m]) and np.isfinite(q[:, col[m]]).all()
     ]
     if data.is_pair:
-        assert data.weak is not None and data.strong is not None
+        assert data.weak is not None
+        assert data.strong is not None
         strong, candidates = data.strong, [data.weak] if data.weak in complete else []
         costs = None
         priced = call_costs(data)
@@ -405,7 +406,7 @@ def train_cascade(
     prompt_gain = quality_oof[:, s_col] - quality_oof[:, cols[0]]
     ratio = None if priced is None else float(priced[:, cols[0]].mean() / priced[:, s_col].mean())
     rule = skip_rule(prompt_gain, g.min(axis=0), ratio)
-    skip_at = np.full(len(data), -np.inf) if rule is None else rule.score(prompt_gain)
+    skip_at = np.full(len(data), -np.inf) if rule is None else rule.scores(prompt_gain)
     ops = operating_points(g, d.picked, skip_at, cols, s_col, q)
     final = fitted(meta, d, alphas)
     return _replace(final, threshold=ops[DEFAULT_OPERATING], operating=ops, skip=rule)

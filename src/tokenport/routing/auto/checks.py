@@ -16,6 +16,7 @@ Everything here is bounded (lengths, expression sizes), so a hostile answer cost
 from __future__ import annotations
 
 import ast
+import itertools
 import math
 import operator
 import re
@@ -94,7 +95,7 @@ def arithmetic(text: str) -> tuple[int, int]:
         if "=" not in span:
             continue
         sides = [_value(p) for p in span.split("=")]
-        for a, b in zip(sides, sides[1:], strict=False):
+        for a, b in itertools.pairwise(sides):
             if a is None or b is None or not (a[1] or b[1]):
                 continue  # `3 = 3` computes nothing; a side we cannot read breaks the chain
             x, y = a[0], b[0]
@@ -110,9 +111,11 @@ def numbers(text: str) -> list[float]:
     out = []
     for raw in _NUMBER.findall(text[:MAX_TEXT]):
         try:
-            out.append(float(raw.replace(",", "")))
+            value = float(raw.replace(",", ""))
         except ValueError:
             continue
+        if math.isfinite(value):  # 400 digits make inf, which no check can use
+            out.append(value)
     return out
 
 

@@ -8,6 +8,7 @@ which on a shared 2-core machine dominates the wall-clock tail.
 
 from __future__ import annotations
 
+import functools
 import gc
 import time
 from collections.abc import Callable
@@ -45,7 +46,7 @@ def measure_latency(router: AutoRouter, texts: list[str], n: int = 1000) -> dict
     }
     pool = Pool(name="eval", prices=prices)
     sample = [texts[i % len(texts)] for i in range(n)]
-    return _timed([lambda t=t: router.decide(t, pool) for t in sample])
+    return _timed([functools.partial(router.decide, t, pool) for t in sample])
 
 
 def measure_cascade(
@@ -74,12 +75,12 @@ def measure_cascade(
     out: dict[str, object] = {
         "what": "prompt router + skip + every stage's verifier numbers and trust model; "
         "model calls and the code sandbox excluded",
-        **_timed([lambda i=i % len(data): decide(i) for i in range(n)]),
+        **_timed([functools.partial(decide, i % len(data)) for i in range(n)]),
     }
     if meta.code:
         runs = []
         for i in range(min(len(data), 40)):
-            text = data.responses[i][col[meta.chain[0]]] or ""  # type: ignore[index]
+            text = data.responses[i][col[meta.chain[0]]] or ""
             t0 = time.perf_counter()
             sandbox.run(text, data.texts[i])
             runs.append((time.perf_counter() - t0) * 1e3)
