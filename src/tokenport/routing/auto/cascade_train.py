@@ -14,7 +14,7 @@ What is learned, all from the training file alone:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -339,6 +339,7 @@ def train_cascade(
     seed: int = 0,
     run_code: bool = True,
     answers: Answers | None = None,
+    prices: Mapping[str, tuple[float, float]] | None = None,
 ) -> CascadeMeta | None:
     """The cascade for this file, or None where it cannot have one (no answers, or a
     many-model file without costs). `quality_oof` is the prompt router's out-of-fold
@@ -356,7 +357,7 @@ def train_cascade(
         assert data.strong is not None
         strong, candidates = data.strong, [data.weak] if data.weak in complete else []
         costs = None
-        priced = call_costs(data)
+        priced = call_costs(data, prices)
     else:
         if not data.has_costs:
             return None

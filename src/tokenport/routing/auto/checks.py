@@ -24,16 +24,18 @@ from collections.abc import Callable
 
 MAX_TEXT = 20_000  # characters of an answer the checks read
 _MAX_EXPR = 80
+_MAX_EQUALITIES = 200
 _SPAN = re.compile(r"[\d$(][\d\s.,+\-*/x×÷()$%=]*[\d)%]")
 _NOTE = re.compile(r"<<([^<>]{1,200})>>")
-_OPERATOR = re.compile(r"\d\s*[-+*/x×÷]\s*[\d(]")
+_OPERATOR = re.compile(r"[\d)]\s*[-+*/]\s*[\d(]")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _TIMES = re.compile(r"(?<=[\d)])\s*x\s*(?=[\d(])")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 _NOT_ARITH = re.compile(r"[^\d\s.+\-*/()]")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _OPTION = re.compile(r"^\s*\(?([A-J])[).:]\s", re.M)
-_LEAD_LETTER = re.compile(r"^\W{0,3}([A-J])(?:\W|$)")
+# A letter alone (`B`, `(C) green`, `D.`), not a word that starts the answer (`I think`).
+_LEAD_LETTER = re.compile(r"^\W{0,3}([A-J])(?:[).:\]]|\s*$|\s*\n)")
 _SAID_LETTER = re.compile(r"(?i)\b(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-J])\b")
 _WORDS = re.compile(r"\w+")
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.S | re.I)
@@ -65,6 +67,8 @@ def _evaluate(node: ast.expr) -> float:
 def _value(part: str) -> tuple[float, bool] | None:
     """The number a side of an equality stands for, and whether it was computed (has an
     operator); None when the side is not plain arithmetic (a variable, a unit, a date)."""
+    if len(part) > 2 * _MAX_EXPR:
+        return None
     e = part.strip().replace("$", "").replace("×", "*").replace("÷", "/")
     e = _THOUSANDS.sub("", e)
     e = _TIMES.sub("*", e)
@@ -77,7 +81,7 @@ def _value(part: str) -> tuple[float, bool] | None:
         return None
     if not math.isfinite(value):
         return None
-    return value, bool(_OPERATOR.search(part))
+    return value, bool(_OPERATOR.search(e))
 
 
 def arithmetic(text: str) -> tuple[int, int]:
@@ -91,10 +95,9 @@ def arithmetic(text: str) -> tuple[int, int]:
 
     text = _NOTE.sub(keep, text)
     held = wrong = 0
-    for span in notes + [m.group(0) for m in _SPAN.finditer(text)]:
-        if "=" not in span:
-            continue
-        sides = [_value(p) for p in span.split("=")]
+    spans = [s for s in notes + [m.group(0) for m in _SPAN.finditer(text)] if "=" in s]
+    for span in spans[:_MAX_EQUALITIES]:
+        sides = [_value(p) for p in span.split("=")[:_MAX_EQUALITIES]]
         for a, b in itertools.pairwise(sides):
             if a is None or b is None or not (a[1] or b[1]):
                 continue  # `3 = 3` computes nothing; a side we cannot read breaks the chain

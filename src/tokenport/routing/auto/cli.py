@@ -36,14 +36,23 @@ def train(
         float | None, typer.Option(help="Fixed ridge penalty; default: chosen on a holdout.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the holdout split.")] = 0,
+    price: Annotated[
+        list[str] | None,
+        typer.Option(help="MODEL=IN/OUT: USD per million tokens, for files without cost_usd."),
+    ] = None,
+    no_code: Annotated[
+        bool, typer.Option("--no-code", help="Do not run answers' Python (the code verifier).")
+    ] = False,
 ) -> None:
-    """Train a router on one or more routing files and write a versioned artifact."""
+    """Train a router on one or more routing files and write a versioned artifact. Where
+    the files carry the models' answers, it holds a cascade too (`mode = "cascade"`)."""
     try:
         dataset = merge([load_dataset(p) for p in data])
+        cfg = TrainConfig(alpha=alpha, seed=seed, prices=_prices(price or []), run_code=not no_code)
         with Console(stderr=True).status(f"Training on {len(dataset)} prompts..."):
-            artifact = train_router(dataset, TrainConfig(alpha=alpha, seed=seed))
+            artifact = train_router(dataset, cfg)
         artifact.save(out)
-    except (ConfigError, OSError) as exc:
+    except (ConfigError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     meta = artifact.meta
@@ -51,6 +60,12 @@ def train(
         f"router {meta.router_version}: {len(meta.models)} models, {meta.n_train} prompts, "
         f"alpha {meta.alpha:g} -> {out}"
     )
+    if meta.cascade is not None:
+        c = meta.cascade
+        typer.echo(
+            f"cascade: {' -> '.join([*c.chain, c.strong])}, verifiers {', '.join(c.verifiers)}, "
+            f"threshold {c.threshold:.4f} (pgr80)"
+        )
 
 
 @router_app.command("eval")

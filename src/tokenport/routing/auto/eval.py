@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
@@ -161,6 +162,8 @@ def evaluate(
     prices: Mapping[str, tuple[float, float]] | None = None,
 ) -> dict[str, Any]:
     cfg = cfg or TrainConfig(seed=seed)
+    if prices:
+        cfg = msgspec.structs.replace(cfg, prices={**cfg.prices, **prices})
     test = None if test is None else align(test, train.models)
     data = test if test is not None else train
     if test is None:

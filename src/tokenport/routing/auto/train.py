@@ -35,6 +35,9 @@ class TrainConfig(msgspec.Struct, frozen=True):
     seed: int = 0
     cascade: bool = True  # learn a cascade where the file carries the models' answers
     run_code: bool = True  # the code verifier runs answers' Python while training
+    # USD per million (input, output) tokens, to price calls of a file without `cost_usd`
+    # (`costs.call_costs`): whether skipping a cheap call pays depends on what it costs.
+    prices: dict[str, tuple[float, float]] = msgspec.field(default_factory=dict)
 
 
 def train_router(data: RoutingDataset, cfg: TrainConfig | None = None) -> RouterArtifact:
@@ -48,7 +51,11 @@ def train_router(data: RoutingDataset, cfg: TrainConfig | None = None) -> Router
     if cfg.cascade and data.responses is not None:
         inner = msgspec.structs.replace(cfg, cascade=False, alpha=alpha)
         cascade = train_cascade(
-            data, out_of_fold_quality(data, inner), seed=cfg.seed, run_code=cfg.run_code
+            data,
+            out_of_fold_quality(data, inner),
+            seed=cfg.seed,
+            run_code=cfg.run_code,
+            prices=cfg.prices,
         )
     return _artifact(data, vec, fit, alpha, cascade)
 
