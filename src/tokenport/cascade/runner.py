@@ -68,6 +68,7 @@ class Cascade:
         self.answered_by = plan.strong  # router model
         self.held_ms: float | None = None
         self._overhead_s = plan.plan_ms / 1000.0
+        self._overhead_cpu_s = plan.plan_cpu_ms / 1000.0
         self._client_logprobs = bool(request.logprobs)
 
     # -- the two ways out ----------------------------------------------------------------
@@ -134,10 +135,11 @@ class Cascade:
                 code = await sandbox.arun(text, plan.prompt, plan.code_time_limit_s)
             answers.append(Answer(model, text, finish, code))
             served.append(got)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             pick, x = stage_vector(meta, k, plan.prompt, answers, plan.quality)
             self.gain = meta.stages[k].gain(x)
             self._overhead_s += time.perf_counter() - t0
+            self._overhead_cpu_s += time.thread_time() - c0
             if self.gain > plan.threshold:
                 self.reason = (
                     f"predicted gain {self.gain:.3f} above the threshold {plan.threshold:.3f}"
@@ -325,6 +327,7 @@ class Cascade:
                 "runtime": sorted(plan.verifiers - {"code"}),
             },
             "overhead_ms": round(self.overhead_ms, 3),
+            "overhead_cpu_ms": round(self._overhead_cpu_s * 1000.0, 3),
             "router_version": plan.router_version,
         }
         if self.held_ms is not None:

@@ -148,7 +148,7 @@ class AutoRouting:
             opts = msgspec.convert(request.extra.pop("auto", None) or {}, AutoOptions)
         except msgspec.ValidationError as exc:
             raise BadRequest(f"Invalid `auto` options: {exc}", param="auto") from exc
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         text = prompt_of(request)
         prompt_tokens = self.counter.rough_messages(request.messages)
         out = request.output_cap() or pool.expected_output_tokens
@@ -164,7 +164,7 @@ class AutoRouting:
         if pool.mode == "cascade":
             why = _no_cascade(request, opts)
             if why is None:
-                plan = self._plan(name, pool, text, decision, t0)
+                plan = self._plan(name, pool, text, decision, t0, c0)
                 requested, request.model = request.model, plan.gateway(plan.first)
                 return AutoChoice(requested, request.model, decision, plan)
             requested, request.model = request.model, pool.models[decision.model]
@@ -173,7 +173,13 @@ class AutoRouting:
         return AutoChoice(requested, request.model, decision)
 
     def _plan(
-        self, name: str, pool: AutoPoolConfig, text: str, decision: Decision, t0: float
+        self,
+        name: str,
+        pool: AutoPoolConfig,
+        text: str,
+        decision: Decision,
+        t0: float,
+        c0: float,
     ) -> CascadePlan:
         meta = self.router.artifact.meta.cascade
         assert meta is not None  # checked at start (`check_pool`)
@@ -193,6 +199,7 @@ class AutoRouting:
             sample_temperature=pool.sample_temperature,
             router_version=decision.router_version,
             plan_ms=(time.perf_counter() - t0) * 1000.0,
+            plan_cpu_ms=(time.thread_time() - c0) * 1000.0,
         )
 
     def remember(self, gen_id: str, request: ChatRequest, choice: AutoChoice) -> None:

@@ -30,7 +30,8 @@ class CascadePlan(msgspec.Struct, kw_only=True):
     code_time_limit_s: float
     sample_temperature: float
     router_version: str
-    plan_ms: float = 0.0  # the planning's share of the cascade's own overhead
+    plan_ms: float = 0.0  # the planning's share of the cascade's own overhead (wall time)
+    plan_cpu_ms: float = 0.0  # the same in this thread's CPU time (no preemption counted)
     routes: dict[str, list[Route]] = msgspec.field(default_factory=dict)  # by gateway model
 
     @property

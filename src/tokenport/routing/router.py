@@ -9,6 +9,7 @@ tries them in order.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -72,12 +73,16 @@ class Router:
         budget = self.latency_budget(request, app)
         routes = plan(request, self.resolve, self.suggest, self.states, self.health, budget)
         if choice is not None and choice.cascade is not None:
-            # Every model a cascade may call gets its routes now, as a single model's do.
+            # Every model a cascade may call gets its routes now, as a single model's do;
+            # the time counts in the cascade's own overhead.
+            t0, c0 = time.perf_counter(), time.thread_time()
             for model in choice.cascade.gateway_models():
                 one = msgspec.structs.replace(request, model=model)
                 choice.cascade.routes[model] = plan(
                     one, self.resolve, self.suggest, self.states, self.health, budget
                 )
+            choice.cascade.plan_ms += (time.perf_counter() - t0) * 1000.0
+            choice.cascade.plan_cpu_ms += (time.thread_time() - c0) * 1000.0
         return Decision(routes, choice, asked if request.model != asked else None)
 
     def decide_embedding(self, routing: ChatRequest, app: str | None) -> Decision:
