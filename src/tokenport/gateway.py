@@ -447,6 +447,7 @@ class Gateway:
         answer_tokens = usage.completion_tokens
         cost = cost_usd(usage, route.pricing)
         if prior is not None:
+            _price_answer(attempts, cost)
             cost += prior.cost
             usage = msgspec.structs.replace(
                 usage,
@@ -562,6 +563,16 @@ class ClientDisconnected(TokenportError):
 
     status = 499
     code = "client_disconnected"
+
+
+def _price_answer(attempts: list[Attempt], cost: float) -> None:
+    """The answering call of a request with several (its last ok attempt, priced only once
+    its usage is known, as for a stream) gets its own cost in the record's attempts."""
+    for i in range(len(attempts) - 1, -1, -1):
+        if attempts[i].status == "ok":
+            if attempts[i].cost is None:
+                attempts[i] = msgspec.structs.replace(attempts[i], cost=cost)
+            return
 
 
 def _recorded(prior: Prior) -> Prior:

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from tokenport.routing.auto import cascade_eval, metrics
 from tokenport.routing.auto.cascade_eval import CascadeRun
 from tokenport.routing.auto.data import RoutingDataset
+from tokenport.routing.auto.verify import VERIFIERS
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -109,6 +110,7 @@ def cascade_summary(
         "strong": meta.strong,
         "verifiers": meta.verifiers,
         "replayed": "logprobs and self_check need live upstreams; not replayed here",
+        "verifier_costs": {v: VERIFIERS[v].cost for v in meta.verifiers},
         "chains_per_fold": [r.meta.chain for r in runs],
         "default": {
             "operating_point": "pgr80",
