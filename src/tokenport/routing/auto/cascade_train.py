@@ -45,6 +45,11 @@ MAX_CHAIN = 3
 CHEAP_SHARE = 0.25
 INNER_FOLDS = 5
 HELP_CONFIDENCE = 0.9
+# Fewer training prompts than this: the trust models keep the prompt router's ranking. Out
+# of fold on a few dozen prompts, a learned correction cannot be told from noise: on
+# MT-Bench (65 training prompts a fold) learned ones passed the bootstrap guard in some folds
+# and ranked the held-out fold worse than the prompt router (bench/ROUTER.md).
+MIN_LEARN = 150
 
 
 @dataclass(frozen=True)
@@ -181,8 +186,11 @@ def choose_alphas(
     (`ranking_area`), and those predictions. A finite penalty must beat the infinite one
     (the prompt router's ranking) in `HELP_CONFIDENCE` of bootstrap resamples of the prompts:
     on a file too small to learn from the answers (MT-Bench's 82 prompts), a noisy gain over
-    the prompt router is no gain."""
+    the prompt router is no gain. Below `MIN_LEARN` prompts the infinite penalty is used."""
     k_stages = len(meta.chain)
+    if len(d.gain[0]) < MIN_LEARN:
+        flat = [np.inf] * k_stages
+        return flat, out_of_fold_gains(meta, d, groups, seed, flat)
     oof = {a: out_of_fold_gains(meta, d, groups, seed, [a] * k_stages) for a in ALPHAS}
     rng = np.random.default_rng(seed)
     n = len(d.gain[0])
