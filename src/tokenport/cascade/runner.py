@@ -70,6 +70,8 @@ class Cascade:
         self._overhead_s = plan.plan_ms / 1000.0
         self._overhead_cpu_s = plan.plan_cpu_ms / 1000.0
         self._client_logprobs = bool(request.logprobs)
+        self._last_error: TokenportError | None = None
+        self._settling = False  # from here on the gateway records the request, not us
 
     # -- the two ways out ----------------------------------------------------------------
 
@@ -207,7 +209,8 @@ class Cascade:
             got = await self.gw.call(
                 request, self.ctx, self.plan.routes.get(model, []), self.attempts
             )
-        except TokenportError:
+        except TokenportError as exc:
+            self._last_error = exc
             self._mark(start, role, None)
             self.calls.append(CallNote(role, model, False, 0.0, _ms(t0)))
             return None
@@ -224,11 +227,13 @@ class Cascade:
             opened = await self.gw.open_call(
                 request, self.ctx, self.plan.routes.get(model, []), self.attempts
             )
-        except TokenportError:
+        except TokenportError as exc:
+            self._last_error = exc
             self._mark(start, "strong", None)
             self.calls.append(CallNote("strong", model, False, 0.0, _ms(t0)))
             return None
-        self._mark(start, "strong", None)  # its cost is known when the stream ends
+        self._mark(start, "strong", None)  # priced when the stream ends (`Gateway._settle`)
+        self._settling = True
         self.calls.append(CallNote("strong", model, True, 0.0, _ms(t0)))
         self.answered_by = self.plan.strong
         opened.prior = self._prior(None)
@@ -252,7 +257,9 @@ class Cascade:
         """The strong model failed: serve the last cheap answer held, else fail the request."""
         cheap = [s for role, s in self.spent if role == "cheap"]
         if not cheap:
-            exc = AllProvidersFailed(self.attempts, None)
+            last = self._last_error
+            exc = last if isinstance(last, AllProvidersFailed) or last is None else None
+            exc = exc or AllProvidersFailed(self.attempts, last)
             await self.fail(exc)
             raise exc
         self.verdict = "fallback"
@@ -268,6 +275,7 @@ class Cascade:
         return prior
 
     def _settled_on(self, answer: Served) -> None:
+        self._settling = True
         self.answer = answer
         self._strip_logprobs(answer)
         if self.auto is not None:
@@ -280,6 +288,8 @@ class Cascade:
         )
 
     def _record_gone(self) -> None:
+        if self._settling:
+            return
         gone = ClientDisconnected("client disconnected during the cascade")
         self.gw.spawn(
             self.gw.fail(
@@ -293,6 +303,7 @@ class Cascade:
         )
 
     async def fail(self, exc: TokenportError) -> None:
+        self._settling = True
         await self.gw.fail(
             self.request,
             self.ctx,
