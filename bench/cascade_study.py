@@ -188,15 +188,19 @@ def markdown(results: list[dict[str, Any]]) -> str:
                 who = f"{router} ({rs[0]['kind']})"
                 lines.append(f"| {name} | {n} | {who} | {apgr} | {cpt}% | {cost}% | {target} |")
             lim = [r["limits"] for r in runs]
-            auc, prompt_auc = (
-                _cell([x.get("auc") for x in lim]),
-                _cell([x["prompt_auc"] for x in lim]),
-            )
+            auc = _cell([x.get("auc") for x in lim])
+            prompt_auc = _cell([x["prompt_auc"] for x in lim])
+            if runs[0]["auto"]["kind"] == "cascade":
+                who = (
+                    f"the cascade's escalation score has ROC AUC {auc} for 'the strong model "
+                    f"answers better' (the prompt router's: {prompt_auc})"
+                )
+            else:
+                who = f"no cascade (no answers in the file); the prompt router's AUC {prompt_auc}"
             limits.append(
-                f"- **{name}**: the cascade's escalation score has ROC AUC {auc} for 'the strong "
-                f"model answers better' (the prompt router's: {prompt_auc}); a synthetic router "
-                f"needs about {res['auc_needed']:.3f} to reach APGR {res['apgr_target']}; a "
-                f"perfect verifier reaches APGR {lim[0]['perfect_apgr']:.3f}."
+                f"- **{name}**: {who}; a synthetic router needs about {res['auc_needed']:.3f} "
+                f"to reach APGR {res['apgr_target']}; escalating exactly the prompts the strong "
+                f"model gains on reaches APGR {lim[0]['perfect_apgr']:.3f}."
             )
         else:
             cap = MATCH_COST_SHARE.get(name, MATCH_DEFAULT)

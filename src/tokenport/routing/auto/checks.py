@@ -6,7 +6,7 @@
   the task's format.
 - `canonical(prompt, answer)`: the part two answers must share to agree: the chosen letter
   when the prompt lists lettered options, else the final number, else the short answer's
-  words; None for long free text, which `similarity` compares instead.
+  words; None for long free text and for code, which `similarity` compares instead.
 - `code_blocks(answer)`: the Python an answer carries (fenced, or `[PYTHON]` tags).
 - `stated_tests(prompt)`: `assert` lines a coding prompt states, to run against the answer.
 
@@ -136,7 +136,7 @@ def has_options(prompt: str) -> bool:
 
 def canonical(prompt: str, answer: str, options: bool | None = None) -> str | None:
     a = answer.strip()[:MAX_TEXT]
-    if not a:
+    if not a or code_blocks(a):  # code concludes nothing comparable: `similarity` instead
         return None
     if has_options(prompt) if options is None else options:
         m = _LEAD_LETTER.match(a) or _SAID_LETTER.search(a)
