@@ -20,6 +20,8 @@ LAYERS = [
     "api",
     "analytics",
     "gateway",
+    "telemetry",
+    "cache",
     "security",
     "routing",
     "providers",

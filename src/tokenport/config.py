@@ -135,6 +135,66 @@ class AutoConfig(_Strict):
     feedback_per_key_per_minute: int = Field(30, gt=0)
 
 
+# -- running in production (metrics, traces, the response cache, draining) ----------------
+
+
+class MetricsConfig(_Strict):
+    """`GET /metrics` in Prometheus's text format (`tokenport.telemetry.metrics`)."""
+
+    enabled: bool = True
+    # By default the admin key must come as `Authorization: Bearer`; `open = true` serves
+    # it to anyone who can reach the port.
+    open: bool = False
+    # Serve /metrics on its own port (and host) instead, without a key: bind it where only
+    # Prometheus can reach it. The main port then has no /metrics.
+    port: int | None = Field(None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    # One series per key on the request, token and cost counters: high cardinality.
+    key_labels: bool = False
+    # How often each worker refreshes its gauges (journal backlog, breakers, ...).
+    refresh_s: float = Field(2.0, gt=0, le=60)
+
+
+class TracingConfig(_Strict):
+    """OpenTelemetry traces over OTLP/HTTP (`tokenport.telemetry.tracing`); off by default."""
+
+    enabled: bool = False
+    # The OTLP/HTTP traces endpoint; unset: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or the
+    # collector's default http://localhost:4318/v1/traces.
+    endpoint: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    service_name: str = "tokenport"
+    sample_ratio: float = Field(1.0, ge=0, le=1)
+
+
+class CacheConfig(_Strict):
+    """The response cache (`tokenport.cache`): exact match on the normalised request."""
+
+    # Cache every request, without the client's `X-Tokenport-Cache: true`.
+    default: bool = False
+    ttl_s: float = Field(300.0, gt=0, le=30 * 86400)
+    # One cache for every key (the default scopes entries to the key that made them).
+    shared: bool = False
+    # Also store answers to requests with temperature > 0 (one sample is then replayed).
+    sampled: bool = False
+    # Charge a hit to the key as if the upstream had answered (the ledger says it was a hit).
+    charge_hits: bool = False
+    # The in-memory store (each worker process its own); Redis when `redis_url` is set.
+    max_entries: int = Field(10_000, gt=0)
+    max_entry_bytes: int = Field(1_000_000, gt=0)
+
+
+class DrainConfig(_Strict):
+    """What SIGTERM does (`tokenport.api.drain`): unready first, then finish, then exit."""
+
+    # /readyz answers 503 for this long before the listener closes, so that a load
+    # balancer that probes it stops sending new requests first.
+    unready_s: float = Field(0.0, ge=0, le=300)
+    # In-flight requests and streams get this long to finish; then they are cut, each with
+    # an error the client can read and a ledger record that says so.
+    grace_s: float = Field(30.0, ge=0, le=3600)
+
+
 class Settings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -198,6 +258,10 @@ class Settings(_Strict):
     # Overrides for the cost model's data, `[economics.regions.<id>]`, `[economics.gpus.<id>]`,
     # `[economics.assumptions]`: checked field by field by `tokenport.economics` at start.
     economics: dict[str, Any] = Field(default_factory=dict)
+    metrics: MetricsConfig = MetricsConfig()
+    tracing: TracingConfig = TracingConfig()
+    cache: CacheConfig = CacheConfig()
+    drain: DrainConfig = DrainConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
 
     @field_validator("database_url")

@@ -4,6 +4,12 @@ plan routes -> try them in order (one short fallback loop shared by the streamed
 non-streamed path) -> settle usage and cost -> append the ledger record. The record is
 made durable before the answer's last bytes leave, so an answer a client saw is never
 missing from the ledger.
+
+Two hooks of running in production are threaded through here, each kept to its own lines:
+the request's `Watch` (`tokenport.telemetry`: metrics and traces, told of each upstream
+attempt and of the ledger record) and the response cache (`tokenport.cache`, looked up
+before routing and filled after a clean answer). A request cut by a draining process
+(`CUT`, `api/drain.py`) is recorded as such and answered with `ShuttingDown`.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
+from tokenport.cache.cache import CachedAnswer, ResponseCache, Ticket
+from tokenport.cache.policy import CacheAsk
 from tokenport.catalog.model import ModelEntry
 from tokenport.errors import (
     AllProvidersFailed,
+    ServiceUnavailable,
     TokenportError,
     UpstreamError,
     UpstreamProtocolError,
@@ -28,6 +37,7 @@ from tokenport.providers.base import Provider, ProviderState
 from tokenport.providers.deployments import EnergyRate
 from tokenport.routing.candidates import plan
 from tokenport.routing.health import Health
+from tokenport.telemetry.watch import NULL_WATCH, Watch
 from tokenport.tokens import TokenCounter
 from tokenport.values import (
     Attempt,
@@ -36,12 +46,34 @@ from tokenport.values import (
     Chunk,
     EmbeddingRequest,
     EmbeddingResponse,
+    Pricing,
     Route,
     Usage,
 )
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The cancellation message of a request cut by a draining process (`api/drain.py`).
+CUT = "tokenport: cut by a draining gateway"
+
+
+class ShuttingDown(ServiceUnavailable):
+    code = "shutting_down"
+
+
+def is_cut(exc: BaseException) -> bool:
+    return isinstance(exc, asyncio.CancelledError) and exc.args[:1] == (CUT,)
+
+
+def _cut_error() -> ShuttingDown:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()  # the cut is handled here: the request ends with an answer
+    return ShuttingDown(
+        "The gateway is shutting down and cut this request before its answer was complete. "
+        "Retry it: another gateway will serve it."
+    )
 
 
 class LedgerSink(Protocol):
@@ -64,6 +96,9 @@ class RequestContext:
     # The credit held for the request, carried by its ledger record so that the ledger can
     # charge the key if `on_done` cannot reach the key database (ledger/charges.py).
     hold: KeyHold | None = None
+    watch: Watch = NULL_WATCH  # metrics and traces (tokenport.telemetry)
+    cache: CacheAsk | None = None  # the request asked for the response cache
+    cache_status: str | None = None  # "HIT" or "MISS", for the X-Tokenport-Cache header
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -71,6 +106,7 @@ class RequestContext:
     async def done(self, cost: float, tokens: int) -> None:
         callback, self.on_done = self.on_done, None
         if callback is not None:
+            self.watch.released()
             await callback(cost, tokens)
 
 
@@ -113,6 +149,7 @@ class OpenStream:
     rest: AsyncIterator[Chunk]
     attempts: list[Attempt]
     ttft_ms: float
+    ticket: Ticket | None = None  # the cache's: a hit replays, a storable miss is kept
 
 
 @dataclass(slots=True)
@@ -141,6 +178,7 @@ class Gateway:
     # The embedding models' catalog (chat and embedding routes never mix).
     resolve_embedding: Callable[[str], list[ModelEntry]] = _none
     suggest_embedding: Callable[[str], list[str]] = _no_suggestions
+    cache: ResponseCache | None = None
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def latency_budget(self, request: ChatRequest, app: str | None) -> float | None:
@@ -185,20 +223,20 @@ class Gateway:
         try:
             routes = routes or self.embedding_routes_for(routing, ctx.app)
             route, resp = await self._first_success(
-                routes, lambda p, r: p.embed(request, r, self.attempt_timeout_s), attempts
+                routes, lambda p, r: p.embed(request, r, self.attempt_timeout_s), attempts, ctx
             )
         except TokenportError as exc:
-            await self.ledger.append(_error_record(routing, ctx, attempts, exc, stream=False))
+            await self._append(ctx, _error_record(routing, ctx, attempts, exc, stream=False))
             await ctx.done(0.0, 0)
             raise
-        except asyncio.CancelledError:
-            self._spawn(ctx.done(0.0, 0))
-            raise
+        except asyncio.CancelledError as exc:
+            await self._abandoned(routing, ctx, attempts, exc, stream=False)
         usage = resp.usage or await self._estimate(routing, "")
         cost = cost_usd(usage, route.pricing)
         latency = ctx.elapsed_ms()
         self.health.record_success(route.provider, route.model_id, latency, 0, latency / 1000.0)
-        await self.ledger.append(
+        await self._append(
+            ctx,
             self._metered(
                 _ok_record(
                     routing,
@@ -212,7 +250,7 @@ class Gateway:
                     finish=None,
                     stream=False,
                 )
-            )
+            ),
         )
         await ctx.done(cost, usage.total_tokens)
         return Embedded(route, resp, usage, cost)
@@ -222,39 +260,45 @@ class Gateway:
         routes: list[Route],
         start: Callable[[Provider, Route], Awaitable[T]],
         attempts: list[Attempt],
+        ctx: RequestContext,
     ) -> tuple[Route, T]:
         last: UpstreamError | None = None
         for route in routes:
             t0 = time.perf_counter()
+            seen = ctx.watch.attempt(route)
             try:
                 result = await start(self.providers[route.provider], route)
             except UpstreamError as exc:
                 attempts.append(_failed_attempt(route, t0, exc))
+                seen.end(attempts[-1])
                 self.health.record_failure(route.provider, route.model_id, exc.retry_after)
                 last = exc
                 if not exc.retryable:
                     raise
                 continue
             attempts.append(Attempt(route.provider, route.upstream_model, "ok", _ms(t0)))
+            seen.end(attempts[-1])
             return route, result
         raise AllProvidersFailed(attempts, last)
 
     async def complete(
         self, request: ChatRequest, ctx: RequestContext, routes: list[Route] | None = None
     ) -> Served:
+        ticket = await self._cache_check(request, ctx)
+        if ticket is not None and ticket.hit is not None and ticket.hit.response is not None:
+            return await self._served_from_cache(request, ctx, ticket.hit, ticket.hit.response)
         attempts: list[Attempt] = []
         try:
             routes = routes or self.routes_for(request, ctx.app)
             route, resp = await self._first_success(
-                routes, lambda p, r: p.chat(request, r, self.attempt_timeout_s), attempts
+                routes, lambda p, r: p.chat(request, r, self.attempt_timeout_s), attempts, ctx
             )
         except TokenportError as exc:
-            await self.ledger.append(_error_record(request, ctx, attempts, exc, stream=False))
+            await self._append(ctx, _error_record(request, ctx, attempts, exc, stream=False))
             await ctx.done(0.0, 0)
             raise
-        except asyncio.CancelledError:
-            self._spawn(ctx.done(0.0, 0))  # release the reservation of an abandoned request
-            raise
+        except asyncio.CancelledError as exc:
+            await self._abandoned(request, ctx, attempts, exc, stream=False)
         usage = resp.usage or await self._estimate(request, _response_text(resp))
         cost = cost_usd(usage, route.pricing)
         latency = ctx.elapsed_ms()
@@ -263,7 +307,8 @@ class Gateway:
         )
         resp.id, resp.model = ctx.gen_id, route.model_id
         finish = resp.choices[0].finish_reason if resp.choices else None
-        await self.ledger.append(
+        await self._append(
+            ctx,
             self._metered(
                 _ok_record(
                     request,
@@ -277,15 +322,21 @@ class Gateway:
                     finish=finish,
                     stream=False,
                 )
-            )
+            ),
         )
         await ctx.done(cost, usage.total_tokens)
+        if ticket is not None:
+            answer = CachedAnswer(route.model_id, route.provider, usage, cost, response=resp)
+            await self._cache_keep(ticket, answer, finish)
         return Served(route, resp, usage, cost)
 
     async def open_stream(
         self, request: ChatRequest, ctx: RequestContext, routes: list[Route] | None = None
     ) -> OpenStream:
         """Route and wait for the first chunk; failures up to here fall back."""
+        ticket = await self._cache_check(request, ctx)
+        if ticket is not None and ticket.hit is not None and ticket.hit.chunks:
+            return _replay(request, ctx, ticket, ticket.hit, ticket.hit.chunks)
         attempts: list[Attempt] = []
 
         async def start(p: Provider, r: Route) -> tuple[Chunk, AsyncIterator[Chunk]]:
@@ -297,12 +348,15 @@ class Gateway:
 
         try:
             routes = routes or self.routes_for(request, ctx.app)
-            route, (first, rest) = await self._first_success(routes, start, attempts)
+            route, (first, rest) = await self._first_success(routes, start, attempts, ctx)
         except TokenportError as exc:
-            await self.ledger.append(_error_record(request, ctx, attempts, exc, stream=True))
+            await self._append(ctx, _error_record(request, ctx, attempts, exc, stream=True))
             await ctx.done(0.0, 0)
             raise
-        return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms())
+        except asyncio.CancelledError as exc:
+            await self._abandoned(request, ctx, attempts, exc, stream=True)
+        opened = OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms(), ticket)
+        return opened
 
     async def relay(
         self, s: OpenStream, emit: Callable[[Chunk], bytes], end: Callable[[StreamEnd], bytes]
@@ -317,6 +371,8 @@ class Gateway:
         finish: str | None = None
         error: TokenportError | None = None
         chunk: Chunk | None = s.first
+        # A storable cache miss keeps its chunks, to replay them to the next asker.
+        kept: list[Chunk] | None = [] if s.ticket is not None and s.ticket.storable else None
         try:
             while chunk is not None:
                 if chunk.usage is not None:
@@ -324,6 +380,8 @@ class Gateway:
                 else:
                     finish = chunk.finish_reason or finish
                     _collect(chunk, text)
+                    if kept is not None:
+                        kept.append(chunk)
                     yield emit(chunk)
                 try:
                     chunk = await anext(s.rest)
@@ -332,15 +390,21 @@ class Gateway:
         except UpstreamError as exc:
             error = exc
             self.health.record_failure(s.route.provider, s.route.model_id, exc.retry_after)
-        except (asyncio.CancelledError, GeneratorExit):
-            # The client went away mid-stream; record it without blocking the cancellation.
-            self._spawn(
-                self._finish_stream(
-                    s, usage, text, finish, _Disconnected("client disconnected mid-stream")
+        except (asyncio.CancelledError, GeneratorExit) as exc:
+            if not is_cut(exc):
+                # The client went away mid-stream; record it without blocking the cancellation.
+                self._spawn(
+                    self._finish_stream(
+                        s, usage, text, finish, _Disconnected("client disconnected mid-stream")
+                    )
                 )
-            )
-            raise
+                raise
+            error = _cut_error()  # a draining process: end the stream with its error frame
         settled = await self._finish_stream(s, usage, text, finish, error)
+        if kept is not None and error is None and s.ticket is not None and s.ticket.hit is None:
+            answer = CachedAnswer(s.route.model_id, s.route.provider, settled.usage, settled.cost)
+            answer.chunks = kept
+            await self._cache_keep(s.ticket, answer, finish)
         yield end(settled)
 
     async def _finish_stream(
@@ -351,6 +415,8 @@ class Gateway:
         finish: str | None,
         error: TokenportError | None,
     ) -> StreamEnd:
+        if s.ticket is not None and s.ticket.hit is not None:
+            return await self._replayed(s, s.ticket.hit, finish, error)
         if usage is None:
             usage = await self._estimate(s.request, "".join(text))
         cost = cost_usd(usage, s.route.pricing)
@@ -371,16 +437,84 @@ class Gateway:
             record.status, record.error_class, record.http_status = (
                 "error",
                 type(error).__name__,
-                502,
+                error.status if isinstance(error, ShuttingDown) else 502,
             )
         else:
             gen_s = max(1e-6, (latency - s.ttft_ms) / 1000.0)
             self.health.record_success(
                 s.route.provider, s.route.model_id, s.ttft_ms, usage.completion_tokens, gen_s
             )
-        await self.ledger.append(self._metered(record))
+        await self._append(s.ctx, self._metered(record))
         await s.ctx.done(cost, usage.total_tokens)
         return StreamEnd(usage, cost, error)
+
+    # -- the response cache (tokenport.cache) -------------------------------------------
+
+    async def _cache_check(self, request: ChatRequest, ctx: RequestContext) -> Ticket | None:
+        if ctx.cache is None or self.cache is None:
+            return None
+        ticket = await self.cache.check(request, ctx.cache, ctx.key_id)
+        ctx.cache_status = "HIT" if ticket.hit is not None else "MISS"
+        return ticket
+
+    async def _cache_keep(self, ticket: Ticket, answer: CachedAnswer, finish: str | None) -> None:
+        if self.cache is not None:
+            answer.finish = finish
+            await self.cache.keep(ticket, answer)
+
+    async def _served_from_cache(
+        self, request: ChatRequest, ctx: RequestContext, hit: CachedAnswer, resp: ChatResponse
+    ) -> Served:
+        charged = self.cache.charge(hit) if self.cache is not None else 0.0
+        latency = ctx.elapsed_ms()
+        record = _hit_record(request, ctx, hit, charged, latency, latency, hit.finish, False)
+        await self._append(ctx, record)
+        await ctx.done(charged, 0)
+        resp.id, resp.model = ctx.gen_id, hit.model_id
+        return Served(_cache_route(hit), resp, hit.usage, charged)
+
+    async def _replayed(
+        self, s: OpenStream, hit: CachedAnswer, finish: str | None, error: TokenportError | None
+    ) -> StreamEnd:
+        charged = self.cache.charge(hit) if self.cache is not None else 0.0
+        latency = s.ctx.elapsed_ms()
+        record = _hit_record(s.request, s.ctx, hit, charged, latency, s.ttft_ms, finish, True)
+        if error is not None:
+            record.status, record.error_class, record.http_status = (
+                "error",
+                type(error).__name__,
+                error.status,
+            )
+        await self._append(s.ctx, record)
+        await s.ctx.done(charged, 0)
+        return StreamEnd(hit.usage, charged, error)
+
+    # -- recording -----------------------------------------------------------------------
+
+    async def _append(self, ctx: RequestContext, record: LedgerRecord) -> None:
+        await self.ledger.append(record)
+        ctx.watch.recorded(record, ctx.cache_status)
+
+    async def _abandoned(
+        self,
+        request: ChatRequest,
+        ctx: RequestContext,
+        attempts: list[Attempt],
+        exc: asyncio.CancelledError,
+        stream: bool,
+    ) -> NoReturn:
+        """A request cancelled before its answer: cut by a draining process (recorded, then
+        answered 503), or abandoned otherwise (recorded in the background, re-raised)."""
+        if is_cut(exc):
+            error = _cut_error()
+            await self._append(ctx, _error_record(request, ctx, attempts, error, stream))
+            await ctx.done(0.0, 0)
+            raise error from None
+        cancelled = _Cancelled("the request was cancelled before its answer")
+        record = _error_record(request, ctx, attempts, cancelled, stream)
+        self._spawn(self._append(ctx, record))
+        self._spawn(ctx.done(0.0, 0))  # release the reservation of an abandoned request
+        raise exc
 
     def _metered(self, record: LedgerRecord) -> LedgerRecord:
         """Add energy and region for requests a self-hosted deployment served."""
@@ -416,10 +550,66 @@ class Gateway:
         await self.drain()
         for provider in self.providers.values():
             await provider.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
 
 
 class _Disconnected(TokenportError):
     code = "client_disconnected"
+
+
+class _Cancelled(TokenportError):
+    code = "cancelled"
+
+
+def _cache_route(hit: CachedAnswer) -> Route:
+    return Route("cache", hit.model_id, hit.model_id, Pricing())
+
+
+def _replay(
+    request: ChatRequest,
+    ctx: RequestContext,
+    ticket: Ticket,
+    hit: CachedAnswer,
+    chunks: list[Chunk],
+) -> OpenStream:
+    """A stream served from the cache: the kept chunks, in order, as the upstream sent them."""
+
+    async def rest() -> AsyncIterator[Chunk]:
+        for chunk in chunks[1:]:
+            yield chunk
+
+    route = _cache_route(hit)
+    return OpenStream(request, ctx, route, chunks[0], rest(), [], ctx.elapsed_ms(), ticket)
+
+
+def _hit_record(
+    request: ChatRequest,
+    ctx: RequestContext,
+    hit: CachedAnswer,
+    charged: float,
+    latency_ms: float,
+    ttft_ms: float,
+    finish: str | None,
+    stream: bool,
+) -> LedgerRecord:
+    """No upstream processed a token: none are counted (rankings and usage stay true); the
+    key pays `charged` (0 unless hits are charged); `cost_saved` is the answer's first cost."""
+    return _record(
+        request,
+        ctx,
+        "ok",
+        model_served=hit.model_id,
+        provider="cache",
+        cost=charged,
+        latency_ms=latency_ms,
+        ttft_ms=ttft_ms,
+        finish_reason=finish,
+        stream=stream,
+        http_status=200,
+        cache_hit=True,
+        cost_saved=hit.cost,
+    )
 
 
 def _ms(t0: float) -> float:

@@ -29,6 +29,8 @@ from tokenport.api.edge import DoorEndpoint, Endpoint, Receive, Scope, Send
 from tokenport.api.embeddings import EmbeddingsEndpoint
 from tokenport.api.errors import error_payload, handle_tokenport_error, handle_unexpected
 from tokenport.api.models import model_entry_json
+from tokenport.api.operations import Gauges
+from tokenport.api.operations import routes as operations_routes
 from tokenport.api.responses import ResponsesDoor
 from tokenport.api.responses import routes as responses_routes
 from tokenport.api.state import State, build_state
@@ -110,6 +112,8 @@ def generation_json(r: LedgerRecord) -> dict[str, Any]:
             "finish_reason": r.finish_reason,
             "streamed": r.stream,
             "door": r.door,
+            "cache_hit": r.cache_hit,
+            "cache_saved": r.cost_saved,
             "app": r.app,
             "region": r.region,
             "energy_wh": r.energy_wh,
@@ -247,9 +251,12 @@ def create_app(
         # Analytics' narrow rollup tables (idempotent; `serve` already ran it before workers).
         await asyncio.to_thread(rollups.ensure, settings.ledger_url())
         state.admission.start()
+        gauges = Gauges(state)  # metrics' gauges, the metrics port, SIGTERM's drain
+        gauges.start()
         try:
             yield
         finally:
+            await gauges.stop()
             await state.gateway.aclose()
             await state.ledger.stop()
             await state.admission.aclose()
@@ -267,6 +274,7 @@ def create_app(
             *analytics_routes(lambda: state),
             *surface_routes(lambda: state),
             *responses_routes(lambda: state),
+            *operations_routes(lambda: state, admin_key),
         ],
         exception_handlers={
             TokenportError: handle_tokenport_error,

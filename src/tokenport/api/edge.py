@@ -22,10 +22,12 @@ from tokenport.api.door import FrontDoor
 from tokenport.api.errors import error_message, retry_after
 from tokenport.api.state import State
 from tokenport.errors import BadRequest, PayloadTooLarge, TokenportError
-from tokenport.gateway import RequestContext
+from tokenport.gateway import RequestContext, is_cut
 from tokenport.routing.autoroute import AutoChoice, is_auto
 from tokenport.security.appname import normalize_app
-from tokenport.values import ChatRequest
+from tokenport.security.keys import ApiKey
+from tokenport.telemetry.watch import Watch
+from tokenport.values import ChatRequest, Route
 
 log = logging.getLogger("tokenport.api")
 Scope = MutableMapping[str, Any]
@@ -65,24 +67,42 @@ class DoorEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        watch = self.st.telemetry.start(self.door.name, headers)
+        error: TokenportError | None = None
         try:
-            await self._handle(headers, receive, send)
+            await self._handle(headers, receive, send, watch)
         except TokenportError as exc:
+            error = exc
             await self._send_error(send, exc)
         except Disconnected:
             return
+        except asyncio.CancelledError as exc:
+            if not is_cut(exc):
+                raise
+            # Cut by a draining process while sending: the client sees the stream end early.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
         except Exception:
             log.exception("unhandled error on POST %s", scope.get("path"))
-            await self._send_error(send, TokenportError("Internal error in the gateway; logged."))
+            error = TokenportError("Internal error in the gateway; logged.")
+            await self._send_error(send, error)
+        finally:
+            watch.close(error)
 
-    async def _handle(self, headers: dict[str, str], receive: Receive, send: Send) -> None:
+    async def _handle(
+        self, headers: dict[str, str], receive: Receive, send: Send, watch: Watch
+    ) -> None:
         st, door = self.st, self.door
         key = await st.admission.authenticate(api_key(headers))
         body = await read_body(headers, receive, st.settings.max_body_bytes)
         call = door.parse(body, headers)
         request = call.request
+        watch.parsed(request)
         ctx = context(headers, st.settings.simulation)
         ctx.key_id = key.id if key is not None else None
+        ctx.watch = watch
+        ctx.cache = st.cache_policy.ask(headers)
         st.aliases.apply(request, ctx)
         await door.prepare(call, ctx)
         choice = _auto_route(st, request, ctx) if is_auto(request.model) else None
@@ -96,23 +116,23 @@ class DoorEndpoint:
         routes = None
         if key is not None:
             routes = st.gateway.routes_for(request, ctx.app)
-            reservation = await st.admission.admit(key, request, routes, ctx.gen_id)
-            ctx.hold = reservation.hold
-            ctx.on_done = functools.partial(st.admission.settle, reservation)
+            await admit(st, key, request, routes, ctx)
+        # A draining process cuts what is still waiting on an upstream after its grace.
         if not request.stream:
-            served = await st.gateway.complete(request, ctx, routes)
+            with st.drain.tracked():
+                served = await st.gateway.complete(request, ctx, routes)
             extra["provider"] = served.route.provider
             rendered = door.response(call, served, ctx, extra)
             await door.finish(call, ctx, None)
-            await send_json(send, 200, rendered, extra_headers)
+            await send_json(send, 200, rendered, extra_headers + _cache_header(ctx))
             return
-        opened = await st.gateway.open_stream(request, ctx, routes)
-        codec = door.codec(call, opened, extra)
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS + extra_headers}
-        )
-        frames = st.gateway.relay(opened, codec.chunk, codec.end)
-        if await stream(frames, receive, send):
+        with st.drain.tracked():
+            opened = await st.gateway.open_stream(request, ctx, routes)
+            codec = door.codec(call, opened, extra)
+            head = _SSE_HEADERS + extra_headers + _cache_header(ctx)
+            await send({"type": "http.response.start", "status": 200, "headers": head})
+            finished = await stream(st.gateway.relay(opened, codec.chunk, codec.end), receive, send)
+        if finished:
             await door.finish(call, ctx, codec)
 
     async def _send_error(self, send: Send, exc: TokenportError) -> None:
@@ -120,6 +140,21 @@ class DoorEndpoint:
         extra = [(b"retry-after", str(max(1, round(wait))).encode())] if wait is not None else []
         body = self.door.error_body(exc, error_message(exc))
         await send_json(send, exc.status, body, extra)
+
+
+async def admit(
+    st: State, key: ApiKey, request: ChatRequest, routes: list[Route], ctx: RequestContext
+) -> None:
+    """Reserve the request's worst case on its key; `ctx.done` settles it."""
+    reservation = await st.admission.admit(key, request, routes, ctx.gen_id)
+    ctx.hold = reservation.hold
+    ctx.watch.held(reservation.nano)
+    ctx.on_done = functools.partial(st.admission.settle, reservation)
+
+
+def _cache_header(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+    status = ctx.cache_status
+    return [(b"x-tokenport-cache", status.encode())] if status is not None else []
 
 
 async def stream(frames: AsyncGenerator[bytes, None], receive: Receive, send: Send) -> bool:

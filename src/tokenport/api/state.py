@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from tokenport.api.drain import Drain
 from tokenport.api.models import models_body
 from tokenport.api.response_store import ResponseStore, SqlResponseStore
+from tokenport.cache.cache import ResponseCache
+from tokenport.cache.policy import CachePolicy
+from tokenport.cache.store import CacheStore, MemoryStore, RedisStore
 from tokenport.catalog.store import Catalog
-from tokenport.config import Settings
+from tokenport.config import CacheConfig, DrainConfig, Settings
 from tokenport.gateway import Gateway
 from tokenport.ledger.writer import Ledger
 from tokenport.providers.registry import Registry, build_registry
@@ -20,6 +24,9 @@ from tokenport.routing.health import Health
 from tokenport.security.admission import Admission
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
+from tokenport.telemetry import multiproc
+from tokenport.telemetry.metrics import Metrics
+from tokenport.telemetry.watch import Telemetry
 from tokenport.tokens import TokenCounter
 
 
@@ -37,6 +44,10 @@ class State:
     aliases: Aliases
     responses: ResponseStore
     embedding_catalog: Catalog
+    # Running in production (issue 15): metrics and traces, the response cache, draining.
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    cache_policy: CachePolicy = field(default_factory=lambda: CachePolicy(CacheConfig()))
+    drain: Drain = field(default_factory=lambda: Drain(DrainConfig()))
 
 
 def build_state(
@@ -79,6 +90,7 @@ def build_state(
         tolerant_apps=tuple(a.lower() for a in settings.tolerant_apps),
         resolve_embedding=embedding_catalog.resolve,
         suggest_embedding=embedding_catalog.suggest,
+        cache=ResponseCache(_cache_store(settings), settings.cache),
     )
     auto = AutoRouting.from_settings(settings, catalog.get, counter)
     return State(
@@ -94,4 +106,28 @@ def build_state(
         Aliases(settings.aliases),
         SqlResponseStore(settings.ledger_url()),
         embedding_catalog,
+        build_telemetry(settings),
+        CachePolicy(settings.cache),
+        Drain(settings.drain),
     )
+
+
+def _cache_store(settings: Settings) -> CacheStore:
+    if settings.redis_url:
+        return RedisStore(settings.redis_url)
+    return MemoryStore(settings.cache.max_entries)
+
+
+def build_telemetry(settings: Settings) -> Telemetry:
+    metrics = None
+    if settings.metrics.enabled:
+        metrics = Metrics(
+            key_labels=settings.metrics.key_labels,
+            multiprocess=multiproc.directory() is not None,
+        )
+    tracer = None
+    if settings.tracing.enabled:
+        from tokenport.telemetry.tracing import Tracer
+
+        tracer = Tracer(settings.tracing)
+    return Telemetry(metrics, tracer)
