@@ -100,7 +100,7 @@ class Gauges:
                 snapshot = st.gateway.health.snapshot()
                 breakers = {
                     name: bool((snapshot.get(name) or {}).get("open_for_s"))
-                    for name in st.registry.states
+                    for name in st.registry.providers
                 }
                 metrics.gauges(
                     st.ledger.backlog(), st.ledger.write_lag_s(), breakers, st.drain.draining

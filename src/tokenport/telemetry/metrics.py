@@ -20,7 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 from tokenport.ledger.record import LedgerRecord
 
@@ -52,6 +58,9 @@ class Metrics:
         # In multiprocess mode the samples live in the mmap files and a scrape reads them
         # through MultiProcessCollector; a registry here would only see this process.
         self.registry = None if multiprocess else CollectorRegistry()
+        # `*_created` series double a scrape for nothing Prometheus uses (and multiprocess
+        # mode has none): the same output whether or not there are workers.
+        disable_created_metrics()
         self.key_labels = key_labels
         reg = self.registry
         key = ("key",) if key_labels else ()
