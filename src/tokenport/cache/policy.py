@@ -38,7 +38,8 @@ def _flag(headers: Mapping[str, str], *names: str) -> bool | None:
             return True
         if word in _FALSE:
             return False
-        raise BadRequest(f"The header {name} must be true or false, not {value[:40]!r}.")
+        shown = "-".join(w.capitalize() for w in name.split("-"))
+        raise BadRequest(f"The header {shown} must be true or false, not {value[:40]!r}.")
     return None
 
 
