@@ -92,10 +92,10 @@ class Drain:
             return
         self.draining = True
         log.warning(
-            "SIGTERM: draining (unready now; in-flight requests get %.0f s after the listener "
-            "closes in %.0f s)",
-            self.cfg.grace_s,
+            "SIGTERM: draining (unready now; the listener closes in %g s, then in-flight "
+            "requests get %g s)",
             self.cfg.unready_s,
+            self.cfg.grace_s,
         )
         self._runner = asyncio.get_running_loop().create_task(self._run(signum))
 
