@@ -4,13 +4,14 @@ real `tokenport serve` process to an OTLP/HTTP receiver."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import openai
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -112,16 +113,14 @@ def test_stream_attempt_span_lasts_the_stream_and_refusals_end_their_span(
     assert child.end_time - child.start_time >= 150e6  # 3 x 60 ms after the first chunk
     assert any(e.name == "first_chunk" for e in child.events)
     exporter.clear()
-    try:
+    with contextlib.suppress(openai.NotFoundError):
         gw.client().chat.completions.create(model="no-such-model", messages=MESSAGES)
-    except openai.NotFoundError:
-        pass
     (span,) = _spans(exporter, 1)
     assert span.attributes is not None and span.attributes["error.type"] == "model_not_found"
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    got: list[ExportTraceServiceRequest] = []
+    got: ClassVar[list[ExportTraceServiceRequest]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
