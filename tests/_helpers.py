@@ -167,3 +167,32 @@ def wait_for_dashboard(page: Any, timeout: float = 20) -> str:
         if time.monotonic() > deadline:
             raise AssertionError(f"the dashboard still says 'loading' after {timeout}s")
         time.sleep(0.05)
+
+
+async def asgi_get(app: Any, path: str, query: bytes = b"") -> tuple[int, Any]:
+    """GET through an ASGI app in-process (its exception handlers and all); (status, JSON)."""
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "headers": [],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("test", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+    }
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in messages if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return status, json.loads(body)

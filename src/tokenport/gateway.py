@@ -1,15 +1,16 @@
 """The request pipeline between the API edge and the providers.
 
-plan routes -> try them in order (one short fallback loop shared by the streamed and the
-non-streamed path) -> settle usage and cost -> append the ledger record. The record is
-made durable before the answer's last bytes leave, so an answer a client saw is never
-missing from the ledger.
+routes (from `routing.router`) -> try them in order (one short fallback loop shared by the
+streamed, non-streamed and embeddings paths, under one deadline) -> settle usage and cost ->
+append the ledger record. The record is made durable before the answer's last bytes leave,
+so an answer a client saw is never missing from the ledger.
 
-Two hooks of running in production are threaded through here, each kept to its own lines:
-the request's `Watch` (`tokenport.telemetry`: metrics and traces, told of each upstream
-attempt and of the ledger record) and the response cache (`tokenport.cache`, looked up
-before routing and filled after a clean answer). A request cut by a draining process
-(`CUT`, `api/drain.py`) is recorded as such and answered with `ShuttingDown`.
+Running in production adds three hooks, each to its own few lines: the request's `Watch`
+(`tokenport.telemetry`: metrics and traces) hears of every upstream attempt and of the
+ledger record; the response cache (`tokenport.cache`) is asked before any route is tried
+and given each clean answer, and a hit settles like any answer, as provider "cache" with no
+tokens processed; a request cut by a draining process (`CUT`, `api/drain.py`) is recorded
+and answered with `ShuttingDown`.
 """
 
 from __future__ import annotations
@@ -19,23 +20,22 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tokenport.cache.cache import CachedAnswer, ResponseCache, Ticket
 from tokenport.cache.policy import CacheAsk
-from tokenport.catalog.model import ModelEntry
 from tokenport.errors import (
     AllProvidersFailed,
     ServiceUnavailable,
     TokenportError,
     UpstreamError,
     UpstreamProtocolError,
+    UpstreamTimeout,
 )
 from tokenport.ledger.record import KeyHold, LedgerRecord
 from tokenport.pricing import cost_usd
-from tokenport.providers.base import Provider, ProviderState
+from tokenport.providers.base import Provider
 from tokenport.providers.deployments import EnergyRate
-from tokenport.routing.candidates import plan
 from tokenport.routing.health import Health
 from tokenport.telemetry.watch import NULL_WATCH, Watch
 from tokenport.tokens import TokenCounter
@@ -58,22 +58,8 @@ T = TypeVar("T")
 CUT = "tokenport: cut by a draining gateway"
 
 
-class ShuttingDown(ServiceUnavailable):
-    code = "shutting_down"
-
-
 def is_cut(exc: BaseException) -> bool:
     return isinstance(exc, asyncio.CancelledError) and exc.args[:1] == (CUT,)
-
-
-def _cut_error() -> ShuttingDown:
-    task = asyncio.current_task()
-    if task is not None:
-        task.uncancel()  # the cut is handled here: the request ends with an answer
-    return ShuttingDown(
-        "The gateway is shutting down and cut this request before its answer was complete. "
-        "Retry it: another gateway will serve it."
-    )
 
 
 class LedgerSink(Protocol):
@@ -130,14 +116,6 @@ class Embedded:
     cost: float
 
 
-def _none(name: str) -> list[ModelEntry]:
-    return []
-
-
-def _no_suggestions(name: str) -> list[str]:
-    return []
-
-
 @dataclass(slots=True)
 class OpenStream:
     """A stream whose first chunk has arrived; from here on there is no fallback."""
@@ -163,56 +141,112 @@ class StreamEnd:
 
 @dataclass
 class Gateway:
-    resolve: Callable[[str], list[ModelEntry]]
-    suggest: Callable[[str], list[str]]
+    """Tries a request's routes in order and settles what the answer cost.
+
+    Routing (which routes, in what order) is `routing.router.Router`'s; the gateway gets
+    the routes. Every outcome goes through `_settle` (answered, streamed, embedded) or
+    `_failed` (no route answered; the client went away before one did), so each request
+    gets exactly one ledger record and one settlement of its reservation.
+    """
+
     providers: Mapping[str, Provider]
-    states: Mapping[str, ProviderState]
     health: Health
     ledger: LedgerSink
     counter: TokenCounter
     attempt_timeout_s: float = 60.0
     stream_idle_timeout_s: float = 60.0
+    # One deadline for all of a request's attempts (to its first byte, for a stream): a
+    # fallback chain of slow failures cannot keep a client waiting attempts x timeout.
+    request_timeout_s: float = 120.0
     energy: Mapping[str, EnergyRate] = field(default_factory=dict)
-    interactive_max_rtt_ms: float | None = None
-    tolerant_apps: tuple[str, ...] = ()
-    # The embedding models' catalog (chat and embedding routes never mix).
-    resolve_embedding: Callable[[str], list[ModelEntry]] = _none
-    suggest_embedding: Callable[[str], list[str]] = _no_suggestions
     cache: ResponseCache | None = None
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def latency_budget(self, request: ChatRequest, app: str | None) -> float | None:
-        """Round-trip budget: interactive work stays near; tolerant work may go far."""
-        prefs = request.provider
-        if prefs is not None and prefs.max_rtt_ms is not None:
-            return prefs.max_rtt_ms
-        if prefs is not None and prefs.latency == "tolerant":
-            return None
-        if app and any(t in app.lower() for t in self.tolerant_apps):
-            return None
-        return self.interactive_max_rtt_ms
+    # -- the three ways in ---------------------------------------------------------------
 
-    def routes_for(self, request: ChatRequest, app: str | None = None) -> list[Route]:
-        budget = self.latency_budget(request, app)
-        return plan(request, self.resolve, self.suggest, self.states, self.health, budget)
-
-    def embedding_routes_for(self, routing: ChatRequest, app: str | None = None) -> list[Route]:
-        budget = self.latency_budget(routing, app)
-        return plan(
-            routing,
-            self.resolve_embedding,
-            self.suggest_embedding,
-            self.states,
-            self.health,
-            budget,
+    async def complete(
+        self, request: ChatRequest, ctx: RequestContext, routes: list[Route]
+    ) -> Served:
+        ticket = await self._cache_check(request, ctx)
+        if ticket is not None and ticket.hit is not None and ticket.hit.response is not None:
+            hit, resp = ticket.hit, ticket.hit.response
+            resp.id, resp.model = ctx.gen_id, hit.model_id
+            latency = ctx.elapsed_ms()
+            _, cost = await self._settle(
+                request,
+                ctx,
+                _cache_route(hit),
+                None,
+                "",
+                attempts=[],
+                latency_ms=latency,
+                ttft_ms=latency,
+                finish=hit.finish,
+                stream=False,
+                hit=hit,
+            )
+            return Served(_cache_route(hit), resp, hit.usage, cost)
+        attempts: list[Attempt] = []
+        route, resp = await self._attempts(
+            request,
+            ctx,
+            routes,
+            attempts,
+            lambda p, r, timeout: p.chat(request, r, timeout),
+            stream=False,
         )
+        resp.id, resp.model = ctx.gen_id, route.model_id
+        latency = ctx.elapsed_ms()
+        usage, cost = await self._settle(
+            request,
+            ctx,
+            route,
+            resp.usage,
+            _response_text(resp),
+            attempts=attempts,
+            latency_ms=latency,
+            ttft_ms=latency,
+            finish=resp.choices[0].finish_reason if resp.choices else None,
+            stream=False,
+        )
+        if ticket is not None:
+            kept = CachedAnswer(route.model_id, route.provider, usage, cost, response=resp)
+            await self._cache_keep(
+                ticket, kept, resp.choices[0].finish_reason if resp.choices else None
+            )
+        return Served(route, resp, usage, cost)
+
+    async def open_stream(
+        self, request: ChatRequest, ctx: RequestContext, routes: list[Route]
+    ) -> OpenStream:
+        """Try the routes until one streams its first chunk; failures up to here fall back."""
+        ticket = await self._cache_check(request, ctx)
+        if ticket is not None and ticket.hit is not None and ticket.hit.chunks:
+            first, rest = _replay(ticket.hit.chunks)
+            route = _cache_route(ticket.hit)
+            return OpenStream(request, ctx, route, first, rest, [], ctx.elapsed_ms(), ticket)
+        attempts: list[Attempt] = []
+
+        async def start(
+            p: Provider, r: Route, timeout: float
+        ) -> tuple[Chunk, AsyncIterator[Chunk]]:
+            it = aiter(p.stream_chat(request, r, min(timeout, self.stream_idle_timeout_s)))
+            try:
+                return await anext(it), it
+            except StopAsyncIteration as exc:
+                raise UpstreamProtocolError(r.provider, "stream ended before any chunk") from exc
+
+        route, (first, rest) = await self._attempts(
+            request, ctx, routes, attempts, start, stream=True
+        )
+        return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms(), ticket)
 
     async def embed(
         self,
         request: EmbeddingRequest,
         routing: ChatRequest,
         ctx: RequestContext,
-        routes: list[Route] | None = None,
+        routes: list[Route],
     ) -> Embedded:
         """Embeddings through the same fallback loop, ledger and settlement as chat.
 
@@ -220,143 +254,28 @@ class Gateway:
         provider preferences and the input as one user turn (for token estimates).
         """
         attempts: list[Attempt] = []
-        try:
-            routes = routes or self.embedding_routes_for(routing, ctx.app)
-            route, resp = await self._first_success(
-                routes, lambda p, r: p.embed(request, r, self.attempt_timeout_s), attempts, ctx
-            )
-        except TokenportError as exc:
-            await self._append(ctx, _error_record(routing, ctx, attempts, exc, stream=False))
-            await ctx.done(0.0, 0)
-            raise
-        except asyncio.CancelledError as exc:
-            await self._abandoned(routing, ctx, attempts, exc, stream=False)
-        usage = resp.usage or await self._estimate(routing, "")
-        cost = cost_usd(usage, route.pricing)
-        latency = ctx.elapsed_ms()
-        self.health.record_success(route.provider, route.model_id, latency, 0, latency / 1000.0)
-        await self._append(
+        route, resp = await self._attempts(
+            routing,
             ctx,
-            self._metered(
-                _ok_record(
-                    routing,
-                    ctx,
-                    route,
-                    usage,
-                    cost,
-                    attempts=attempts,
-                    latency_ms=latency,
-                    ttft_ms=latency,
-                    finish=None,
-                    stream=False,
-                )
-            ),
+            routes,
+            attempts,
+            lambda p, r, timeout: p.embed(request, r, timeout),
+            stream=False,
         )
-        await ctx.done(cost, usage.total_tokens)
+        latency = ctx.elapsed_ms()
+        usage, cost = await self._settle(
+            routing,
+            ctx,
+            route,
+            resp.usage,
+            "",
+            attempts=attempts,
+            latency_ms=latency,
+            ttft_ms=latency,
+            finish=None,
+            stream=False,
+        )
         return Embedded(route, resp, usage, cost)
-
-    async def _first_success(
-        self,
-        routes: list[Route],
-        start: Callable[[Provider, Route], Awaitable[T]],
-        attempts: list[Attempt],
-        ctx: RequestContext,
-    ) -> tuple[Route, T]:
-        last: UpstreamError | None = None
-        for route in routes:
-            t0 = time.perf_counter()
-            seen = ctx.watch.attempt(route)
-            try:
-                result = await start(self.providers[route.provider], route)
-            except UpstreamError as exc:
-                attempts.append(_failed_attempt(route, t0, exc))
-                seen.end(attempts[-1])
-                self.health.record_failure(route.provider, route.model_id, exc.retry_after)
-                last = exc
-                if not exc.retryable:
-                    raise
-                continue
-            attempts.append(Attempt(route.provider, route.upstream_model, "ok", _ms(t0)))
-            seen.end(attempts[-1])
-            return route, result
-        raise AllProvidersFailed(attempts, last)
-
-    async def complete(
-        self, request: ChatRequest, ctx: RequestContext, routes: list[Route] | None = None
-    ) -> Served:
-        ticket = await self._cache_check(request, ctx)
-        if ticket is not None and ticket.hit is not None and ticket.hit.response is not None:
-            return await self._served_from_cache(request, ctx, ticket.hit, ticket.hit.response)
-        attempts: list[Attempt] = []
-        try:
-            routes = routes or self.routes_for(request, ctx.app)
-            route, resp = await self._first_success(
-                routes, lambda p, r: p.chat(request, r, self.attempt_timeout_s), attempts, ctx
-            )
-        except TokenportError as exc:
-            await self._append(ctx, _error_record(request, ctx, attempts, exc, stream=False))
-            await ctx.done(0.0, 0)
-            raise
-        except asyncio.CancelledError as exc:
-            await self._abandoned(request, ctx, attempts, exc, stream=False)
-        usage = resp.usage or await self._estimate(request, _response_text(resp))
-        cost = cost_usd(usage, route.pricing)
-        latency = ctx.elapsed_ms()
-        self.health.record_success(
-            route.provider, route.model_id, latency, usage.completion_tokens, latency / 1000.0
-        )
-        resp.id, resp.model = ctx.gen_id, route.model_id
-        finish = resp.choices[0].finish_reason if resp.choices else None
-        await self._append(
-            ctx,
-            self._metered(
-                _ok_record(
-                    request,
-                    ctx,
-                    route,
-                    usage,
-                    cost,
-                    attempts=attempts,
-                    latency_ms=latency,
-                    ttft_ms=latency,
-                    finish=finish,
-                    stream=False,
-                )
-            ),
-        )
-        await ctx.done(cost, usage.total_tokens)
-        if ticket is not None:
-            answer = CachedAnswer(route.model_id, route.provider, usage, cost, response=resp)
-            await self._cache_keep(ticket, answer, finish)
-        return Served(route, resp, usage, cost)
-
-    async def open_stream(
-        self, request: ChatRequest, ctx: RequestContext, routes: list[Route] | None = None
-    ) -> OpenStream:
-        """Route and wait for the first chunk; failures up to here fall back."""
-        ticket = await self._cache_check(request, ctx)
-        if ticket is not None and ticket.hit is not None and ticket.hit.chunks:
-            return _replay(request, ctx, ticket, ticket.hit, ticket.hit.chunks)
-        attempts: list[Attempt] = []
-
-        async def start(p: Provider, r: Route) -> tuple[Chunk, AsyncIterator[Chunk]]:
-            it = aiter(p.stream_chat(request, r, self.stream_idle_timeout_s))
-            try:
-                return await anext(it), it
-            except StopAsyncIteration as exc:
-                raise UpstreamProtocolError(r.provider, "stream ended before any chunk") from exc
-
-        try:
-            routes = routes or self.routes_for(request, ctx.app)
-            route, (first, rest) = await self._first_success(routes, start, attempts, ctx)
-        except TokenportError as exc:
-            await self._append(ctx, _error_record(request, ctx, attempts, exc, stream=True))
-            await ctx.done(0.0, 0)
-            raise
-        except asyncio.CancelledError as exc:
-            await self._abandoned(request, ctx, attempts, exc, stream=True)
-        opened = OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms(), ticket)
-        return opened
 
     async def relay(
         self, s: OpenStream, emit: Callable[[Chunk], bytes], end: Callable[[StreamEnd], bytes]
@@ -372,7 +291,8 @@ class Gateway:
         error: TokenportError | None = None
         chunk: Chunk | None = s.first
         # A storable cache miss keeps its chunks, to replay them to the next asker.
-        kept: list[Chunk] | None = [] if s.ticket is not None and s.ticket.storable else None
+        ticket = s.ticket
+        kept: list[Chunk] | None = [] if ticket and ticket.storable and not ticket.hit else None
         try:
             while chunk is not None:
                 if chunk.usage is not None:
@@ -393,21 +313,141 @@ class Gateway:
         except (asyncio.CancelledError, GeneratorExit) as exc:
             if not is_cut(exc):
                 # The client went away mid-stream; record it without blocking the cancellation.
-                self._spawn(
-                    self._finish_stream(
-                        s, usage, text, finish, _Disconnected("client disconnected mid-stream")
-                    )
-                )
+                gone = ClientDisconnected("client disconnected mid-stream")
+                self._spawn(self._settle_stream(s, usage, text, finish, gone))
                 raise
-            error = _cut_error()  # a draining process: end the stream with its error frame
-        settled = await self._finish_stream(s, usage, text, finish, error)
-        if kept is not None and error is None and s.ticket is not None and s.ticket.hit is None:
+            error = _cut()  # a draining process: the stream ends with its error event
+        settled = await self._settle_stream(s, usage, text, finish, error)
+        if kept is not None and ticket is not None and error is None:
             answer = CachedAnswer(s.route.model_id, s.route.provider, settled.usage, settled.cost)
             answer.chunks = kept
-            await self._cache_keep(s.ticket, answer, finish)
+            await self._cache_keep(ticket, answer, finish)
         yield end(settled)
 
-    async def _finish_stream(
+    # -- the fallback loop ---------------------------------------------------------------
+
+    async def _attempts(
+        self,
+        request: ChatRequest,
+        ctx: RequestContext,
+        routes: list[Route],
+        attempts: list[Attempt],
+        start: Callable[[Provider, Route, float], Awaitable[T]],
+        *,
+        stream: bool,
+    ) -> tuple[Route, T]:
+        """The first route that answers. A failure here, or a client gone before any route
+        answered, is recorded and its reservation given back before the error goes on."""
+        try:
+            return await self._first_success(routes, start, attempts, ctx)
+        except TokenportError as exc:
+            await self._failed(request, ctx, attempts, exc, stream=stream)
+            raise
+        except asyncio.CancelledError as exc:
+            if is_cut(exc):  # a draining process: recorded, then answered 503
+                cut = _cut()
+                await self._failed(request, ctx, attempts, cut, stream=stream)
+                raise cut from None
+            gone = ClientDisconnected("client disconnected before the answer started")
+            self._spawn(self._failed(request, ctx, attempts, gone, stream=stream))
+            raise
+
+    async def _first_success(
+        self,
+        routes: list[Route],
+        start: Callable[[Provider, Route, float], Awaitable[T]],
+        attempts: list[Attempt],
+        ctx: RequestContext,
+    ) -> tuple[Route, T]:
+        deadline = ctx.started + self.request_timeout_s
+        last: TokenportError | None = None
+        for route in routes:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                last = UpstreamTimeout(
+                    route.provider,
+                    f"the request's deadline of {self.request_timeout_s:g}s passed before "
+                    "this route could be tried",
+                )
+                break
+            t0 = time.perf_counter()
+            seen = ctx.watch.attempt(route)
+            try:
+                result = await start(
+                    self.providers[route.provider], route, min(self.attempt_timeout_s, left)
+                )
+            except UpstreamError as exc:
+                attempts.append(_failed_attempt(route, t0, exc))
+                seen.end(attempts[-1])
+                self.health.record_failure(route.provider, route.model_id, exc.retry_after)
+                last = exc
+                if not exc.retryable:
+                    raise
+                continue
+            attempts.append(Attempt(route.provider, route.upstream_model, "ok", _ms(t0)))
+            seen.end(attempts[-1])
+            return route, result
+        raise AllProvidersFailed(attempts, last)
+
+    # -- settling ------------------------------------------------------------------------
+
+    async def _settle(
+        self,
+        request: ChatRequest,
+        ctx: RequestContext,
+        route: Route,
+        usage: Usage | None,
+        completion: str,
+        *,
+        attempts: list[Attempt],
+        latency_ms: float,
+        ttft_ms: float,
+        finish: str | None,
+        stream: bool,
+        error: TokenportError | None = None,
+        hit: CachedAnswer | None = None,
+    ) -> tuple[Usage, float]:
+        """The one way an answer is settled: usage (counted when the upstream gave none),
+        cost at the serving route's price, route health, one ledger record made durable,
+        then the reservation settled to the actual cost.
+
+        A cache `hit` processed no tokens anywhere: none are counted (so usage and rankings
+        stay true), the key pays nothing unless hits are charged, and the record keeps
+        what the answer cost when an upstream served it (`cost_saved`)."""
+        if hit is not None:
+            usage, cost = Usage(), (self.cache.charge(hit) if self.cache is not None else 0.0)
+        else:
+            if usage is None:
+                usage = await self._estimate(request, completion)
+            cost = cost_usd(usage, route.pricing)
+        record = _ok_record(
+            request,
+            ctx,
+            route,
+            usage,
+            cost,
+            attempts=attempts,
+            latency_ms=latency_ms,
+            ttft_ms=ttft_ms,
+            finish=finish,
+            stream=stream,
+        )
+        if hit is not None:
+            record.cache_hit, record.cost_saved = True, hit.cost
+        if error is not None:
+            record.status, record.error_class = "error", type(error).__name__
+            own = isinstance(error, ClientDisconnected | ShuttingDown)
+            record.http_status = error.status if own else 502
+        elif hit is None:
+            gen_s = max(1e-6, (latency_ms - ttft_ms) / 1000.0) if stream else latency_ms / 1000
+            self.health.record_success(
+                route.provider, route.model_id, ttft_ms, usage.completion_tokens, gen_s
+            )
+        await self._append(ctx, self._metered(record))
+        await ctx.done(cost, usage.total_tokens)
+        return usage, cost
+
+    async def _settle_stream(
         self,
         s: OpenStream,
         usage: Usage | None,
@@ -415,40 +455,40 @@ class Gateway:
         finish: str | None,
         error: TokenportError | None,
     ) -> StreamEnd:
-        if s.ticket is not None and s.ticket.hit is not None:
-            return await self._replayed(s, s.ticket.hit, finish, error)
-        if usage is None:
-            usage = await self._estimate(s.request, "".join(text))
-        cost = cost_usd(usage, s.route.pricing)
-        latency = s.ctx.elapsed_ms()
-        record = _ok_record(
+        hit = s.ticket.hit if s.ticket is not None else None
+        usage, cost = await self._settle(
             s.request,
             s.ctx,
             s.route,
             usage,
-            cost,
+            "".join(text),
             attempts=s.attempts,
-            latency_ms=latency,
+            latency_ms=s.ctx.elapsed_ms(),
             ttft_ms=s.ttft_ms,
             finish=finish,
             stream=True,
+            error=error,
+            hit=hit,
         )
-        if error is not None:
-            record.status, record.error_class, record.http_status = (
-                "error",
-                type(error).__name__,
-                error.status if isinstance(error, ShuttingDown) else 502,
-            )
-        else:
-            gen_s = max(1e-6, (latency - s.ttft_ms) / 1000.0)
-            self.health.record_success(
-                s.route.provider, s.route.model_id, s.ttft_ms, usage.completion_tokens, gen_s
-            )
-        await self._append(s.ctx, self._metered(record))
-        await s.ctx.done(cost, usage.total_tokens)
-        return StreamEnd(usage, cost, error)
+        return StreamEnd(hit.usage if hit is not None else usage, cost, error)
 
-    # -- the response cache (tokenport.cache) -------------------------------------------
+    async def _failed(
+        self,
+        request: ChatRequest,
+        ctx: RequestContext,
+        attempts: list[Attempt],
+        exc: TokenportError,
+        *,
+        stream: bool,
+    ) -> None:
+        await self._append(ctx, _error_record(request, ctx, attempts, exc, stream=stream))
+        await ctx.done(0.0, 0)
+
+    async def _append(self, ctx: RequestContext, record: LedgerRecord) -> None:
+        await self.ledger.append(record)
+        ctx.watch.recorded(record, ctx.cache_status)
+
+    # -- the response cache (tokenport.cache) ----------------------------------------------
 
     async def _cache_check(self, request: ChatRequest, ctx: RequestContext) -> Ticket | None:
         if ctx.cache is None or self.cache is None:
@@ -461,60 +501,6 @@ class Gateway:
         if self.cache is not None:
             answer.finish = finish
             await self.cache.keep(ticket, answer)
-
-    async def _served_from_cache(
-        self, request: ChatRequest, ctx: RequestContext, hit: CachedAnswer, resp: ChatResponse
-    ) -> Served:
-        charged = self.cache.charge(hit) if self.cache is not None else 0.0
-        latency = ctx.elapsed_ms()
-        record = _hit_record(request, ctx, hit, charged, latency, latency, hit.finish, False)
-        await self._append(ctx, record)
-        await ctx.done(charged, 0)
-        resp.id, resp.model = ctx.gen_id, hit.model_id
-        return Served(_cache_route(hit), resp, hit.usage, charged)
-
-    async def _replayed(
-        self, s: OpenStream, hit: CachedAnswer, finish: str | None, error: TokenportError | None
-    ) -> StreamEnd:
-        charged = self.cache.charge(hit) if self.cache is not None else 0.0
-        latency = s.ctx.elapsed_ms()
-        record = _hit_record(s.request, s.ctx, hit, charged, latency, s.ttft_ms, finish, True)
-        if error is not None:
-            record.status, record.error_class, record.http_status = (
-                "error",
-                type(error).__name__,
-                error.status,
-            )
-        await self._append(s.ctx, record)
-        await s.ctx.done(charged, 0)
-        return StreamEnd(hit.usage, charged, error)
-
-    # -- recording -----------------------------------------------------------------------
-
-    async def _append(self, ctx: RequestContext, record: LedgerRecord) -> None:
-        await self.ledger.append(record)
-        ctx.watch.recorded(record, ctx.cache_status)
-
-    async def _abandoned(
-        self,
-        request: ChatRequest,
-        ctx: RequestContext,
-        attempts: list[Attempt],
-        exc: asyncio.CancelledError,
-        stream: bool,
-    ) -> NoReturn:
-        """A request cancelled before its answer: cut by a draining process (recorded, then
-        answered 503), or abandoned otherwise (recorded in the background, re-raised)."""
-        if is_cut(exc):
-            error = _cut_error()
-            await self._append(ctx, _error_record(request, ctx, attempts, error, stream))
-            await ctx.done(0.0, 0)
-            raise error from None
-        cancelled = _Cancelled("the request was cancelled before its answer")
-        record = _error_record(request, ctx, attempts, cancelled, stream)
-        self._spawn(self._append(ctx, record))
-        self._spawn(ctx.done(0.0, 0))  # release the reservation of an abandoned request
-        raise exc
 
     def _metered(self, record: LedgerRecord) -> LedgerRecord:
         """Add energy and region for requests a self-hosted deployment served."""
@@ -536,7 +522,7 @@ class Gateway:
             try:
                 await coro
             except Exception:
-                log.exception("recording an interrupted stream failed")
+                log.exception("recording an interrupted request failed")
 
         task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)
@@ -554,62 +540,41 @@ class Gateway:
             await self.cache.aclose()
 
 
-class _Disconnected(TokenportError):
+class ClientDisconnected(TokenportError):
+    """The client went away before its answer was whole (recorded as HTTP 499)."""
+
+    status = 499
     code = "client_disconnected"
 
 
-class _Cancelled(TokenportError):
-    code = "cancelled"
+class ShuttingDown(ServiceUnavailable):
+    """A draining process cut the request after its grace period (`api/drain.py`)."""
+
+    code = "shutting_down"
+
+
+def _cut() -> ShuttingDown:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()  # the cut is handled here: the request ends with an answer
+    return ShuttingDown(
+        "The gateway is shutting down and cut this request before its answer was complete. "
+        "Retry it: another gateway will serve it."
+    )
 
 
 def _cache_route(hit: CachedAnswer) -> Route:
     return Route("cache", hit.model_id, hit.model_id, Pricing())
 
 
-def _replay(
-    request: ChatRequest,
-    ctx: RequestContext,
-    ticket: Ticket,
-    hit: CachedAnswer,
-    chunks: list[Chunk],
-) -> OpenStream:
+def _replay(chunks: list[Chunk]) -> tuple[Chunk, AsyncIterator[Chunk]]:
     """A stream served from the cache: the kept chunks, in order, as the upstream sent them."""
 
     async def rest() -> AsyncIterator[Chunk]:
         for chunk in chunks[1:]:
             yield chunk
 
-    route = _cache_route(hit)
-    return OpenStream(request, ctx, route, chunks[0], rest(), [], ctx.elapsed_ms(), ticket)
-
-
-def _hit_record(
-    request: ChatRequest,
-    ctx: RequestContext,
-    hit: CachedAnswer,
-    charged: float,
-    latency_ms: float,
-    ttft_ms: float,
-    finish: str | None,
-    stream: bool,
-) -> LedgerRecord:
-    """No upstream processed a token: none are counted (rankings and usage stay true); the
-    key pays `charged` (0 unless hits are charged); `cost_saved` is the answer's first cost."""
-    return _record(
-        request,
-        ctx,
-        "ok",
-        model_served=hit.model_id,
-        provider="cache",
-        cost=charged,
-        latency_ms=latency_ms,
-        ttft_ms=ttft_ms,
-        finish_reason=finish,
-        stream=stream,
-        http_status=200,
-        cache_hit=True,
-        cost_saved=hit.cost,
-    )
+    return chunks[0], rest()
 
 
 def _ms(t0: float) -> float:

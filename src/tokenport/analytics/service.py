@@ -27,6 +27,7 @@ from tokenport.analytics.periods import (
 from tokenport.analytics.rankings import DIMENSIONS, Rankings, RankInput, rank
 from tokenport.analytics.source import RollupSource, SourceDimension
 from tokenport.catalog.store import Catalog
+from tokenport.errors import BadRequest
 from tokenport.ledger.store import UsageRow
 
 PARAMS = ("window", "mode", "by", "end", "periods", "limit", "span")
@@ -34,25 +35,13 @@ END_WORDS = ("auto", "now", "latest")
 _BOUNDS = {"periods": (2, 52), "limit": (1, 100), "span": (1, 51)}
 
 
-class ParamError(ValueError):
+class ParamError(BadRequest):
     """A bad query parameter; `allowed` lists the valid values where the set is closed."""
 
-    def __init__(self, param: str, message: str, allowed: tuple[str, ...] | None = None) -> None:
-        super().__init__(message)
-        self.param = param
-        self.message = message
-        self.allowed = list(allowed) if allowed is not None else None
+    code = "invalid_parameter"
 
-    def payload(self) -> dict[str, object]:
-        return {
-            "error": {
-                "message": self.message,
-                "type": "invalid_request_error",
-                "code": "invalid_parameter",
-                "param": self.param,
-                "allowed": self.allowed,
-            }
-        }
+    def __init__(self, param: str, message: str, allowed: tuple[str, ...] | None = None) -> None:
+        super().__init__(message, param=param, allowed=allowed)
 
 
 class Query(msgspec.Struct, frozen=True):

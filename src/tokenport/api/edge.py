@@ -1,11 +1,14 @@
 """The request pipeline every front door shares, as a bare ASGI endpoint: the hot path.
 
-authenticate -> read and parse (the door's format) -> aliases and `auto` -> admit (rate
-limit, credit reservation) -> the gateway (routes, fallbacks, ledger) -> render (the door's
-format). It sits in front of the Starlette app rather than inside it: Starlette's
-Request/Response objects, its middleware stack and StreamingResponse's task group cost
-about 30% of the gateway's CPU per request (measured with `bench/`). Errors go through the
-same mapping as the Starlette routes (`api/errors.py`), rendered in the door's shape.
+authenticate -> read and parse (the door's format) -> route (`routing.router`: aliases,
+`auto`, candidates) -> admit (rate limit, credit reservation) -> the gateway (fallbacks,
+ledger) -> render (the door's format).
+
+It sits in front of the Starlette app rather than inside it, and stays raw ASGI for speed:
+Starlette's Request/Response objects, its middleware stack and StreamingResponse's task
+group cost about 30% of the gateway's CPU per request (measured with `bench/`). Errors go
+through the same mapping as the Starlette routes (`api/errors.py`), rendered in the door's
+shape.
 """
 
 from __future__ import annotations
@@ -19,11 +22,10 @@ from typing import Any
 from ulid import ULID
 
 from tokenport.api.door import FrontDoor
-from tokenport.api.errors import error_message, retry_after
+from tokenport.api.errors import INTERNAL, error_headers, error_message
 from tokenport.api.state import State
 from tokenport.errors import BadRequest, PayloadTooLarge, TokenportError
 from tokenport.gateway import RequestContext, is_cut
-from tokenport.routing.autoroute import AutoChoice, is_auto
 from tokenport.security.appname import normalize_app
 from tokenport.security.keys import ApiKey
 from tokenport.telemetry.watch import Watch
@@ -79,14 +81,11 @@ class DoorEndpoint:
         except asyncio.CancelledError as exc:
             if not is_cut(exc):
                 raise
-            # Cut by a draining process while sending: the client sees the stream end early.
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
+            uncut()  # cut by a draining process while sending: the stream ends early
         except Exception:
             log.exception("unhandled error on POST %s", scope.get("path"))
-            error = TokenportError("Internal error in the gateway; logged.")
-            await self._send_error(send, error)
+            error = INTERNAL
+            await self._send_error(send, INTERNAL)
         finally:
             watch.close(error)
 
@@ -103,9 +102,11 @@ class DoorEndpoint:
         ctx.key_id = key.id if key is not None else None
         ctx.watch = watch
         ctx.cache = st.cache_policy.ask(headers)
-        st.aliases.apply(request, ctx)
         await door.prepare(call, ctx)
-        choice = _auto_route(st, request, ctx) if is_auto(request.model) else None
+        decision = st.router.decide(request, ctx.app, ctx.gen_id)
+        ctx.requested_model = decision.requested
+        routes = decision.routes
+        choice = decision.auto
         extra_headers = door.headers(call) + [
             (k.lower().encode(), v.encode())
             for k, v in (choice.headers().items() if choice else ())
@@ -113,9 +114,7 @@ class DoorEndpoint:
         extra: dict[str, Any] = {}
         if choice is not None:
             extra["auto"] = choice.summary()
-        routes = None
         if key is not None:
-            routes = st.gateway.routes_for(request, ctx.app)
             await admit(st, key, request, routes, ctx)
         # A draining process cuts what is still waiting on an upstream after its grace.
         if not request.stream:
@@ -124,22 +123,20 @@ class DoorEndpoint:
             extra["provider"] = served.route.provider
             rendered = door.response(call, served, ctx, extra)
             await door.finish(call, ctx, None)
-            await send_json(send, 200, rendered, extra_headers + _cache_header(ctx))
+            await send_json(send, 200, rendered, extra_headers + cache_header(ctx))
             return
         with st.drain.tracked():
             opened = await st.gateway.open_stream(request, ctx, routes)
             codec = door.codec(call, opened, extra)
-            head = _SSE_HEADERS + extra_headers + _cache_header(ctx)
+            head = _SSE_HEADERS + extra_headers + cache_header(ctx)
             await send({"type": "http.response.start", "status": 200, "headers": head})
             finished = await stream(st.gateway.relay(opened, codec.chunk, codec.end), receive, send)
         if finished:
             await door.finish(call, ctx, codec)
 
     async def _send_error(self, send: Send, exc: TokenportError) -> None:
-        wait = retry_after(exc)
-        extra = [(b"retry-after", str(max(1, round(wait))).encode())] if wait is not None else []
         body = self.door.error_body(exc, error_message(exc))
-        await send_json(send, exc.status, body, extra)
+        await send_json(send, exc.status, body, header_pairs(error_headers(exc)))
 
 
 async def admit(
@@ -152,9 +149,15 @@ async def admit(
     ctx.on_done = functools.partial(st.admission.settle, reservation)
 
 
-def _cache_header(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+def cache_header(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
     status = ctx.cache_status
     return [(b"x-tokenport-cache", status.encode())] if status is not None else []
+
+
+def uncut() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 async def stream(frames: AsyncGenerator[bytes, None], receive: Receive, send: Send) -> bool:
@@ -220,17 +223,8 @@ def context(headers: dict[str, str], simulation: bool) -> RequestContext:
     return ctx
 
 
-def _auto_route(st: State, request: ChatRequest, ctx: RequestContext) -> AutoChoice:
-    if st.auto is None:
-        raise BadRequest(
-            "`model: auto` needs a trained router: run `tokenport router train --data FILE "
-            "--out router.npz`, then set [auto] artifact and [auto.pools.default] in the config.",
-            param="model",
-        )
-    choice = st.auto.route(request)
-    ctx.requested_model = ctx.requested_model or choice.requested
-    st.auto.remember(ctx.gen_id, request, choice)
-    return choice
+def header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 async def send_json(

@@ -7,7 +7,6 @@ ledger), over the embedding models' own catalog; only OpenAI-compatible upstream
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import msgspec
 
@@ -18,10 +17,11 @@ from tokenport.api.edge import (
     admit,
     api_key,
     context,
+    header_pairs,
     read_body,
     send_json,
 )
-from tokenport.api.errors import error_payload, retry_after
+from tokenport.api.errors import INTERNAL, error_headers, error_payload
 from tokenport.api.state import State
 from tokenport.errors import TokenportError
 from tokenport.telemetry.watch import Watch
@@ -47,8 +47,8 @@ class EmbeddingsEndpoint:
             await _send_error(send, exc)
         except Exception:
             log.exception("unhandled error on POST /v1/embeddings")
-            error = TokenportError("Internal error in the gateway; logged.")
-            await _send_error(send, error)
+            error = INTERNAL
+            await _send_error(send, INTERNAL)
         finally:
             watch.close(error)
 
@@ -72,11 +72,11 @@ class EmbeddingsEndpoint:
             max_tokens=1,
             door="embeddings",
         )
-        st.aliases.apply(routing, ctx)
+        decision = st.router.decide_embedding(routing, ctx.app)
+        ctx.requested_model = decision.requested
         request.model, request.models = routing.model, routing.models
-        routes = None
+        routes = decision.routes
         if key is not None:
-            routes = st.gateway.embedding_routes_for(routing, ctx.app)
             await admit(st, key, routing, routes, ctx)
         with st.drain.tracked():
             done = await st.gateway.embed(request, routing, ctx, routes)
@@ -87,9 +87,5 @@ class EmbeddingsEndpoint:
 
 
 async def _send_error(send: Send, exc: TokenportError) -> None:
-    wait = retry_after(exc)
-    extra: list[tuple[bytes, bytes]] = []
-    if wait is not None:
-        extra.append((b"retry-after", str(max(1, round(wait))).encode()))
-    body: Any = error_payload(exc)
-    await send_json(send, exc.status, _encoder.encode(body), extra)
+    body = _encoder.encode(error_payload(exc))
+    await send_json(send, exc.status, body, header_pairs(error_headers(exc)))

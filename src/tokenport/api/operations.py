@@ -34,12 +34,12 @@ from tokenport.telemetry import multiproc
 log = logging.getLogger("tokenport.api")
 
 
-def routes(state: Callable[[], State], admin_key: str | None) -> list[Route]:
+def routes(state: Callable[[], State]) -> list[Route]:
     async def metrics(request: Request) -> Response:
         st = state()
         cfg = st.settings.metrics
         if not cfg.open:
-            _require_admin(request, admin_key)
+            _require_admin(request, st.admin_key)
         registry = st.telemetry.metrics.registry if st.telemetry.metrics is not None else None
         body = await asyncio.to_thread(multiproc.exposition, registry)
         return Response(body, media_type=multiproc.CONTENT_TYPE)

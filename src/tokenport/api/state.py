@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tokenport.api.admin import admin_key_from
 from tokenport.api.drain import Drain
 from tokenport.api.models import models_body
 from tokenport.api.response_store import ResponseStore, SqlResponseStore
@@ -15,12 +16,15 @@ from tokenport.cache.policy import CachePolicy
 from tokenport.cache.store import CacheStore, MemoryStore, RedisStore
 from tokenport.catalog.store import Catalog
 from tokenport.config import CacheConfig, DrainConfig, Settings
+from tokenport.economics.settings import Economics, economics_of
 from tokenport.gateway import Gateway
 from tokenport.ledger.writer import Ledger
 from tokenport.providers.registry import Registry, build_registry
 from tokenport.routing.aliases import Aliases
 from tokenport.routing.autoroute import AutoRouting
 from tokenport.routing.health import Health
+from tokenport.routing.router import Router
+from tokenport.security.access import Access
 from tokenport.security.admission import Admission
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
@@ -41,9 +45,12 @@ class State:
     auto: AutoRouting | None
     models_body: bytes
     started: float
-    aliases: Aliases
+    router: Router
     responses: ResponseStore
     embedding_catalog: Catalog
+    admin_key: str | None
+    access: Access  # who may read what (security/access.py)
+    economics: Economics  # the cost model, with the config's overrides
     # Running in production (issue 15): metrics and traces, the response cache, draining.
     telemetry: Telemetry = field(default_factory=Telemetry)
     cache_policy: CachePolicy = field(default_factory=lambda: CachePolicy(CacheConfig()))
@@ -57,6 +64,7 @@ def build_state(
     catalog: Catalog | None = None,
 ) -> State:
     registry = build_registry(settings, env, local_base_url)
+    admin_key = admin_key_from(env, settings.admin_key_env)
     catalog = (catalog or Catalog.load()).with_entries(registry.extra_entries)
     embedding_catalog = Catalog.load_embeddings().with_entries(registry.extra_embeddings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -75,24 +83,31 @@ def build_state(
         require_keys=settings.require_keys,
         hold_ttl_s=settings.key_hold_ttl_s,
     )
+    health = Health(settings.breaker_failures, settings.breaker_cooldown_s)
     gateway = Gateway(
-        resolve=catalog.resolve,
-        suggest=catalog.suggest,
         providers=registry.providers,
-        states=registry.states,
-        health=Health(settings.breaker_failures, settings.breaker_cooldown_s),
+        health=health,
         ledger=ledger,
         counter=counter,
         attempt_timeout_s=settings.attempt_timeout_s,
         stream_idle_timeout_s=settings.stream_idle_timeout_s,
+        request_timeout_s=settings.request_timeout_s,
         energy=registry.energy,
+        cache=ResponseCache(_cache_store(settings), settings.cache),
+    )
+    auto = AutoRouting.from_settings(settings, catalog.get, counter)
+    router = Router(
+        resolve=catalog.resolve,
+        suggest=catalog.suggest,
+        states=registry.states,
+        health=health,
+        aliases=Aliases(settings.aliases),
+        auto=auto,
         interactive_max_rtt_ms=settings.interactive_max_rtt_ms,
         tolerant_apps=tuple(a.lower() for a in settings.tolerant_apps),
         resolve_embedding=embedding_catalog.resolve,
         suggest_embedding=embedding_catalog.suggest,
-        cache=ResponseCache(_cache_store(settings), settings.cache),
     )
-    auto = AutoRouting.from_settings(settings, catalog.get, counter)
     return State(
         settings,
         catalog,
@@ -103,9 +118,17 @@ def build_state(
         auto,
         models_body(catalog, registry),
         time.monotonic(),
-        Aliases(settings.aliases),
+        router,
         SqlResponseStore(settings.ledger_url()),
         embedding_catalog,
+        admin_key,
+        Access(
+            lambda: admission,
+            admin_key,
+            require_keys=settings.require_keys,
+            public_rankings=settings.public_rankings,
+        ),
+        economics_of(settings),
         build_telemetry(settings),
         CachePolicy(settings.cache),
         Drain(settings.drain),

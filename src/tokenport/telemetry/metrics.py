@@ -60,7 +60,7 @@ class Metrics:
         self.registry = None if multiprocess else CollectorRegistry()
         # `*_created` series double a scrape for nothing Prometheus uses (and multiprocess
         # mode has none): the same output whether or not there are workers.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.key_labels = key_labels
         reg = self.registry
         key = ("key",) if key_labels else ()
