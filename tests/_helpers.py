@@ -101,22 +101,12 @@ def require_module(name: str, hint: str) -> Any:
 def serve(cfg: Any, port: int, log: Any, env: dict[str, str], *extra: str) -> Any:
     """Start `tokenport serve --no-local` as its own process and wait until it answers."""
     import subprocess
-    import sys
+
+    from tokenport.lab.launch import serve_argv
 
     out = log.open("ab")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tokenport",
-            "serve",
-            "--no-local",
-            "--config",
-            str(cfg),
-            "--port",
-            str(port),
-            *extra,
-        ],
+        serve_argv(cfg, port, *extra),
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,

@@ -19,10 +19,10 @@ from tokenport.analytics.periods import (
     WINDOWS,
     Mode,
     Period,
-    Plan,
+    PeriodPlan,
     Window,
     parse_time,
-    plan,
+    period_plan,
 )
 from tokenport.analytics.rankings import DIMENSIONS, Rankings, RankInput, rank
 from tokenport.analytics.source import RollupSource, SourceDimension
@@ -120,7 +120,10 @@ def resolve_end(query: Query, source: RollupSource, now: float) -> tuple[float, 
     if latest is None:
         return now, "now"
     latest_end = float(latest + HOUR)
-    if query.end == "latest" or latest_end <= plan(query.window, query.mode, now, 1).current.since:
+    if (
+        query.end == "latest"
+        or latest_end <= period_plan(query.window, query.mode, now, 1).current.since
+    ):
         return latest_end, "latest"
     return now, "now"
 
@@ -130,7 +133,7 @@ def compute(
 ) -> Rankings:
     """Blocking: reads the database (run it in a thread from async code)."""
     end, end_source = resolve_end(query, source, time.time() if now is None else now)
-    p = plan(query.window, query.mode, end, query.periods)
+    p = period_plan(query.window, query.mode, end, query.periods)
     data = _read(source, p, query.by)
     keys = source.keys() if {"key", "geography"} & set(query.by) else {}
     return rank(
@@ -145,7 +148,7 @@ def compute(
     )
 
 
-def _read(source: RollupSource, p: Plan, sections: tuple[str, ...]) -> RankInput:
+def _read(source: RollupSource, p: PeriodPlan, sections: tuple[str, ...]) -> RankInput:
     """All the rows a ranking needs, read in parallel: every period for models and apps,
     only the window and its comparison for keys (spend and geography have no history)."""
     dims: list[SourceDimension] = ["model"]
