@@ -18,6 +18,7 @@ variable is the one that overrides a file.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -250,6 +251,10 @@ class Settings(_Strict):
     # Honour an `X-Tokenport-Sim-Time` header (Unix seconds) as the request's ledger time.
     # Only for `tokenport simulate`, which stamps weeks of traffic into a scratch ledger.
     simulation: bool = False
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client, e.g. the
+    # nginx in front of the replicas; any other peer is the client itself
+    # (`security/clientip.py`).
+    trusted_proxies: list[str] = Field(default_factory=list)
     local: LocalModelConfig = LocalModelConfig()
     auto: AutoConfig = AutoConfig()
     # How long a stored Responses answer (`store`, `previous_response_id`) is kept.
@@ -265,6 +270,16 @@ class Settings(_Strict):
     cache: CacheConfig = CacheConfig()
     drain: DrainConfig = DrainConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return v
 
     @field_validator("database_url")
     @classmethod
