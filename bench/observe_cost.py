@@ -22,6 +22,11 @@ Variants (one worker unless named -w2; ledger on, SQLite, `ledger_sync = "proces
 - `off-w2`, `metrics-w2`: two workers, where metrics use prometheus-client's multiprocess
   mode (mmap files), the gateway on all CPUs.
 
+Then `bench/observe_micro.py` times exactly the per-request calls of each (metrics with
+in-memory and with multiprocess values, tracing's spans, a cache lookup), and each is
+divided by `off`'s CPU per request from this same run: the end-to-end ratios on a shared
+machine move by more than these costs between rounds.
+
 Goal (issue 15): metrics on cost under 5% of CPU per request.
 """
 
@@ -29,8 +34,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -43,7 +50,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import phases  # noqa: E402
-from bench.procs import free_port, spawn, stop, tree_cpu, wait_ready  # noqa: E402
+from bench.procs import free_port, pinned, spawn, stop, tree_cpu, wait_ready  # noqa: E402
 from bench.run import MOCK, Pins  # noqa: E402
 from bench.systems import _tokenport_config  # noqa: E402
 from tokenport.lab.launch import serve_argv  # noqa: E402
@@ -128,6 +135,27 @@ def measure(
         stop(proc)
 
 
+def micro(pins: Pins, work: Path) -> dict[str, float]:
+    """bench/observe_micro.py twice (in-memory, then multiprocess metrics), on the CPU the
+    gateway runs on."""
+    script = Path(__file__).resolve().parent / "observe_micro.py"
+    out: dict[str, float] = {}
+    for mp in (False, True):
+        env = dict(os.environ)
+        if mp:
+            folder = work / "micro-mp"
+            folder.mkdir(parents=True, exist_ok=True)
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+        cmd = pinned([sys.executable, str(script)], pins.system(1))
+        got = json.loads(
+            subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+        )
+        for k, v in got.items():
+            if k != "multiprocess":
+                out[f"{k.removesuffix('_us')}{'_multiprocess' if mp else ''}_us"] = v
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     pins = Pins(True)
@@ -151,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"ms/request  {got['rps']:8.1f} RPS",
                     flush=True,
                 )
+        in_process = micro(pins, work)
     finally:
         stop(mock)
         sink_server.shutdown()
@@ -175,6 +204,14 @@ def main(argv: list[str] | None = None) -> int:
             f"  {v:10s} {s['cpu_ms_per_request']:.4f} ms/request  {s['rps']:8.1f} RPS  "
             f"x{s['ratio']:.3f} vs {s['vs']}  (per round: {s['ratios']})"
         )
+    off_us = summary["off"]["cpu_ms_per_request"] * 1000
+    print(f"\nper-request work timed in-process, as a share of off's {off_us:.0f} us/request:")
+    shares = {}
+    for k, us in in_process.items():
+        shares[k] = us / off_us
+        print(f"  {k:36s} {us:7.2f} us  {100 * us / off_us:5.1f}%")
+    summary["in_process_us"] = in_process  # type: ignore[assignment]
+    summary["in_process_share_of_off"] = shares  # type: ignore[assignment]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(

@@ -152,8 +152,9 @@ class MetricsConfig(_Strict):
     host: str = "127.0.0.1"
     # One series per key on the request, token and cost counters: high cardinality.
     key_labels: bool = False
-    # How often each worker refreshes its gauges (journal backlog, breakers, ...).
-    refresh_s: float = Field(2.0, gt=0, le=60)
+    # How often each worker hands its counts to the metrics and refreshes its gauges
+    # (journal backlog, breakers, ...): how stale a scrape of several workers may be.
+    refresh_s: float = Field(1.0, gt=0, le=60)
 
 
 class TracingConfig(_Strict):

@@ -182,10 +182,17 @@ def test_separate_port_serves_metrics_without_a_key(
         http_raw("GET", gw.base_url + "/metrics", None, {"Authorization": f"Bearer {ADMIN}"})[0]
         == 404
     )
-    status, _, body = http_raw("GET", f"http://127.0.0.1:{port}/metrics")
-    assert status == 200
+    # The port's server cannot flush before it answers: the worker hands its counts on
+    # every `refresh_s` (1 s).
     labels = b'door="chat",model="fakeoa/fake-model",provider="fakeoa",status="200"'
-    assert b"tokenport_requests_total{" + labels + b"} 1.0" in body
+    deadline = time.monotonic() + 5
+    while True:
+        status, _, body = http_raw("GET", f"http://127.0.0.1:{port}/metrics")
+        assert status == 200
+        if b"tokenport_requests_total{" + labels + b"} 1.0" in body:
+            break
+        assert time.monotonic() < deadline, body.decode()[-2000:]
+        time.sleep(0.1)
 
 
 def test_key_labels_only_when_enabled(
@@ -204,3 +211,62 @@ def test_key_labels_only_when_enabled(
     )
     plain.client().chat.completions.create(model="fakeoa/fake-model", messages=MESSAGES)
     assert not any(dict(ls).get("key") is not None for _, ls in scrape(plain.base_url))
+
+
+def test_batched_counts_equal_per_request_updates() -> None:
+    """What `flush` hands on in bulk is exactly what per-request `observe`/`inc` would give
+    (it writes prometheus-client's per-bucket values directly)."""
+    import random
+
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from tokenport.ledger.record import LedgerRecord
+    from tokenport.telemetry.metrics import LATENCY_BUCKETS, Metrics
+    from tokenport.values import Attempt
+
+    rng = random.Random(7)
+    metrics = Metrics()
+    reference = Histogram("ref", "ref", buckets=LATENCY_BUCKETS, registry=CollectorRegistry())
+    for i in range(2000):
+        latency = rng.choice([0.01, 0.05, 0.1, 2.5, 7.0, 500.0, rng.uniform(0, 200)])
+        record = LedgerRecord(
+            id=f"gen-{i}",
+            ts=0.0,
+            model_requested="m",
+            status="ok",
+            model_served="p/m",
+            provider="p",
+            prompt_tokens=3,
+            completion_tokens=i % 5,
+            cost=1e-6,
+            latency_ms=latency * 1000,
+            attempts=[Attempt("p", "m", "ok", latency * 500)],
+        )
+        metrics.recorded(record, None)
+        reference.observe(latency)
+        if i % 333 == 0:
+            metrics.flush()
+    metrics.flush()
+    assert metrics.registry is not None
+    got = {
+        (s.name.removeprefix("tokenport_request_duration_seconds"), s.labels.get("le")): s.value
+        for fam in metrics.registry.collect()
+        if fam.name == "tokenport_request_duration_seconds"
+        for s in fam.samples
+    }
+    want = {
+        (s.name.removeprefix("ref"), s.labels.get("le")): s.value
+        for fam in reference.collect()
+        for s in fam.samples
+    }
+    assert got.keys() == want.keys()
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v), k
+    requests = [
+        s.value
+        for fam in metrics.registry.collect()
+        if fam.name == "tokenport_requests"
+        for s in fam.samples
+        if s.name == "tokenport_requests_total"
+    ]
+    assert requests == [2000]

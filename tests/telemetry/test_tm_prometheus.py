@@ -107,6 +107,7 @@ def test_prometheus_scrapes_every_worker_with_the_admin_key(
     try:
         wait_http(pbase + "/-/ready", 60, prom, tmp_path / "prometheus.log")
         _load(f"http://127.0.0.1:{port}")
+        time.sleep(1.5)  # each worker hands its counts on every refresh_s (1 s)
         per_worker = _per_worker_requests(tmp_path)
         assert len(per_worker) == 2 and sum(per_worker) == N
         assert all(v > 0 for v in per_worker), per_worker  # both workers served some
@@ -140,6 +141,7 @@ def test_the_separate_port_adds_up_every_worker_without_a_key(
     gw = serve(cfg, port, tmp_path / "gw.log", dict(os.environ), "--workers", "2")
     try:
         _load(f"http://127.0.0.1:{port}")
+        time.sleep(1.5)  # each worker hands its counts on every refresh_s (1 s)
         assert http_raw("GET", f"http://127.0.0.1:{port}/metrics")[0] == 404
         status, _, body = http_raw("GET", f"http://127.0.0.1:{mport}/metrics")
         assert status == 200

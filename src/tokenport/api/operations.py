@@ -8,8 +8,9 @@ serves it on a port of its own instead (and not here).
 `GET /readyz` is 200 while the worker takes new requests and 503 from the moment it starts
 draining (`api/drain.py`); `/healthz` stays the liveness probe.
 
-Each worker refreshes its gauges (journal backlog and write lag, circuit breakers,
-draining) every `[metrics] refresh_s` in the background (`Gauges`).
+Each worker hands its counts to prometheus-client and refreshes its gauges (journal backlog
+and write lag, circuit breakers, draining) every `[metrics] refresh_s` in the background
+(`Gauges`), and flushes its own counts before answering a scrape.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ def routes(state: Callable[[], State]) -> list[Route]:
         cfg = st.settings.metrics
         if not cfg.open:
             _require_admin(request, st.admin_key)
-        registry = st.telemetry.metrics.registry if st.telemetry.metrics is not None else None
+        registry = None
+        if st.telemetry.metrics is not None:
+            st.telemetry.metrics.flush()  # this worker's latest; the others' within refresh_s
+            registry = st.telemetry.metrics.registry
         body = await asyncio.to_thread(multiproc.exposition, registry)
         return Response(body, media_type=multiproc.CONTENT_TYPE)
 
@@ -105,6 +109,7 @@ class Gauges:
                 metrics.gauges(
                     st.ledger.backlog(), st.ledger.write_lag_s(), breakers, st.drain.draining
                 )
+                metrics.flush()
             except Exception:
                 log.exception("metrics gauges not refreshed")
             await asyncio.sleep(st.settings.metrics.refresh_s)
@@ -120,6 +125,8 @@ class Gauges:
             server.shutdown()
             if isinstance(thread, threading.Thread):
                 thread.join(timeout=5)
+        if self.st.telemetry.metrics is not None:
+            self.st.telemetry.metrics.flush()
         self.st.telemetry.shutdown()
         if multiproc.directory() is not None:
             import os

@@ -11,13 +11,17 @@ model is the model that served (never a client's arbitrary model name), the prov
 of the configured providers (or "cache"), the door one of five, the status an HTTP code.
 Per-key labels only with `[metrics] key_labels = true`.
 
-Children are looked up once per label set and kept: `labels()` costs more than `inc()`.
+A request only adds to plain Python counters (`_Pending`); each worker hands them to
+prometheus-client every `[metrics] refresh_s` and before answering a scrape (`flush`), so
+the hot path pays a few dict operations, not a dozen locked (with workers, memory-mapped)
+updates. Children are looked up once per label set and kept.
 """
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from prometheus_client import (
@@ -34,23 +38,46 @@ from tokenport.ledger.record import LedgerRecord
 # the gateway's own overhead is sub-millisecond to a few milliseconds.
 LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160)
 OVERHEAD_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
-_TOKEN_TYPES = ("prompt", "completion", "cached", "reasoning")
 M = TypeVar("M", Counter, Gauge, Histogram)
 
 
-@dataclass(slots=True)
-class _PerRequest:
-    """One label set's children: what `recorded` touches for every request."""
+class _Pending:
+    """Counts and observations since the last flush, in plain Python numbers.
 
-    requests: Counter
-    tokens: tuple[Counter, Counter, Counter, Counter]
-    cost: Counter
+    A request adds to these (a few dict and float operations); `Metrics.flush` hands them
+    to prometheus-client about once a second, one `inc` per label set and bucket rather
+    than a dozen locked updates (memory-mapped ones with several workers) per request.
+    """
+
+    __slots__ = ("counters", "histograms")
+
+    def __init__(self) -> None:
+        self.counters: dict[tuple[Counter, tuple[str, ...]], float] = {}
+        self.histograms: dict[tuple[Histogram, tuple[str, ...]], list[float]] = {}
+
+    def add(self, metric: Counter, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        key = (metric, labels)
+        self.counters[key] = self.counters.get(key, 0.0) + amount
+
+    def observe(
+        self, metric: Histogram, labels: tuple[str, ...], bounds: list[float], value: float
+    ) -> None:
+        key = (metric, labels)
+        slot = self.histograms.get(key)
+        if slot is None:
+            slot = self.histograms[key] = [0.0] * (len(bounds) + 1)  # buckets, then the sum
+        slot[bisect_left(bounds, value)] += 1
+        slot[-1] += value
 
 
-@dataclass(slots=True)
-class _PerRoute:
-    latency: Histogram
-    ttft: Histogram
+def _bulk_observe(child: Histogram, slot: list[float]) -> None:
+    """Add many observations to a histogram child at once. prometheus-client has no public
+    call for it; its per-bucket values (`_buckets`, not cumulative) and `_sum` have kept
+    these names since its first releases, and tests/telemetry checks the exposition."""
+    for i, n in enumerate(slot[:-1]):
+        if n:
+            child._buckets[i].inc(n)
+    child._sum.inc(slot[-1])
 
 
 class Metrics:
@@ -181,52 +208,64 @@ class Metrics:
             registry=reg,
             multiprocess_mode="livemax",
         )
-        self._per_request: dict[tuple[str, ...], _PerRequest] = {}
-        self._per_route: dict[tuple[str, str, str], _PerRoute] = {}
+        self._pending = _Pending()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._latency_bounds = [*LATENCY_BUCKETS, math.inf]
+        self._overhead_bounds = [*OVERHEAD_BUCKETS, math.inf]
 
-    # -- per request ---------------------------------------------------------------------
+    # -- per request (into `_pending`; `flush` hands it on) ---------------------------------
 
     def recorded(self, r: LedgerRecord, cache: str | None) -> None:
+        p = self._pending
         model = r.model_served or "none"
         provider = r.provider or "none"
         door = r.door
         keys = (r.key_id or "",) if self.key_labels else ()
-        c = self._request_children((model, provider, door, str(r.http_status), *keys))
-        c.requests.inc()
-        for counter, n in zip(
-            c.tokens,
-            (r.prompt_tokens, r.completion_tokens, r.cached_tokens, r.reasoning_tokens),
-            strict=True,
+        p.add(self.requests, (model, provider, door, str(r.http_status), *keys))
+        for kind, n in (
+            ("prompt", r.prompt_tokens),
+            ("completion", r.completion_tokens),
+            ("cached", r.cached_tokens),
+            ("reasoning", r.reasoning_tokens),
         ):
             if n:
-                counter.inc(n)
+                p.add(self.tokens, (model, provider, door, kind, *keys), n)
         if r.cost:
-            c.cost.inc(r.cost)
-        route = self._route_children(model, provider, door)
-        route.latency.observe(r.latency_ms / 1000.0)
+            p.add(self.cost, (model, provider, door, *keys), r.cost)
+        route = (model, provider, door)
+        p.observe(self.latency, route, self._latency_bounds, r.latency_ms / 1000.0)
         if r.stream and r.ttft_ms is not None:
-            route.ttft.observe(r.ttft_ms / 1000.0)
+            p.observe(self.ttft, route, self._latency_bounds, r.ttft_ms / 1000.0)
         if cache is not None:
-            self._child(self.cache, (door, cache)).inc()
+            p.add(self.cache, (door, cache))
         if r.cache_hit:
             if r.cost_saved:
-                self._child(self.cache_saved, (model, door)).inc(r.cost_saved)
+                p.add(self.cache_saved, (model, door), r.cost_saved)
             return
         self._attempts(r, door)
 
     def _attempts(self, r: LedgerRecord, door: str) -> None:
+        p = self._pending
         upstream = 0.0
         for a in r.attempts:
             upstream += a.latency_ms
-            self._child(self.upstream, (a.provider, a.status)).observe(a.latency_ms / 1000.0)
-            self._child(self.attempts, (a.provider, a.status, a.error_class or "")).inc()
+            labels = (a.provider, a.status)
+            p.observe(self.upstream, labels, self._latency_bounds, a.latency_ms / 1000.0)
+            p.add(self.attempts, (a.provider, a.status, a.error_class or ""))
         if len(r.attempts) > 1:
-            self._child(self.fallbacks, (door,)).inc(len(r.attempts) - 1)
+            p.add(self.fallbacks, (door,), len(r.attempts) - 1)
         if r.attempts and r.status == "ok":
             started = r.ttft_ms if r.stream and r.ttft_ms is not None else r.latency_ms
             overhead = max(0.0, started - upstream) / 1000.0
-            self._child(self.overhead, (door,)).observe(overhead)
+            p.observe(self.overhead, (door,), self._overhead_bounds, overhead)
+
+    def flush(self) -> None:
+        """Hand what requests added since the last flush to prometheus-client."""
+        pending, self._pending = self._pending, _Pending()
+        for (counter, labels), amount in pending.counters.items():
+            self._child(counter, labels).inc(amount)
+        for (histogram, labels), slot in pending.histograms.items():
+            _bulk_observe(self._child(histogram, labels), slot)
 
     def refused(self, door: str, reason: str) -> None:
         self._child(self.refusals, (door, reason)).inc()
@@ -247,29 +286,6 @@ class Metrics:
         self.draining.set(1 if draining else 0)
 
     # -- children ------------------------------------------------------------------------
-
-    def _request_children(self, labels: tuple[str, ...]) -> _PerRequest:
-        c = self._per_request.get(labels)
-        if c is None:
-            model, provider, door, _status, *keys = labels
-            tokens = tuple(
-                self.tokens.labels(model, provider, door, t, *keys) for t in _TOKEN_TYPES
-            )
-            c = _PerRequest(
-                self.requests.labels(*labels),
-                (tokens[0], tokens[1], tokens[2], tokens[3]),
-                self.cost.labels(model, provider, door, *keys),
-            )
-            self._per_request[labels] = c
-        return c
-
-    def _route_children(self, model: str, provider: str, door: str) -> _PerRoute:
-        key = (model, provider, door)
-        c = self._per_route.get(key)
-        if c is None:
-            c = _PerRoute(self.latency.labels(*key), self.ttft.labels(*key))
-            self._per_route[key] = c
-        return c
 
     def _child(self, metric: M, labels: tuple[str, ...]) -> M:
         key = (id(metric), labels)
