@@ -19,6 +19,7 @@ Variants (one worker unless named -w2; ledger on, SQLite, `ledger_sync = "proces
   lookup (normalise, hash, miss) on every request, never a store;
 - `cache-hit`: metrics, `X-Tokenport-Cache: true`, temperature 0: every request after the
   first is answered from the in-memory cache, no upstream call;
+- `sampled`: metrics, the `cache-miss` body (temperature 0.7) without the cache header;
 - `off-w2`, `metrics-w2`: two workers, where metrics use prometheus-client's multiprocess
   mode (mmap files), the gateway on all CPUs.
 
@@ -55,7 +56,7 @@ from bench.run import MOCK, Pins  # noqa: E402
 from bench.systems import _tokenport_config  # noqa: E402
 from tokenport.lab.launch import serve_argv  # noqa: E402
 
-VARIANTS = ("off", "metrics", "tracing", "cache-miss", "cache-hit", "off-w2", "metrics-w2")
+VARIANTS = ("off", "metrics", "tracing", "cache-miss", "cache-hit", "off-w2", "metrics-w2", "sampled")
 MODEL = "mock0/mock-model"
 CONNECTIONS = 32
 
@@ -103,6 +104,8 @@ def _load_args(variant: str) -> list[str]:
         "messages": [{"role": "user", "content": "Say hello to the benchmark."}],
         "max_tokens": 16,
     }
+    if variant == "sampled":  # the cache-miss body without the cache: what the lookup adds
+        body["temperature"] = 0.7
     if not variant.startswith("cache"):
         return ["--body", json.dumps(body)]
     body["temperature"] = 0.7 if variant == "cache-miss" else 0

@@ -127,7 +127,9 @@ class Gauges:
                 thread.join(timeout=5)
         if self.st.telemetry.metrics is not None:
             self.st.telemetry.metrics.flush()
-        self.st.telemetry.shutdown()
+        # The tracer's last batch goes out, unless the collector makes the exit wait.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.to_thread(self.st.telemetry.shutdown), 5.0)
         if multiproc.directory() is not None:
             import os
 
