@@ -122,7 +122,8 @@ def check_chat(events: list[Event], *, usage_chunk: bool) -> dict[str, Any]:
     chunks = [d for _, d in events[:-1]]
     assert chunks, "no chunks"
     assert len({c["id"] for c in chunks}) == 1, "chunk ids differ"
-    text, calls, finish, usage = "", {}, None, None
+    text, finish, usage = "", None, None
+    calls: dict[int, dict[str, Any]] = {}
     for i, c in enumerate(chunks):
         assert c["object"] == "chat.completion.chunk"
         if "error" in c:
