@@ -43,7 +43,7 @@ _SSE_HEADERS = [
 ]
 
 
-class Disconnected(Exception):
+class BodyAbandoned(Exception):
     """The client went away while the request body was still arriving."""
 
 
@@ -70,7 +70,7 @@ class DoorEndpoint:
             await self._handle(headers, receive, send)
         except TokenportError as exc:
             await self._send_error(send, exc)
-        except Disconnected:
+        except BodyAbandoned:
             return
         except Exception:
             log.exception("unhandled error on POST %s", scope.get("path"))
@@ -172,7 +172,7 @@ async def _read_parts(receive: Receive, limit: int) -> bytes:
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise Disconnected
+            raise BodyAbandoned
         part = message.get("body", b"")
         size += len(part)
         if size > limit:
