@@ -56,7 +56,16 @@ from bench.run import MOCK, Pins  # noqa: E402
 from bench.systems import _tokenport_config  # noqa: E402
 from tokenport.lab.launch import serve_argv  # noqa: E402
 
-VARIANTS = ("off", "metrics", "tracing", "cache-miss", "cache-hit", "off-w2", "metrics-w2", "sampled")
+VARIANTS = (
+    "off",
+    "metrics",
+    "tracing",
+    "cache-miss",
+    "sampled",
+    "cache-hit",
+    "off-w2",
+    "metrics-w2",
+)
 MODEL = "mock0/mock-model"
 CONNECTIONS = 32
 

@@ -213,6 +213,8 @@ class Settings(_Strict):
     # idle keep-alive connection closes after keepalive_timeout_s; each worker process holds
     # at most max_connections and answers 503 beyond.
     header_timeout_s: float = Field(10.0, gt=0, le=300)
+    # ... and its body within body_timeout_s (a body trickled byte by byte holds a worker).
+    body_timeout_s: float = Field(30.0, gt=0, le=3600)
     keepalive_timeout_s: int = Field(5, gt=0, le=300)
     max_connections: int = Field(2048, gt=0)
     # Rankings sections anyone may read without a key, and keys may read, when

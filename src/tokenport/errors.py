@@ -9,6 +9,7 @@
     │   ├── PaymentRequired         402  not enough credit to reserve the request's maximum cost
     │   ├── Forbidden               403  admin endpoint without the admin key; model not allowed
     │   ├── NotFound                404  unknown model (with close matches) or generation id
+    │   ├── RequestTimeout          408  the body did not arrive within body_timeout_s
     │   ├── PayloadTooLarge         413  body over the configured limit
     │   └── RateLimited             429  the key's own RPM/TPM limit (carries Retry-After)
     ├── UpstreamError               something went wrong at a provider; may fall back
@@ -110,6 +111,11 @@ class ModelNotFound(NotFound):
         )
         self.model = model
         self.suggestions = list(suggestions)
+
+
+class RequestTimeout(ClientError):
+    status = 408
+    code = "request_timeout"
 
 
 class PayloadTooLarge(ClientError):

@@ -387,3 +387,24 @@ def test_client_disconnect_mid_stream_is_recorded_and_stops_upstream(
     assert gen, "the cut-short stream was never recorded"
     assert gen["status"] == "error" and gen["error_class"] == "ClientDisconnected"
     assert 0 < gen["tokens_completion"] < 40  # priced for what was generated before the cut
+
+
+def test_a_trickled_body_is_cut_with_408(fake: FakeUpstream, gateway_factory: Any) -> None:
+    import socket
+
+    gw = gateway_factory({"fakeoa": fake}, body_timeout_s=0.5)
+    body = json.dumps({"model": "fakeoa/fake-model", "messages": MESSAGES}).encode()
+    port = int(gw.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        )
+        t0 = time.monotonic()
+        for byte in body[:20]:  # one byte every 0.1 s: the body never completes in time
+            s.sendall(bytes([byte]))
+            time.sleep(0.1)
+        answer = s.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    assert time.monotonic() - t0 < 3
+    assert b"request_timeout" in answer

@@ -22,7 +22,7 @@ from _helpers import free_port, http_raw, serve
 from tokenport.db import Database
 from tokenport.lab.fake import FakeUpstream, Script
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]  # starts `tokenport serve`
 MODEL = "fakeoa/fake-model"
 
 

@@ -24,7 +24,7 @@ from ulid import ULID
 from tokenport.api.door import FrontDoor
 from tokenport.api.errors import INTERNAL, error_headers, error_message
 from tokenport.api.state import State
-from tokenport.errors import BadRequest, PayloadTooLarge, TokenportError
+from tokenport.errors import BadRequest, PayloadTooLarge, RequestTimeout, TokenportError
 from tokenport.gateway import RequestContext, is_cut
 from tokenport.security.appname import normalize_app
 from tokenport.security.keys import ApiKey
@@ -46,7 +46,7 @@ _SSE_HEADERS = [
 ]
 
 
-class Disconnected(Exception):
+class BodyAbandoned(Exception):
     """The client went away while the request body was still arriving."""
 
 
@@ -76,7 +76,7 @@ class DoorEndpoint:
         except TokenportError as exc:
             error = exc
             await self._send_error(send, exc)
-        except Disconnected:
+        except BodyAbandoned:
             return
         except asyncio.CancelledError as exc:
             if not is_cut(exc):
@@ -94,7 +94,9 @@ class DoorEndpoint:
     ) -> None:
         st, door = self.st, self.door
         key = await st.admission.authenticate(api_key(headers))
-        body = await read_body(headers, receive, st.settings.max_body_bytes)
+        body = await read_body(
+            headers, receive, st.settings.max_body_bytes, st.settings.body_timeout_s
+        )
         call = door.parse(body, headers)
         request = call.request
         watch.parsed(request)
@@ -187,16 +189,29 @@ async def stream(frames: AsyncGenerator[bytes, None], receive: Receive, send: Se
     return finished
 
 
-async def read_body(headers: dict[str, str], receive: Receive, limit: int) -> bytes:
+async def read_body(
+    headers: dict[str, str], receive: Receive, limit: int, timeout: float = 30.0
+) -> bytes:
+    """The whole body, within `limit` bytes and `timeout` seconds (a client that trickles
+    its body would otherwise hold the request, and its worker's slot, for as long as it
+    likes)."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_parts(receive, limit)
+    except TimeoutError as exc:
+        raise RequestTimeout(f"The request body did not arrive within {timeout:g}s.") from exc
+
+
+async def _read_parts(receive: Receive, limit: int) -> bytes:
     parts: list[bytes] = []
     size, more = 0, True
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise Disconnected
+            raise BodyAbandoned
         part = message.get("body", b"")
         size += len(part)
         if size > limit:

@@ -58,7 +58,9 @@ class EmbeddingsEndpoint:
         st = self.st
         key = await st.admission.authenticate(api_key(headers))
         request = embeddings.parse_request(
-            await read_body(headers, receive, st.settings.max_body_bytes)
+            await read_body(
+                headers, receive, st.settings.max_body_bytes, st.settings.body_timeout_s
+            )
         )
         ctx = context(headers, st.settings.simulation)
         ctx.key_id = key.id if key is not None else None

@@ -64,7 +64,10 @@ def query(url: str, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, 
     """Run a read on a fresh store (uses the store's reader; `?` becomes the dialect's marker)."""
     store = open_store(url)
     try:
-        return store._query(sql.replace("?", store.param), params)  # type: ignore[attr-defined]
+        # The SQL stores' reader and placeholder; LedgerStore (the seam) has neither.
+        sql_store: Any = store
+        rows: list[tuple[Any, ...]] = sql_store._query(sql.replace("?", sql_store.param), params)
+        return rows
     finally:
         store.close()
 
@@ -73,7 +76,9 @@ def count(url: str) -> int:
     return int(query(url, "SELECT COUNT(*) FROM requests")[0][0])
 
 
-def full_record(record_id: str = "01JAAAAAAAAAAAAAAAAAAAAAAA", ts: float = 1_760_000_123.25):
+def full_record(
+    record_id: str = "01JAAAAAAAAAAAAAAAAAAAAAAA", ts: float = 1_760_000_123.25
+) -> LedgerRecord:
     """A record with every field set to something other than its default."""
     return LedgerRecord(
         id=record_id,

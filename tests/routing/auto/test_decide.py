@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _auto_synth import dataset
 
+from _auto_synth import dataset
 from tokenport.routing.auto import (
     ArtifactError,
     AutoRouter,

@@ -20,8 +20,11 @@ from tokenport.lab.fake import FakeUpstream, Script
 
 pytestmark = pytest.mark.timeout(15)
 
-OPENAI_BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hello there"}]}
-ANTHROPIC_BODY = {**OPENAI_BODY, "max_tokens": 100}
+OPENAI_BODY: dict[str, Any] = {
+    "model": "fake-model",
+    "messages": [{"role": "user", "content": "hello there"}],
+}
+ANTHROPIC_BODY: dict[str, Any] = {**OPENAI_BODY, "max_tokens": 100}
 USER: Any = {"role": "user", "content": "hello there"}
 TOOL = {
     "type": "function",
@@ -85,7 +88,7 @@ def test_openai_sdk_non_stream(fake_sync: FakeUpstream) -> None:
 def test_openai_sdk_stream_with_and_without_usage(fake_sync: FakeUpstream) -> None:
     client = oai(fake_sync)
     fake_sync.set_script(Script(chunks=4))
-    messages = [{"role": "user", "content": "hi"}]
+    messages: Any = [{"role": "user", "content": "hi"}]
     chunks = list(
         client.chat.completions.create(
             model="m", messages=messages, stream=True, stream_options={"include_usage": True}
@@ -126,7 +129,7 @@ def test_openai_sdk_tool_call(fake_sync: FakeUpstream) -> None:
 
 def test_openai_sdk_errors(fake_sync: FakeUpstream) -> None:
     client = oai(fake_sync)
-    messages = [{"role": "user", "content": "hi"}]
+    messages: Any = [{"role": "user", "content": "hi"}]
     fake_sync.push(Script(status=429, retry_after=3), Script(status=401), Script(status=500))
     with pytest.raises(openai.RateLimitError) as rate:
         client.chat.completions.create(model="m", messages=messages)

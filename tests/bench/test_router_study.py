@@ -16,7 +16,7 @@ from types import ModuleType
 
 import pytest
 
-from routing.auto import _auto_synth
+import _auto_synth
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPICS = ["rain", "cats", "the sea", "autumn", "trains", "coffee", "snow", "stars", "bread", "ink"]

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from _helpers import free_port, http_json, http_raw, missing, serve, wait_http
 from tokenport.lab.fake import FakeUpstream
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]  # starts processes
 ADMIN = "admin-secret-prometheus-0123456789"
 N = 24
 
@@ -55,7 +55,7 @@ def _per_worker_requests(tmp: Path) -> list[float]:
     (folder,) = [d for d in (tmp / "metrics").iterdir() if d.is_dir()]
     out = []
     for f in sorted(folder.glob("counter_*.db")):
-        values = MmapedDict.read_all_values_from_file(str(f))
+        values = MmapedDict.read_all_values_from_file(str(f))  # type: ignore[no-untyped-call]
         out.append(sum(v for key, v, *_ in values if '"tokenport_requests_total"' in key))
     return out
 

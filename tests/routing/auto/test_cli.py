@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import typer
-from _auto_synth import write
 from typer.testing import CliRunner
 
+from _auto_synth import write
 from tokenport.routing.auto import AutoRouter
 from tokenport.routing.auto.cli import register
 

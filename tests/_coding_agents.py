@@ -23,7 +23,7 @@ import pytest
 from _helpers import http_json, missing
 from tokenport.lab.fake import FakeUpstream, Received, Script
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".agents" / "node_modules" / ".bin"
 README = ROOT / "README.md"
 README_URL = "http://127.0.0.1:8000"  # the gateway's address as the README writes it

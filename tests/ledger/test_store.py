@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _ledger_fixtures import count, full_record, query, store_url
 
+from _ledger_fixtures import count, full_record, query, store_url
 from tokenport.db import MIGRATIONS
 from tokenport.errors import BadRequest, ConfigError, ServiceUnavailable
 from tokenport.lab import synth

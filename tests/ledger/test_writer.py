@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from _ledger_fixtures import FlakyStore, count, full_record, pg_url, query, store_url
 
+from _ledger_fixtures import FlakyStore, count, full_record, pg_url, query, store_url
 from tokenport.errors import ServiceUnavailable
 from tokenport.lab import synth
 from tokenport.ledger import Ledger, LedgerRecord, open_store

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from routing.auto import _auto_synth
+import _auto_synth
 from tokenport.routing.auto import DatasetError, load_dataset, merge
 from tokenport.routing.auto.data import align, prompt_text
 

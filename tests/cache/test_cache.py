@@ -87,11 +87,14 @@ def test_streams_replay_as_streams(fake: FakeUpstream, gateway_factory: Any) -> 
     assert h2["content-type"].startswith("text/event-stream")
     first, again = parse_sse(raw1), parse_sse(raw2)
     check_chat(again, usage_chunk=True)
-    text = lambda events: "".join(  # noqa: E731
-        c["choices"][0]["delta"].get("content") or ""
-        for _, c in events
-        if isinstance(c, dict) and c.get("choices")
-    )
+
+    def text(events: list[Any]) -> str:
+        return "".join(
+            c["choices"][0]["delta"].get("content") or ""
+            for _, c in events
+            if isinstance(c, dict) and c.get("choices")
+        )
+
     assert text(again) == text(first) == "one two three four five"
     deltas = [c for _, c in again if isinstance(c, dict) and c.get("choices")]
     assert len(deltas) >= 5  # chunk by chunk, not one blob

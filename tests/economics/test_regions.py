@@ -100,4 +100,4 @@ def test_economics_load_routes_sections_and_rejects_unknown_ones() -> None:
     with pytest.raises(CostInputError) as err:
         Economics.load({"region": {}})
     assert err.value.field == "economics.region"
-    assert "regions" in err.value.allowed
+    assert "regions" in (err.value.allowed or ())

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import openai
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -136,6 +137,7 @@ class _Receiver(BaseHTTPRequestHandler):
         return None
 
 
+@pytest.mark.slow  # starts `tokenport serve`
 def test_a_served_gateway_exports_over_otlp_http(tmp_path: Path, fake: FakeUpstream) -> None:
     _Receiver.got = []
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from _ledger_fixtures import query, store_url
 
+from _ledger_fixtures import query, store_url
 from tokenport.ledger import Ledger
 
 __all__ = ["store_url"]

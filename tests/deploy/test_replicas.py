@@ -27,14 +27,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _nginx import start_nginx, wait_nginx
 
 from _grammar import parse_sse
 from _helpers import free_port, http_json, serve
+from _nginx import start_nginx, wait_nginx
 from tokenport.db import Database
 from tokenport.lab.fake import FakeUpstream, Script
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.timeout(300),
+]
 ADMIN = "admin-secret-replicas-0123456789"
 RPM = 20
 THREADS = 12

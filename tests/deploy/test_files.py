@@ -27,12 +27,13 @@ from typing import Any
 
 import pytest
 import uvicorn
-from _nginx import ROOT, start_nginx, wait_nginx
 
 from _helpers import free_port, http_raw, missing, wait_http
+from _nginx import ROOT, start_nginx, wait_nginx
 from tokenport.config import load_settings
 from tokenport.security.clientip import client_ip
 
+pytestmark = pytest.mark.slow  # starts nginx, tokenport serve, systemd-analyze, promtool
 DEPLOY = ROOT / "deploy"
 CLIENT = "127.0.0.7"  # the whole of 127/8 is this machine: a client address of its own
 
@@ -183,9 +184,10 @@ def test_compose_file_nginx_and_settings_agree() -> None:
     assert {"nginx", "postgres", "redis", "prometheus"} <= set(services)
     ours = (DEPLOY / "nginx" / "tokenport.conf").read_text()
     theirs = (DEPLOY / "compose" / "nginx.conf").read_text()
-    lines = lambda text: [  # noqa: E731
-        ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
-    ]
+
+    def lines(text: str) -> list[str]:
+        return [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
     differ = [(a, b) for a, b in zip(lines(ours), lines(theirs), strict=True) if a != b]
     assert [b.strip() for _, b in differ] == [
         "server tokenport-1:8000 max_fails=1 fail_timeout=5s;",

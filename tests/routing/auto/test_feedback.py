@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _auto_synth import dataset
 
+from _auto_synth import dataset
 from tokenport.routing.auto import AutoRouter, Pool, TrainConfig, train_router
 from tokenport.routing.auto.feedback import FeedbackLog, record
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from _ledger_fixtures import store_url
 
+from _ledger_fixtures import store_url
 from tokenport.ledger import LedgerRecord, LedgerStore, open_store
 from tokenport.ledger.charges import MARKER_TTL_S
 from tokenport.ledger.record import KeyHold
