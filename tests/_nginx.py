@@ -10,7 +10,7 @@ from pathlib import Path
 
 from _helpers import missing, wait_http
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "deploy" / "nginx" / "tokenport.conf"
 
 
