@@ -36,10 +36,16 @@ _now = time.perf_counter
 
 
 def build_request(
-    url: str, model: str, stream: bool, api_key: str, body: dict[str, Any] | None = None
+    url: str,
+    model: str,
+    stream: bool,
+    api_key: str,
+    body: dict[str, Any] | None = None,
+    headers: list[str] | None = None,
 ) -> bytes:
     """The one request every connection sends; `body` (another door's shape) replaces the
-    default Chat Completions body, with `model` and `stream` set the same way."""
+    default Chat Completions body, with `model` and `stream` set the same way; `headers`
+    ("Name: value") are added (Portkey routes by its own headers)."""
     parts = urlsplit(url)
     if body is None:
         body = {
@@ -50,9 +56,10 @@ def build_request(
     if stream:
         body["stream"] = True
     raw = msgspec.json.encode(body)
+    extra = "".join(f"{h}\r\n" for h in headers or ())
     head = (
         f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-        f"Content-Type: application/json\r\nAuthorization: Bearer {api_key}\r\n"
+        f"Content-Type: application/json\r\nAuthorization: Bearer {api_key}\r\n{extra}"
         f"Content-Length: {len(raw)}\r\n\r\n"
     )
     return head.encode() + raw
@@ -278,7 +285,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     parts = urlsplit(args.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     body = msgspec.json.decode(args.body) if args.body else None
-    request = build_request(args.url, args.model, args.stream, args.api_key, body)
+    request = build_request(args.url, args.model, args.stream, args.api_key, body, args.header)
     max_conns = args.connections if args.mode == "closed" else args.max_connections
     pool = Pool(host, port, request, args.stream, max_conns)
     if args.mode == "rate":
@@ -316,6 +323,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--api-key", default="sk-bench")
     p.add_argument("--stream", action="store_true")
     p.add_argument("--body", default=None, help="a JSON body instead of the chat one")
+    p.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
     p.add_argument("--rate", type=float, default=100.0, help="requests per second (rate mode)")
     p.add_argument("--duration", type=float, default=5.0, help="seconds of sending")
     p.add_argument("--connections", type=int, default=50, help="in flight (closed mode)")

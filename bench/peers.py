@@ -1,6 +1,8 @@
-"""Peer gateways, each pinned to an exact version in its own virtual environment.
+"""Peer gateways, each pinned to an exact version in its own environment.
 
     bench/.venvs/litellm/   litellm[proxy]==LITELLM_VERSION (git-ignored)
+    bench/.venvs/portkey/   npm @portkey-ai/gateway@PORTKEY_VERSION, run with this machine's
+                            Node (git-ignored)
 
 Installed by `python bench/run.py` on first use with pip from the package registry. Some
 releases of litellm were compromised; the installer refuses them whatever is asked.
@@ -22,8 +24,54 @@ FORBIDDEN = frozenset({"1.82.7", "1.82.8", "1.107.0"})
 PRISMA_VERSION = "0.11.0"  # the version litellm's proxy extras pin
 
 
+PORTKEY_VERSION = "1.15.2"
+
+
 class PeerUnavailable(Exception):
     pass
+
+
+def portkey_dir() -> Path:
+    return VENVS / "portkey"
+
+
+def portkey_server() -> Path:
+    return portkey_dir() / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+
+
+def _portkey_installed() -> str | None:
+    manifest = portkey_dir() / "node_modules" / "@portkey-ai" / "gateway" / "package.json"
+    if not manifest.exists():
+        return None
+    import json
+
+    version = json.loads(manifest.read_text()).get("version")
+    return str(version) if version else None
+
+
+def ensure_portkey(log: Path) -> str:
+    """`npm install @portkey-ai/gateway@PORTKEY_VERSION` into bench/.venvs/portkey (its
+    install script, patch-package, is not needed to run the built server and is skipped)."""
+    if _portkey_installed() == PORTKEY_VERSION and portkey_server().exists():
+        return PORTKEY_VERSION
+    if subprocess.run(["node", "--version"], capture_output=True).returncode != 0:
+        raise PeerUnavailable("Portkey's gateway needs Node.js (`node`), which is not installed")
+    portkey_dir().mkdir(parents=True, exist_ok=True)
+    cmd = ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix"]
+    cmd += [str(portkey_dir()), f"@portkey-ai/gateway@{PORTKEY_VERSION}"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=900)
+    if done.returncode != 0 or _portkey_installed() != PORTKEY_VERSION:
+        raise PeerUnavailable(
+            f"npm install @portkey-ai/gateway@{PORTKEY_VERSION} failed; see {log}"
+        )
+    return PORTKEY_VERSION
+
+
+def node_version() -> str | None:
+    out = subprocess.run(["node", "--version"], capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def litellm_venv() -> Path:

@@ -22,6 +22,16 @@ from bench.procs import pinned, tree_cpu, tree_rss
 LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
 FAST_MODEL = "mock0/mock-model"
 SLOW_MODEL = "mock50/mock-model"
+# Extra request headers for a model: none, except for a system that routes by header.
+Headers = Callable[[str], list[str]]
+
+
+def no_headers(model: str) -> list[str]:
+    return []
+
+
+def _header_args(headers: Headers, model: str) -> list[str]:
+    return [a for h in headers(model) for a in ("--header", h)]
 
 
 @dataclass(frozen=True)
@@ -59,10 +69,16 @@ def loadgen(cpus: str | None, *args: str, timeout: float = 900) -> dict[str, Any
 
 
 def closed(
-    url: str, cpus: str | None, seconds: float, connections: int, model: str
+    url: str,
+    cpus: str | None,
+    seconds: float,
+    connections: int,
+    model: str,
+    headers: Headers = no_headers,
 ) -> dict[str, Any]:
     return loadgen(
         cpus,
+        *_header_args(headers, model),
         "closed",
         "--url",
         url,
@@ -76,10 +92,16 @@ def closed(
 
 
 def rate(
-    url: str, cpus: str | None, rps: float, seconds: float, model: str, stream: bool = False
+    url: str,
+    cpus: str | None,
+    rps: float,
+    seconds: float,
+    model: str,
+    stream: bool = False,
+    headers: Headers = no_headers,
 ) -> dict[str, Any]:
     args = ["rate", "--url", url, "--model", model, "--rate", str(rps), "--duration", str(seconds)]
-    args += ["--grace", "5"]
+    args += ["--grace", "5", *_header_args(headers, model)]
     return loadgen(cpus, *args, *(["--stream"] if stream else []))
 
 
@@ -90,6 +112,7 @@ def sustained(
     pid: int | None,
     backlog: Callable[[], int | None],
     tick: Callable[[int], None],
+    headers: Headers = no_headers,
 ) -> dict[str, Any]:
     """Closed-loop segments until `leak_requests` (and at least `min_segments`), bounded by
     `max_sustained_s`. Records RPS, RSS and ledger backlog after every segment."""
@@ -98,7 +121,7 @@ def sustained(
     t0 = time.monotonic()
     while True:
         cpu0 = tree_cpu(pid) if pid else 0.0
-        r = closed(url, cpus, profile.segment_s, profile.connections, FAST_MODEL)
+        r = closed(url, cpus, profile.segment_s, profile.connections, FAST_MODEL, headers)
         cpu = tree_cpu(pid) - cpu0 if pid else None
         total += r["requests"]
         errors += r["errors"]
@@ -155,6 +178,7 @@ def fixed_rates(
     profile: Profile,
     saturation_rps: float | None,
     tick: Callable[[], None],
+    headers: Headers = no_headers,
 ) -> dict[str, Any]:
     """Latency at each fixed rate; a rate above 90% of saturation is skipped and said so."""
     out: dict[str, Any] = {}
@@ -164,13 +188,17 @@ def fixed_rates(
         if saturation_rps is not None and rps > 0.9 * saturation_rps:
             out[key] = {"skipped": f"above 90% of saturation ({saturation_rps:.0f} RPS)"}
         else:
-            out[key] = rate(url(model), cpus, rps, profile.rate_s, model)
+            out[key] = rate(url(model), cpus, rps, profile.rate_s, model, headers=headers)
         tick()
     return out
 
 
 def streaming(
-    url: Callable[[str], str], cpus: str | None, profile: Profile, saturation_rps: float | None
+    url: Callable[[str], str],
+    cpus: str | None,
+    profile: Profile,
+    saturation_rps: float | None,
+    headers: Headers = no_headers,
 ) -> dict[str, Any]:
     """TTFT at `stream_rate`, or at a quarter of the system's saturation if that is lower: a
     stream costs a system about one request per few chunks, and TTFT overhead is measured
@@ -178,4 +206,6 @@ def streaming(
     rps = float(profile.stream_rate)
     if saturation_rps is not None:
         rps = max(1.0, min(rps, round(saturation_rps / 4)))
-    return rate(url(FAST_MODEL), cpus, rps, profile.stream_s, FAST_MODEL, stream=True)
+    return rate(
+        url(FAST_MODEL), cpus, rps, profile.stream_s, FAST_MODEL, stream=True, headers=headers
+    )

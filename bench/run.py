@@ -218,7 +218,8 @@ def _measure(
     name = f"{running.spec.key} w={running.workers}"
     total = max(prof.leak_requests, 1)
     progress.update(task, description=f"{name}: warm-up", total=None)
-    phases.closed(url, cpus, prof.warmup_s, prof.connections, phases.FAST_MODEL)
+    headers = running.headers
+    phases.closed(url, cpus, prof.warmup_s, prof.connections, phases.FAST_MODEL, headers)
     progress.update(task, description=f"{name}: saturation + leak check", total=total, completed=0)
     sustained = phases.sustained(
         url,
@@ -227,6 +228,7 @@ def _measure(
         running.proc.pid,
         running.backlog,
         lambda n: progress.update(task, completed=min(n, total)),
+        headers,
     )
     progress.update(
         task, description=f"{name}: fixed rates", total=len(prof.rates) + 1, completed=0
@@ -237,15 +239,24 @@ def _measure(
         prof,
         sustained["saturation_rps"],
         lambda: progress.advance(task),
+        headers,
     )
+    if running.stream_failure is not None:  # measured nothing: say why instead
+        return {
+            "sustained": sustained,
+            "rates": rates,
+            "stream": None,
+            "stream_failure": running.stream_failure,
+        }
     progress.update(task, description=f"{name}: streaming TTFT", total=None)
-    stream = phases.streaming(lambda _m: url, cpus, prof, sustained["saturation_rps"])
+    stream = phases.streaming(lambda _m: url, cpus, prof, sustained["saturation_rps"], headers)
     return {"sustained": sustained, "rates": rates, "stream": stream}
 
 
 def _derive(raw: dict[str, Any], base: dict[str, Any], prof: phases.Profile) -> dict[str, Any]:
-    sus, rates, stream = raw["sustained"], raw["rates"], raw["stream"]
-    done = [r for r in rates.values() if "skipped" not in r] + [stream]
+    sus, rates = raw["sustained"], raw["rates"]
+    stream = raw["stream"] or {}  # {} where the system could not stream (said why in raw)
+    done = [r for r in rates.values() if "skipped" not in r] + ([stream] if stream else [])
     requests = sus["requests"] + sum(r["requests"] for r in done)
     errors = sus["errors"] + sum(r["errors"] for r in done)
     return {
@@ -292,6 +303,7 @@ def versions() -> dict[str, str | None]:
     for pkg in ("tokenport", "uvicorn", "starlette", "aiohttp", "uvloop", "httptools", "msgspec"):
         with contextlib.suppress(md.PackageNotFoundError):
             out[pkg] = md.version(pkg)
+    out["node"] = peers.node_version()
     out["litellm"] = peers.installed_version("litellm")
     return out
 

@@ -5,9 +5,12 @@
     tokenport-sqlite-process  the same as tokenport-sqlite with ledger_sync = "process"
     litellm              litellm[proxy] with no database
     litellm-postgres     litellm[proxy] with its PostgreSQL spend logs (needs prisma)
+    portkey              Portkey's open-source gateway (npm @portkey-ai/gateway, Node), no DB
 
 Every system serves the models `mock0/mock-model` (mock upstream, 0 ms) and
-`mock50/mock-model` (50 ms), so one request body works for all of them.
+`mock50/mock-model` (50 ms), so one request body works for all of them. Portkey's gateway
+has no model list: it routes by request headers (`x-portkey-provider`, and
+`x-portkey-custom-host` naming the mock that the model's prefix stands for).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import peers
+from bench.phases import FAST_MODEL, Headers, no_headers
 from bench.procs import NotMeasurable, free_port, spawn, stop, wait_ready
 from tokenport.lab.launch import serve_argv
 
@@ -30,7 +34,7 @@ MASTER_KEY = "sk-bench"
 @dataclass(frozen=True)
 class Spec:
     key: str
-    family: str  # "tokenport" or "litellm"
+    family: str  # "tokenport", "litellm" or "portkey"
     ledger: str  # "sqlite", "postgresql" or "none"
     description: str
     ledger_sync: str = "fsync"  # tokenport's `ledger_sync`: "fsync" or "process"
@@ -55,6 +59,12 @@ SYSTEMS: dict[str, Spec] = {
             "postgresql",
             f"litellm[proxy]=={peers.LITELLM_VERSION}, PostgreSQL spend logs",
         ),
+        Spec(
+            "portkey",
+            "portkey",
+            "none",
+            f"@portkey-ai/gateway@{peers.PORTKEY_VERSION} (Node), no DB",
+        ),
     )
 }
 
@@ -68,6 +78,8 @@ class Running:
     log: Path
     startup_s: float = 0.0
     backlog: Callable[[], int | None] = field(default=lambda: None)
+    headers: Headers = no_headers  # extra request headers per model (Portkey's routing)
+    stream_failure: str | None = None  # why streams cannot be measured, when they cannot
 
     @property
     def chat_url(self) -> str:
@@ -223,10 +235,69 @@ def start_litellm(
     return run
 
 
+def _portkey_headers(mocks: Mapping[str, int]) -> Headers:
+    def headers(model: str) -> list[str]:
+        port = mocks[model.split("/")[0]]
+        return [
+            "x-portkey-provider: openai",
+            f"x-portkey-custom-host: http://127.0.0.1:{port}/v1",
+        ]
+
+    return headers
+
+
+def _stream_probe(url: str, headers: list[str]) -> str | None:
+    """None if one streamed request comes back as server-sent events; else what came back."""
+    import urllib.error
+    import urllib.request
+
+    body = {
+        "model": FAST_MODEL,
+        "stream": True,
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "Say hello to the benchmark."}],
+    }
+    h = {"Content-Type": "application/json", "Authorization": "Bearer sk-bench"}
+    h |= dict(line.split(": ", 1) for line in headers)
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=h)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    if status == 200 and raw.lstrip().startswith(b"data:"):
+        return None
+    return f"a streamed request answered HTTP {status}: {raw[:200].decode(errors='replace')}"
+
+
+def start_portkey(
+    spec: Spec, workers: int, mocks: Mapping[str, int], workdir: Path, cpus: str | None
+) -> Running:
+    if workers != 1:
+        raise NotMeasurable("Portkey's Node server runs as one process; it has no workers flag")
+    try:
+        peers.ensure_portkey(workdir / "npm-install.log")
+    except peers.PeerUnavailable as exc:
+        raise NotMeasurable(str(exc)) from exc
+    port = free_port()
+    cmd = ["node", str(peers.portkey_server()), f"--port={port}", "--headless"]
+    log = workdir / "server.log"
+    proc = spawn(cmd, log, cpus=cpus, env={"NODE_ENV": "production"}, cwd=workdir)
+    base = f"http://127.0.0.1:{port}"
+    run = Running(spec, workers, proc, base, log, headers=_portkey_headers(mocks))
+    try:
+        run.startup_s = wait_ready(base + "/", proc, 60, log)
+    except RuntimeError:
+        stop(proc)
+        raise
+    run.stream_failure = _stream_probe(run.chat_url, run.headers(FAST_MODEL))
+    return run
+
+
 def start(
     key: str, workers: int, mocks: Mapping[str, int], workdir: Path, cpus: str | None
 ) -> Running:
     spec = SYSTEMS[key]
     workdir.mkdir(parents=True, exist_ok=True)
-    starter = start_tokenport if spec.family == "tokenport" else start_litellm
-    return starter(spec, workers, mocks, workdir, cpus)
+    starter = {"tokenport": start_tokenport, "litellm": start_litellm, "portkey": start_portkey}
+    return starter[spec.family](spec, workers, mocks, workdir, cpus)

@@ -122,7 +122,8 @@ def check_chat(events: list[Event], *, usage_chunk: bool) -> dict[str, Any]:
     chunks = [d for _, d in events[:-1]]
     assert chunks, "no chunks"
     assert len({c["id"] for c in chunks}) == 1, "chunk ids differ"
-    text, calls, finish, usage = "", {}, None, None
+    text, finish, usage = "", None, None
+    calls: dict[int, dict[str, Any]] = {}
     for i, c in enumerate(chunks):
         assert c["object"] == "chat.completion.chunk"
         if "error" in c:
@@ -227,3 +228,23 @@ def check_responses(events: list[Event]) -> dict[str, Any]:
         assert final["output"] == done_items, "final output differs from the items streamed"
         assert final["usage"]["output_tokens"] >= 0 and final["usage"]["total_tokens"] >= 0
     return final
+
+
+def check_completions(events: list[Event], *, usage_chunk: bool) -> str:
+    """Legacy Completions streaming rules. Returns the text."""
+    assert events and events[-1][1] == "[DONE]", "stream must end with [DONE]"
+    chunks = [d for _, d in events[:-1]]
+    assert chunks and len({c["id"] for c in chunks}) == 1, "chunk ids differ"
+    text, finishes, usage = "", 0, None
+    for i, c in enumerate(chunks):
+        assert c["object"] == "text_completion", c
+        if not c["choices"]:
+            assert c.get("usage") is not None and i == len(chunks) - 1, "usage chunk not last"
+            usage = c["usage"]
+            continue
+        choice = c["choices"][0]
+        text += choice["text"]
+        finishes += choice["finish_reason"] is not None
+    assert finishes == 1, "finish_reason must come exactly once"
+    assert (usage is not None) == usage_chunk, "usage chunk sent unasked, or missing"
+    return text

@@ -108,6 +108,11 @@ class Sink:
         return next((r for r in self.records if r.id == record_id), None)
 
 
+def _keep(ends: list[StreamEnd], e: StreamEnd) -> bytes:
+    ends.append(e)
+    return b"END"
+
+
 def route(name: str) -> Route:
     return Route(name, "m", f"{name}/m", PRICE)
 
@@ -194,7 +199,7 @@ async def test_stream_settles_once_after_its_last_chunk() -> None:
         async for f in gw.relay(
             opened,
             lambda c: (c.delta.content or "").encode() if c.delta else b"",
-            lambda e: ends.append(e) or b"END",
+            lambda e: _keep(ends, e),
         )
     ]
     assert b"".join(frames) == b"one two three END"

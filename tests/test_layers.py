@@ -21,6 +21,8 @@ LAYERS = [
     "analytics",
     "cascade",
     "gateway",
+    "telemetry",
+    "cache",
     "security",
     "routing",
     "providers",

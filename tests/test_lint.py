@@ -33,3 +33,8 @@ def test_ruff_format_clean() -> None:
 def test_mypy_strict_clean() -> None:
     r = _run("mypy")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_mypy_clean_over_the_tests() -> None:
+    r = _run("mypy", "--config-file", "tests/mypy.ini", "tests")
+    assert r.returncode == 0, r.stdout + r.stderr

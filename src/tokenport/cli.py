@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import signal
 import socket
@@ -149,6 +150,7 @@ def _run_uvicorn(s: Settings, sock: socket.socket, workers: int, log_level: str)
 
     from tokenport.api.conn import ConnectionLimits, GuardedConfig
 
+    _metrics_across_workers(s, workers)
     config = GuardedConfig(
         "tokenport.api.app:app_factory",
         limits=ConnectionLimits(s.header_timeout_s, s.max_connections),
@@ -157,7 +159,8 @@ def _run_uvicorn(s: Settings, sock: socket.socket, workers: int, log_level: str)
         loop="uvloop",
         access_log=False,
         log_level=log_level,
-        timeout_graceful_shutdown=10,
+        # A backstop only: the drain (api/drain.py) cuts requests cleanly after grace_s.
+        timeout_graceful_shutdown=math.ceil(s.drain.grace_s) + 5,
         timeout_keep_alive=s.keepalive_timeout_s,
     )
     server = uvicorn.Server(config)
@@ -168,6 +171,18 @@ def _run_uvicorn(s: Settings, sock: socket.socket, workers: int, log_level: str)
     if not server.started:
         err.print("[red]The gateway failed to start[/red]; the reason is logged above.")
         raise typer.Exit(3)
+
+
+def _metrics_across_workers(s: Settings, workers: int) -> None:
+    """Workers share their metrics through files (telemetry/multiproc.py); this process,
+    which serves no requests, serves them on `[metrics] port` when one is set."""
+    if not s.metrics.enabled or workers < 2:
+        return
+    from tokenport.telemetry import multiproc
+
+    multiproc.prepare_for(s.data_dir / "metrics", os.getpid())
+    if s.metrics.port is not None:
+        multiproc.serve_port(s.metrics.host, s.metrics.port)
 
 
 def _preflight(s: Settings) -> None:

@@ -18,6 +18,7 @@ variable is the one that overrides a file.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -149,6 +150,67 @@ class AutoConfig(_Strict):
     feedback_per_key_per_minute: int = Field(30, gt=0)
 
 
+# -- running in production (metrics, traces, the response cache, draining) ----------------
+
+
+class MetricsConfig(_Strict):
+    """`GET /metrics` in Prometheus's text format (`tokenport.telemetry.metrics`)."""
+
+    enabled: bool = True
+    # By default the admin key must come as `Authorization: Bearer`; `open = true` serves
+    # it to anyone who can reach the port.
+    open: bool = False
+    # Serve /metrics on its own port (and host) instead, without a key: bind it where only
+    # Prometheus can reach it. The main port then has no /metrics.
+    port: int | None = Field(None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    # One series per key on the request, token and cost counters: high cardinality.
+    key_labels: bool = False
+    # How often each worker hands its counts to the metrics and refreshes its gauges
+    # (journal backlog, breakers, ...): how stale a scrape of several workers may be.
+    refresh_s: float = Field(1.0, gt=0, le=60)
+
+
+class TracingConfig(_Strict):
+    """OpenTelemetry traces over OTLP/HTTP (`tokenport.telemetry.tracing`); off by default."""
+
+    enabled: bool = False
+    # The OTLP/HTTP traces endpoint; unset: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or the
+    # collector's default http://localhost:4318/v1/traces.
+    endpoint: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    service_name: str = "tokenport"
+    sample_ratio: float = Field(1.0, ge=0, le=1)
+
+
+class CacheConfig(_Strict):
+    """The response cache (`tokenport.cache`): exact match on the normalised request."""
+
+    # Cache every request, without the client's `X-Tokenport-Cache: true`.
+    default: bool = False
+    ttl_s: float = Field(300.0, gt=0, le=30 * 86400)
+    # One cache for every key (the default scopes entries to the key that made them).
+    shared: bool = False
+    # Also store answers to requests with temperature > 0 (one sample is then replayed).
+    sampled: bool = False
+    # Charge a hit to the key as if the upstream had answered (the ledger says it was a hit).
+    charge_hits: bool = False
+    # The in-memory store (each worker process its own); Redis when `redis_url` is set.
+    max_entries: int = Field(10_000, gt=0)
+    max_entry_bytes: int = Field(1_000_000, gt=0)
+
+
+class DrainConfig(_Strict):
+    """What SIGTERM does (`tokenport.api.drain`): unready first, then finish, then exit."""
+
+    # /readyz answers 503 for this long before the listener closes, so that a load
+    # balancer that probes it stops sending new requests first.
+    unready_s: float = Field(0.0, ge=0, le=300)
+    # In-flight requests and streams get this long to finish; then they are cut, each with
+    # an error the client can read and a ledger record that says so.
+    grace_s: float = Field(30.0, ge=0, le=3600)
+
+
 class Settings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -206,6 +268,10 @@ class Settings(_Strict):
     # Honour an `X-Tokenport-Sim-Time` header (Unix seconds) as the request's ledger time.
     # Only for `tokenport simulate`, which stamps weeks of traffic into a scratch ledger.
     simulation: bool = False
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client, e.g. the
+    # nginx in front of the replicas; any other peer is the client itself
+    # (`security/clientip.py`).
+    trusted_proxies: list[str] = Field(default_factory=list)
     local: LocalModelConfig = LocalModelConfig()
     auto: AutoConfig = AutoConfig()
     # How long a stored Responses answer (`store`, `previous_response_id`) is kept.
@@ -216,7 +282,21 @@ class Settings(_Strict):
     # Overrides for the cost model's data, `[economics.regions.<id>]`, `[economics.gpus.<id>]`,
     # `[economics.assumptions]`: checked field by field by `tokenport.economics` at start.
     economics: dict[str, Any] = Field(default_factory=dict)
+    metrics: MetricsConfig = MetricsConfig()
+    tracing: TracingConfig = TracingConfig()
+    cache: CacheConfig = CacheConfig()
+    drain: DrainConfig = DrainConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return v
 
     @field_validator("database_url")
     @classmethod

@@ -4,6 +4,13 @@ routes (from `routing.router`) -> try them in order (one short fallback loop sha
 streamed, non-streamed and embeddings paths, under one deadline) -> settle usage and cost ->
 append the ledger record. The record is made durable before the answer's last bytes leave,
 so an answer a client saw is never missing from the ledger.
+
+Running in production adds three hooks, each to its own few lines: the request's `Watch`
+(`tokenport.telemetry`: metrics and traces) hears of every upstream attempt and of the
+ledger record; the response cache (`tokenport.cache`) is asked before any route is tried
+and given each clean answer, and a hit settles like any answer, as provider "cache" with no
+tokens processed; a request cut by a draining process (`CUT`, `api/drain.py`) is recorded
+and answered with `ShuttingDown`.
 """
 
 from __future__ import annotations
@@ -17,8 +24,11 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
+from tokenport.cache.cache import CachedAnswer, ResponseCache, Ticket
+from tokenport.cache.policy import CacheAsk
 from tokenport.errors import (
     AllProvidersFailed,
+    ServiceUnavailable,
     TokenportError,
     UpstreamError,
     UpstreamProtocolError,
@@ -29,6 +39,7 @@ from tokenport.pricing import cost_usd
 from tokenport.providers.base import Provider
 from tokenport.providers.deployments import EnergyRate
 from tokenport.routing.health import Health
+from tokenport.telemetry.watch import NULL_WATCH, Watch
 from tokenport.tokens import TokenCounter
 from tokenport.values import (
     Attempt,
@@ -37,12 +48,20 @@ from tokenport.values import (
     Chunk,
     EmbeddingRequest,
     EmbeddingResponse,
+    Pricing,
     Route,
     Usage,
 )
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The cancellation message of a request cut by a draining process (`api/drain.py`).
+CUT = "tokenport: cut by a draining gateway"
+
+
+def is_cut(exc: BaseException) -> bool:
+    return isinstance(exc, asyncio.CancelledError) and exc.args[:1] == (CUT,)
 
 
 class LedgerSink(Protocol):
@@ -65,6 +84,9 @@ class RequestContext:
     # The credit held for the request, carried by its ledger record so that the ledger can
     # charge the key if `on_done` cannot reach the key database (ledger/charges.py).
     hold: KeyHold | None = None
+    watch: Watch = NULL_WATCH  # metrics and traces (tokenport.telemetry)
+    cache: CacheAsk | None = None  # the request asked for the response cache
+    cache_status: str | None = None  # "HIT" or "MISS", for the X-Tokenport-Cache header
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -72,6 +94,7 @@ class RequestContext:
     async def done(self, cost: float, tokens: int) -> None:
         callback, self.on_done = self.on_done, None
         if callback is not None:
+            self.watch.released()
             await callback(cost, tokens)
 
 
@@ -123,7 +146,8 @@ class OpenStream:
     rest: AsyncIterator[Chunk]
     attempts: list[Attempt]
     ttft_ms: float
-    prior: Prior | None = None
+    ticket: Ticket | None = None  # the cache's: a hit replays, a storable miss is kept
+    prior: Prior | None = None  # a cascade's earlier calls (`Gateway.open_call`)
 
 
 @dataclass(slots=True)
@@ -155,6 +179,7 @@ class Gateway:
     # fallback chain of slow failures cannot keep a client waiting attempts x timeout.
     request_timeout_s: float = 120.0
     energy: Mapping[str, EnergyRate] = field(default_factory=dict)
+    cache: ResponseCache | None = None
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- the three ways in ---------------------------------------------------------------
@@ -162,6 +187,25 @@ class Gateway:
     async def complete(
         self, request: ChatRequest, ctx: RequestContext, routes: list[Route]
     ) -> Served:
+        ticket = await self._cache_check(request, ctx)
+        if ticket is not None and ticket.hit is not None and ticket.hit.response is not None:
+            hit, resp = ticket.hit, ticket.hit.response
+            resp.id, resp.model = ctx.gen_id, hit.model_id
+            latency = ctx.elapsed_ms()
+            _, cost = await self._settle(
+                request,
+                ctx,
+                _cache_route(hit),
+                None,
+                "",
+                attempts=[],
+                latency_ms=latency,
+                ttft_ms=latency,
+                finish=hit.finish,
+                stream=False,
+                hit=hit,
+            )
+            return Served(_cache_route(hit), resp, hit.usage, cost)
         attempts: list[Attempt] = []
         route, resp = await self._attempts(
             request,
@@ -185,17 +229,27 @@ class Gateway:
             finish=resp.choices[0].finish_reason if resp.choices else None,
             stream=False,
         )
+        if ticket is not None:
+            kept = CachedAnswer(route.model_id, route.provider, usage, cost, response=resp)
+            await self._cache_keep(
+                ticket, kept, resp.choices[0].finish_reason if resp.choices else None
+            )
         return Served(route, resp, usage, cost)
 
     async def open_stream(
         self, request: ChatRequest, ctx: RequestContext, routes: list[Route]
     ) -> OpenStream:
         """Try the routes until one streams its first chunk; failures up to here fall back."""
+        ticket = await self._cache_check(request, ctx)
+        if ticket is not None and ticket.hit is not None and ticket.hit.chunks:
+            first, rest = _replay(ticket.hit.chunks)
+            route = _cache_route(ticket.hit)
+            return OpenStream(request, ctx, route, first, rest, [], ctx.elapsed_ms(), ticket)
         attempts: list[Attempt] = []
         route, (first, rest) = await self._attempts(
             request, ctx, routes, attempts, self._stream_start(request), stream=True
         )
-        return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms())
+        return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms(), ticket)
 
     def _stream_start(
         self, request: ChatRequest
@@ -215,6 +269,7 @@ class Gateway:
     # `call` and `open_call` run the fallback loop without settling; the caller settles the
     # answer it serves once, with every other call as its `Prior`, through `settle` or
     # `relay`, or `fail`s the request: still one record and one settlement per request.
+    # They skip the response cache: a cascade's answer depends on its verdict.
 
     async def call(
         self,
@@ -258,6 +313,7 @@ class Gateway:
         resp = served.response
         resp.id, resp.model = ctx.gen_id, served.route.model_id
         latency = ctx.elapsed_ms()
+        prior.answer_health_recorded = True
         usage, cost = await self._settle(
             request,
             ctx,
@@ -269,7 +325,7 @@ class Gateway:
             ttft_ms=latency,
             finish=resp.choices[0].finish_reason if resp.choices else None,
             stream=False,
-            prior=_recorded(prior),
+            prior=prior,
         )
         return Served(served.route, resp, usage, cost)
 
@@ -339,6 +395,9 @@ class Gateway:
         finish: str | None = None
         error: TokenportError | None = None
         chunk: Chunk | None = s.first
+        # A storable cache miss keeps its chunks, to replay them to the next asker.
+        ticket = s.ticket
+        kept: list[Chunk] | None = [] if ticket and ticket.storable and not ticket.hit else None
         try:
             while chunk is not None:
                 if chunk.usage is not None:
@@ -346,6 +405,8 @@ class Gateway:
                 else:
                     finish = chunk.finish_reason or finish
                     _collect(chunk, text)
+                    if kept is not None:
+                        kept.append(chunk)
                     yield emit(chunk)
                 try:
                     chunk = await anext(s.rest)
@@ -354,12 +415,18 @@ class Gateway:
         except UpstreamError as exc:
             error = exc
             self.health.record_failure(s.route.provider, s.route.model_id, exc.retry_after)
-        except (asyncio.CancelledError, GeneratorExit):
-            # The client went away mid-stream; record it without blocking the cancellation.
-            gone = ClientDisconnected("client disconnected mid-stream")
-            self._spawn(self._settle_stream(s, usage, text, finish, gone))
-            raise
+        except (asyncio.CancelledError, GeneratorExit) as exc:
+            if not is_cut(exc):
+                # The client went away mid-stream; record it without blocking the cancellation.
+                gone = ClientDisconnected("client disconnected mid-stream")
+                self._spawn(self._settle_stream(s, usage, text, finish, gone))
+                raise
+            error = _cut()  # a draining process: the stream ends with its error event
         settled = await self._settle_stream(s, usage, text, finish, error)
+        if kept is not None and ticket is not None and error is None:
+            answer = CachedAnswer(s.route.model_id, s.route.provider, settled.usage, settled.cost)
+            answer.chunks = kept
+            await self._cache_keep(ticket, answer, finish)
         yield end(settled)
 
     # -- the fallback loop ---------------------------------------------------------------
@@ -381,7 +448,11 @@ class Gateway:
         except TokenportError as exc:
             await self._failed(request, ctx, attempts, exc, stream=stream)
             raise
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            if is_cut(exc):  # a draining process: recorded, then answered 503
+                cut = _cut()
+                await self._failed(request, ctx, attempts, cut, stream=stream)
+                raise cut from None
             gone = ClientDisconnected("client disconnected before the answer started")
             self._spawn(self._failed(request, ctx, attempts, gone, stream=stream))
             raise
@@ -405,18 +476,21 @@ class Gateway:
                 )
                 break
             t0 = time.perf_counter()
+            seen = ctx.watch.attempt(route)
             try:
                 result = await start(
                     self.providers[route.provider], route, min(self.attempt_timeout_s, left)
                 )
             except UpstreamError as exc:
                 attempts.append(_failed_attempt(route, t0, exc))
+                seen.end(attempts[-1])
                 self.health.record_failure(route.provider, route.model_id, exc.retry_after)
                 last = exc
                 if not exc.retryable:
                     raise
                 continue
             attempts.append(Attempt(route.provider, route.upstream_model, "ok", _ms(t0)))
+            seen.end(attempts[-1])
             return route, result
         raise AllProvidersFailed(attempts, last)
 
@@ -436,16 +510,26 @@ class Gateway:
         finish: str | None,
         stream: bool,
         error: TokenportError | None = None,
+        hit: CachedAnswer | None = None,
         prior: Prior | None = None,
     ) -> tuple[Usage, float]:
         """The one way an answer is settled: usage (counted when the upstream gave none),
         cost at the serving route's price, route health, one ledger record made durable,
-        then the reservation settled to the actual cost. `prior`: earlier calls of the same
-        request, whose cost and tokens are added (their health was recorded as they ran)."""
-        if usage is None:
-            usage = await self._estimate(request, completion)
+        then the reservation settled to the actual cost.
+
+        A cache `hit` processed no tokens anywhere: none are counted (so usage and rankings
+        stay true), the key pays nothing unless hits are charged, and the record keeps
+        what the answer cost when an upstream served it (`cost_saved`).
+
+        `prior`: a cascade's earlier calls, whose cost and tokens are added to the record and
+        the settlement (their route health was recorded as they ran)."""
+        if hit is not None:
+            usage, cost = Usage(), (self.cache.charge(hit) if self.cache is not None else 0.0)
+        else:
+            if usage is None:
+                usage = await self._estimate(request, completion)
+            cost = cost_usd(usage, route.pricing)
         answer_tokens = usage.completion_tokens
-        cost = cost_usd(usage, route.pricing)
         if prior is not None:
             _price_answer(attempts, cost)
             cost += prior.cost
@@ -466,15 +550,18 @@ class Gateway:
             finish=finish,
             stream=stream,
         )
+        if hit is not None:
+            record.cache_hit, record.cost_saved = True, hit.cost
         if error is not None:
             record.status, record.error_class = "error", type(error).__name__
-            record.http_status = error.status if isinstance(error, ClientDisconnected) else 502
-        elif prior is None or not prior.answer_health_recorded:
+            own = isinstance(error, ClientDisconnected | ShuttingDown)
+            record.http_status = error.status if own else 502
+        elif hit is None and (prior is None or not prior.answer_health_recorded):
             gen_s = max(1e-6, (latency_ms - ttft_ms) / 1000.0) if stream else latency_ms / 1000
             self.health.record_success(
                 route.provider, route.model_id, ttft_ms, answer_tokens, gen_s
             )
-        await self.ledger.append(self._metered(record))
+        await self._append(ctx, self._metered(record))
         await ctx.done(cost, usage.total_tokens)
         return usage, cost
 
@@ -486,6 +573,7 @@ class Gateway:
         finish: str | None,
         error: TokenportError | None,
     ) -> StreamEnd:
+        hit = s.ticket.hit if s.ticket is not None else None
         usage, cost = await self._settle(
             s.request,
             s.ctx,
@@ -498,9 +586,10 @@ class Gateway:
             finish=finish,
             stream=True,
             error=error,
+            hit=hit,
             prior=s.prior,
         )
-        return StreamEnd(usage, cost, error)
+        return StreamEnd(hit.usage if hit is not None else usage, cost, error)
 
     async def _failed(
         self,
@@ -515,12 +604,28 @@ class Gateway:
         record = _error_record(request, ctx, attempts, exc, stream=stream)
         spent = prior or Prior()
         record.cost = spent.cost
-        record.prompt_tokens, record.completion_tokens = (
-            spent.prompt_tokens,
-            spent.completion_tokens,
-        )
-        await self.ledger.append(record)
+        record.prompt_tokens = spent.prompt_tokens
+        record.completion_tokens = spent.completion_tokens
+        await self._append(ctx, record)
         await ctx.done(spent.cost, spent.prompt_tokens + spent.completion_tokens)
+
+    async def _append(self, ctx: RequestContext, record: LedgerRecord) -> None:
+        await self.ledger.append(record)
+        ctx.watch.recorded(record, ctx.cache_status)
+
+    # -- the response cache (tokenport.cache) ----------------------------------------------
+
+    async def _cache_check(self, request: ChatRequest, ctx: RequestContext) -> Ticket | None:
+        if ctx.cache is None or self.cache is None:
+            return None
+        ticket = await self.cache.check(request, ctx.cache, ctx.key_id)
+        ctx.cache_status = "HIT" if ticket.hit is not None else "MISS"
+        return ticket
+
+    async def _cache_keep(self, ticket: Ticket, answer: CachedAnswer, finish: str | None) -> None:
+        if self.cache is not None:
+            answer.finish = finish
+            await self.cache.keep(ticket, answer)
 
     def _metered(self, record: LedgerRecord) -> LedgerRecord:
         """Add energy and region for requests a self-hosted deployment served."""
@@ -556,6 +661,8 @@ class Gateway:
         await self.drain()
         for provider in self.providers.values():
             await provider.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
 
 
 class ClientDisconnected(TokenportError):
@@ -563,6 +670,27 @@ class ClientDisconnected(TokenportError):
 
     status = 499
     code = "client_disconnected"
+
+
+class ShuttingDown(ServiceUnavailable):
+    """A draining process cut the request after its grace period (`api/drain.py`)."""
+
+    code = "shutting_down"
+
+
+def _cut() -> ShuttingDown:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()  # the cut is handled here: the request ends with an answer
+    return ShuttingDown(
+        "The gateway is shutting down and cut this request before its answer was complete. "
+        "Retry it: another gateway will serve it."
+    )
+
+
+def shutting_down() -> ShuttingDown:
+    """What a request cut by a draining process ends with (a cascade's too)."""
+    return _cut()
 
 
 def _price_answer(attempts: list[Attempt], cost: float) -> None:
@@ -575,9 +703,18 @@ def _price_answer(attempts: list[Attempt], cost: float) -> None:
             return
 
 
-def _recorded(prior: Prior) -> Prior:
-    prior.answer_health_recorded = True
-    return prior
+def _cache_route(hit: CachedAnswer) -> Route:
+    return Route("cache", hit.model_id, hit.model_id, Pricing())
+
+
+def _replay(chunks: list[Chunk]) -> tuple[Chunk, AsyncIterator[Chunk]]:
+    """A stream served from the cache: the kept chunks, in order, as the upstream sent them."""
+
+    async def rest() -> AsyncIterator[Chunk]:
+        for chunk in chunks[1:]:
+            yield chunk
+
+    return chunks[0], rest()
 
 
 def _ms(t0: float) -> float:

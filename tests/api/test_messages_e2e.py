@@ -158,15 +158,13 @@ def test_thinking_signature_survives_turns_at_anthropic(gw: Any, fake2: FakeUpst
         streamed = s.get_final_message()
     assert streamed.content[0].type == "thinking"
     assert streamed.content[0].signature == "SIG-abc"
+    again: Any = [
+        *USER,
+        {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+        {"role": "user", "content": "and again"},
+    ]
     client.messages.create(
-        model="antx/fake-claude",
-        max_tokens=4096,
-        thinking=thinking,
-        messages=[
-            *USER,
-            {"role": "assistant", "content": [b.model_dump() for b in first.content]},
-            {"role": "user", "content": "and again"},
-        ],
+        model="antx/fake-claude", max_tokens=4096, thinking=thinking, messages=again
     )
     sent = fake2.last_request.body["messages"][1]["content"]
     assert sent[0] == {"type": "thinking", "thinking": "let me think", "signature": "SIG-abc"}
@@ -184,15 +182,12 @@ def test_reasoning_of_an_openai_upstream_becomes_thinking(gw: Any, fake: FakeUps
     assert message["content"][0]["thinking"] == "step one step two"
     # Sent back next turn, it reaches the OpenAI upstream as reasoning_content (Kimi and
     # DeepSeek require it on tool-call turns).
-    client.messages.create(
-        model="fakeoa/fake-model",
-        max_tokens=64,
-        messages=[
-            *USER,
-            {"role": "assistant", "content": [b.model_dump() for b in msg.content]},
-            {"role": "user", "content": "more"},
-        ],
-    )
+    more: Any = [
+        *USER,
+        {"role": "assistant", "content": [b.model_dump() for b in msg.content]},
+        {"role": "user", "content": "more"},
+    ]
+    client.messages.create(model="fakeoa/fake-model", max_tokens=64, messages=more)
     assistant = fake.last_request.body["messages"][1]
     assert assistant["reasoning_content"] == "step one step two"
     assert assistant["content"] == "the answer"

@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 
-from _grammar import check_chat, parse_sse
+from _grammar import check_chat, check_completions, parse_sse
 from _helpers import http_json, http_raw
 from tokenport.lab.fake import FakeUpstream, Script
 
@@ -107,6 +107,15 @@ def test_completions_as_one_chat_turn(gw: Any, fake: FakeUpstream) -> None:
         if ch.choices
     ]
     assert "".join(pieces) == "a b c"
+    for include in (False, True):
+        body = {
+            "model": "fakeoa/fake-model",
+            "prompt": "go",
+            "stream": True,
+            "stream_options": {"include_usage": include},
+        }
+        status, _, raw = http_raw("POST", gw.base_url + "/v1/completions", body)
+        assert status == 200 and check_completions(parse_sse(raw), usage_chunk=include) == "a b c"
     with pytest.raises(openai.BadRequestError):
         c.completions.create(model="fakeoa/fake-model", prompt="x", suffix="y")
     with pytest.raises(openai.BadRequestError):

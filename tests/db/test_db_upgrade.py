@@ -36,9 +36,9 @@ def _load(url: str, scenario: str) -> None:
     db = Database(url)
     sql = gzip.decompress((FIXTURES / f"{scenario}.{db.dialect}.sql.gz").read_bytes()).decode()
     if db.dialect == "sqlite":
-        conn = sqlite3.connect(db.url.target)
-        conn.executescript(sql)
-        conn.close()
+        lite = sqlite3.connect(db.url.target)
+        lite.executescript(sql)
+        lite.close()
         return
     schema = unquote(url).rpartition("search_path=")[2]
     with psycopg.connect(url.partition("?")[0], autocommit=True) as conn:

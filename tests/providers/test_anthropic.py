@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from _fixtures import (
+
+from _provider_fixtures import (
     API_KEY,
     PROMPT_WORDS,
     REPLY,
@@ -20,7 +21,6 @@ from _fixtures import (
     text_of,
     tool_calls_of,
 )
-
 from tokenport.errors import (
     UpstreamAuthError,
     UpstreamBadRequest,

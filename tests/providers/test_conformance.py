@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from _fixtures import (
+
+from _provider_fixtures import (
     API_KEY,
     PROMPT_WORDS,
     REPLY,
@@ -22,7 +23,6 @@ from _fixtures import (
     outcome,
     text_of,
 )
-
 from tokenport.errors import (
     UpstreamAuthError,
     UpstreamBadRequest,

@@ -4,7 +4,8 @@ import pytest
 
 from tokenport.catalog.model import ModelEntry
 from tokenport.errors import BadRequest, ModelNotFound, ProviderUnavailable
-from tokenport.routing.candidates import ProviderState, plan, split_suffix
+from tokenport.providers.base import ProviderState
+from tokenport.routing.candidates import plan, split_suffix
 from tokenport.routing.health import Health
 from tokenport.values import ChatRequest, MaxPrice, Message, Pricing, ProviderPrefs
 

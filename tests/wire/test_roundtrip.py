@@ -155,7 +155,7 @@ def anthropic_normal(body: dict[str, Any], *, cross: bool) -> dict[str, Any]:
     out["messages"] = turns
     if cross:
         out.pop("top_k", None)
-    return out
+    return dict(out)
 
 
 def to_anthropic(body: dict[str, Any]) -> dict[str, Any]:

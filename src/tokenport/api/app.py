@@ -27,6 +27,8 @@ from tokenport.api.doors import ChatDoor, MessagesDoor
 from tokenport.api.edge import DoorEndpoint, Endpoint, Receive, Scope, Send
 from tokenport.api.embeddings import EmbeddingsEndpoint
 from tokenport.api.errors import EXCEPTION_HANDLERS, error_response
+from tokenport.api.operations import Gauges
+from tokenport.api.operations import routes as operations_routes
 from tokenport.api.responses import ResponsesDoor
 from tokenport.api.responses import routes as responses_routes
 from tokenport.api.state import State, build_state
@@ -93,9 +95,12 @@ def create_app(
         # Analytics' narrow rollup tables (idempotent; `serve` already ran it before workers).
         await asyncio.to_thread(rollups.ensure, settings.ledger_url())
         state.admission.start()
+        gauges = Gauges(state)  # metrics' gauges, the metrics port, SIGTERM's drain
+        gauges.start()
         try:
             yield
         finally:
+            await gauges.stop()
             await state.gateway.aclose()
             await state.ledger.stop()
             await state.admission.aclose()
@@ -109,6 +114,7 @@ def create_app(
             *economics_routes(lambda: state.economics, state.access.viewer),
             *surface.routes(lambda: state),
             *responses_routes(lambda: state),
+            *operations_routes(lambda: state),
         ],
         exception_handlers={**EXCEPTION_HANDLERS, 404: not_found},
         lifespan=lifespan,

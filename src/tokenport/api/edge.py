@@ -26,8 +26,11 @@ from tokenport.api.errors import INTERNAL, error_headers, error_message
 from tokenport.api.state import State
 from tokenport.cascade import Cascade
 from tokenport.errors import BadRequest, PayloadTooLarge, RequestTimeout, TokenportError
-from tokenport.gateway import RequestContext
+from tokenport.gateway import RequestContext, is_cut
 from tokenport.security.appname import normalize_app
+from tokenport.security.keys import ApiKey
+from tokenport.telemetry.watch import Watch
+from tokenport.values import ChatRequest, Route
 
 log = logging.getLogger("tokenport.api")
 Scope = MutableMapping[str, Any]
@@ -44,7 +47,7 @@ _SSE_HEADERS = [
 ]
 
 
-class Disconnected(Exception):
+class BodyAbandoned(Exception):
     """The client went away while the request body was still arriving."""
 
 
@@ -67,17 +70,29 @@ class DoorEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        watch = self.st.telemetry.start(self.door.name, headers)
+        error: TokenportError | None = None
         try:
-            await self._handle(headers, receive, send)
+            await self._handle(headers, receive, send, watch)
         except TokenportError as exc:
+            error = exc
             await self._send_error(send, exc)
-        except Disconnected:
+        except BodyAbandoned:
             return
+        except asyncio.CancelledError as exc:
+            if not is_cut(exc):
+                raise
+            uncut()  # cut by a draining process while sending: the stream ends early
         except Exception:
             log.exception("unhandled error on POST %s", scope.get("path"))
+            error = INTERNAL
             await self._send_error(send, INTERNAL)
+        finally:
+            watch.close(error)
 
-    async def _handle(self, headers: dict[str, str], receive: Receive, send: Send) -> None:
+    async def _handle(
+        self, headers: dict[str, str], receive: Receive, send: Send, watch: Watch
+    ) -> None:
         st, door = self.st, self.door
         key = await st.admission.authenticate(api_key(headers))
         body = await read_body(
@@ -85,8 +100,11 @@ class DoorEndpoint:
         )
         call = door.parse(body, headers)
         request = call.request
+        watch.parsed(request)
         ctx = context(headers, st.settings.simulation)
         ctx.key_id = key.id if key is not None else None
+        ctx.watch = watch
+        ctx.cache = st.cache_policy.ask(headers)
         await door.prepare(call, ctx)
         decision = st.router.decide(request, ctx.app, ctx.gen_id)
         ctx.requested_model = decision.requested
@@ -101,36 +119,36 @@ class DoorEndpoint:
             extra["auto"] = choice.summary()
         if key is not None:
             held, held_routes = plan.reservation(request) if plan else (request, routes)
-            reservation = await st.admission.admit(key, held, held_routes, ctx.gen_id)
-            ctx.hold = reservation.hold
-            ctx.on_done = functools.partial(st.admission.settle, reservation)
+            await admit(st, key, held, held_routes, ctx)
         cascade = None
         if plan is not None and choice is not None:
             cascade = Cascade(st.gateway, plan, request, ctx, st.router.auto)
+        # A draining process cuts what is still waiting on an upstream after its grace.
         if not request.stream:
-            if cascade is not None:
-                served = await cascade.complete()
-                extra_headers += _header_pairs(cascade.headers())
-                extra["auto"] = cascade.summary(choice.requested if choice else "auto")
-            else:
-                served = await st.gateway.complete(request, ctx, routes)
+            with st.drain.tracked():
+                if cascade is not None:
+                    served = await cascade.complete()
+                    extra_headers += _header_pairs(cascade.headers())
+                    extra["auto"] = cascade.summary(choice.requested if choice else "auto")
+                else:
+                    served = await st.gateway.complete(request, ctx, routes)
             extra["provider"] = served.route.provider
             rendered = door.response(call, served, ctx, extra)
             await door.finish(call, ctx, None)
-            await send_json(send, 200, rendered, extra_headers)
+            await send_json(send, 200, rendered, extra_headers + cache_header(ctx))
             return
-        if cascade is not None:
-            opened = await cascade.open_stream()
-            extra_headers += _header_pairs(cascade.headers())
-            extra["auto"] = cascade.summary(choice.requested if choice else "auto")
-        else:
-            opened = await st.gateway.open_stream(request, ctx, routes)
-        codec = door.codec(call, opened, extra)
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS + extra_headers}
-        )
-        frames = st.gateway.relay(opened, codec.chunk, codec.end)
-        if await stream(frames, receive, send):
+        with st.drain.tracked():
+            if cascade is not None:
+                opened = await cascade.open_stream()
+                extra_headers += _header_pairs(cascade.headers())
+                extra["auto"] = cascade.summary(choice.requested if choice else "auto")
+            else:
+                opened = await st.gateway.open_stream(request, ctx, routes)
+            codec = door.codec(call, opened, extra)
+            head = _SSE_HEADERS + extra_headers + cache_header(ctx)
+            await send({"type": "http.response.start", "status": 200, "headers": head})
+            finished = await stream(st.gateway.relay(opened, codec.chunk, codec.end), receive, send)
+        if finished:
             await door.finish(call, ctx, codec)
 
     async def _send_error(self, send: Send, exc: TokenportError) -> None:
@@ -140,6 +158,27 @@ class DoorEndpoint:
 
 def _header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
+async def admit(
+    st: State, key: ApiKey, request: ChatRequest, routes: list[Route], ctx: RequestContext
+) -> None:
+    """Reserve the request's worst case on its key; `ctx.done` settles it."""
+    reservation = await st.admission.admit(key, request, routes, ctx.gen_id)
+    ctx.hold = reservation.hold
+    ctx.watch.held(reservation.nano)
+    ctx.on_done = functools.partial(st.admission.settle, reservation)
+
+
+def cache_header(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+    status = ctx.cache_status
+    return [(b"x-tokenport-cache", status.encode())] if status is not None else []
+
+
+def uncut() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 async def stream(frames: AsyncGenerator[bytes, None], receive: Receive, send: Send) -> bool:
@@ -191,7 +230,7 @@ async def _read_parts(receive: Receive, limit: int) -> bytes:
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise Disconnected
+            raise BodyAbandoned
         part = message.get("body", b"")
         size += len(part)
         if size > limit:

@@ -6,7 +6,6 @@ ledger), over the embedding models' own catalog; only OpenAI-compatible upstream
 
 from __future__ import annotations
 
-import functools
 import logging
 
 import msgspec
@@ -15,6 +14,7 @@ from tokenport.api.edge import (
     Receive,
     Scope,
     Send,
+    admit,
     api_key,
     context,
     header_pairs,
@@ -24,6 +24,7 @@ from tokenport.api.edge import (
 from tokenport.api.errors import INTERNAL, error_headers, error_payload
 from tokenport.api.state import State
 from tokenport.errors import TokenportError
+from tokenport.telemetry.watch import Watch
 from tokenport.values import ChatRequest, Message
 from tokenport.wire import embeddings
 
@@ -37,15 +38,23 @@ class EmbeddingsEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        watch = self.st.telemetry.start("embeddings", headers)
+        error: TokenportError | None = None
         try:
-            await self._handle(headers, receive, send)
+            await self._handle(headers, receive, send, watch)
         except TokenportError as exc:
+            error = exc
             await _send_error(send, exc)
         except Exception:
             log.exception("unhandled error on POST /v1/embeddings")
+            error = INTERNAL
             await _send_error(send, INTERNAL)
+        finally:
+            watch.close(error)
 
-    async def _handle(self, headers: dict[str, str], receive: Receive, send: Send) -> None:
+    async def _handle(
+        self, headers: dict[str, str], receive: Receive, send: Send, watch: Watch
+    ) -> None:
         st = self.st
         key = await st.admission.authenticate(api_key(headers))
         request = embeddings.parse_request(
@@ -55,6 +64,7 @@ class EmbeddingsEndpoint:
         )
         ctx = context(headers, st.settings.simulation)
         ctx.key_id = key.id if key is not None else None
+        ctx.watch = watch
         # What routing and admission read: the names, preferences, and the input as text.
         routing = ChatRequest(
             model=request.model,
@@ -69,10 +79,9 @@ class EmbeddingsEndpoint:
         request.model, request.models = routing.model, routing.models
         routes = decision.routes
         if key is not None:
-            reservation = await st.admission.admit(key, routing, routes, ctx.gen_id)
-            ctx.hold = reservation.hold
-            ctx.on_done = functools.partial(st.admission.settle, reservation)
-        done = await st.gateway.embed(request, routing, ctx, routes)
+            await admit(st, key, routing, routes, ctx)
+        with st.drain.tracked():
+            done = await st.gateway.embed(request, routing, ctx, routes)
         body = embeddings.encode_response(
             done.response, ctx.gen_id, done.route.model_id, done.usage, done.cost
         )

@@ -45,6 +45,8 @@ def generation_json(r: LedgerRecord) -> dict[str, Any]:
             "finish_reason": r.finish_reason,
             "streamed": r.stream,
             "door": r.door,
+            "cache_hit": r.cache_hit,
+            "cache_saved": r.cost_saved,
             "app": r.app,
             "region": r.region,
             "energy_wh": r.energy_wh,

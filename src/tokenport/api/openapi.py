@@ -213,6 +213,24 @@ def _paths() -> dict[str, JSON]:
             }
         },
         "/healthz": {"get": {"summary": "Health", "responses": _responses()}},
+        "/readyz": {
+            "get": {
+                "summary": "Readiness: 503 once the process drains (SIGTERM)",
+                "responses": _responses(503),
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (the admin key, unless [metrics] open)",
+                "responses": {
+                    **_responses(401, 403),
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                },
+            }
+        },
         "/": {"get": {"summary": "Root probe", "responses": _responses()}},
         "/dashboard": {
             "get": {

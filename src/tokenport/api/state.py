@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tokenport.api.admin import admin_key_from
+from tokenport.api.drain import Drain
 from tokenport.api.models import models_body
 from tokenport.api.response_store import ResponseStore, SqlResponseStore
+from tokenport.cache.cache import ResponseCache
+from tokenport.cache.policy import CachePolicy
+from tokenport.cache.store import CacheStore, MemoryStore, RedisStore
 from tokenport.catalog.store import Catalog
-from tokenport.config import Settings
+from tokenport.config import CacheConfig, DrainConfig, Settings
 from tokenport.economics.settings import Economics, economics_of
 from tokenport.gateway import Gateway
 from tokenport.ledger.writer import Ledger
@@ -24,6 +28,9 @@ from tokenport.security.access import Access
 from tokenport.security.admission import Admission
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
+from tokenport.telemetry import multiproc
+from tokenport.telemetry.metrics import Metrics
+from tokenport.telemetry.watch import Telemetry
 from tokenport.tokens import TokenCounter
 
 
@@ -44,6 +51,10 @@ class State:
     admin_key: str | None
     access: Access  # who may read what (security/access.py)
     economics: Economics  # the cost model, with the config's overrides
+    # Running in production (issue 15): metrics and traces, the response cache, draining.
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    cache_policy: CachePolicy = field(default_factory=lambda: CachePolicy(CacheConfig()))
+    drain: Drain = field(default_factory=lambda: Drain(DrainConfig()))
 
 
 def build_state(
@@ -82,6 +93,7 @@ def build_state(
         stream_idle_timeout_s=settings.stream_idle_timeout_s,
         request_timeout_s=settings.request_timeout_s,
         energy=registry.energy,
+        cache=ResponseCache(_cache_store(settings), settings.cache),
     )
     auto = AutoRouting.from_settings(settings, catalog.get, counter)
     router = Router(
@@ -117,4 +129,28 @@ def build_state(
             public_rankings=settings.public_rankings,
         ),
         economics_of(settings),
+        build_telemetry(settings),
+        CachePolicy(settings.cache),
+        Drain(settings.drain),
     )
+
+
+def _cache_store(settings: Settings) -> CacheStore:
+    if settings.redis_url:
+        return RedisStore(settings.redis_url)
+    return MemoryStore(settings.cache.max_entries)
+
+
+def build_telemetry(settings: Settings) -> Telemetry:
+    metrics = None
+    if settings.metrics.enabled:
+        metrics = Metrics(
+            key_labels=settings.metrics.key_labels,
+            multiprocess=multiproc.directory() is not None,
+        )
+    tracer = None
+    if settings.tracing.enabled:
+        from tokenport.telemetry.tracing import Tracer
+
+        tracer = Tracer(settings.tracing)
+    return Telemetry(metrics, tracer)

@@ -60,5 +60,5 @@ def held_stream(
         _iterate(items[1:]),
         attempts,
         ctx.elapsed_ms(),
-        prior,
+        prior=prior,
     )

@@ -29,7 +29,16 @@ import msgspec
 
 from tokenport.cascade.held import held_stream
 from tokenport.errors import AllProvidersFailed, TokenportError
-from tokenport.gateway import ClientDisconnected, Gateway, OpenStream, Prior, RequestContext, Served
+from tokenport.gateway import (
+    ClientDisconnected,
+    Gateway,
+    OpenStream,
+    Prior,
+    RequestContext,
+    Served,
+    is_cut,
+    shutting_down,
+)
 from tokenport.routing.auto import sandbox, verify
 from tokenport.routing.auto.cascade import Answer, stage_vector
 from tokenport.routing.auto.checks import code_blocks
@@ -84,9 +93,8 @@ class Cascade:
             if strong is not None:
                 return await self._settle(strong)
             return await self._settle(await self._fallback())
-        except asyncio.CancelledError:
-            self._record_gone()
-            raise
+        except asyncio.CancelledError as exc:
+            raise await self._cancelled(exc) from None
 
     async def open_stream(self) -> OpenStream:
         try:
@@ -107,9 +115,8 @@ class Cascade:
                 self._prior(trusted),
                 self._client_logprobs,
             )
-        except asyncio.CancelledError:
-            self._record_gone()
-            raise
+        except asyncio.CancelledError as exc:
+            raise await self._cancelled(exc) from None
 
     # -- the chain -----------------------------------------------------------------------
 
@@ -287,9 +294,20 @@ class Cascade:
             self.request, self.ctx, answer, self.attempts, self._prior(answer)
         )
 
-    def _record_gone(self) -> None:
+    async def _cancelled(self, exc: asyncio.CancelledError) -> BaseException:
+        """What to raise for a cancelled cascade, having recorded what its calls spent: a
+        draining process's cut ends in a recorded 503, as a plain request's does; a client
+        gone is recorded in the background, past the cancellation."""
         if self._settling:
-            return
+            return exc
+        if is_cut(exc):
+            cut = shutting_down()
+            await self.fail(cut)
+            return cut
+        self._record_gone()
+        return exc
+
+    def _record_gone(self) -> None:
         gone = ClientDisconnected("client disconnected during the cascade")
         self.gw.spawn(
             self.gw.fail(

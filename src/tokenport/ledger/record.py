@@ -52,4 +52,8 @@ class LedgerRecord(msgspec.Struct, omit_defaults=True):
     energy_wh: float | None = None
     energy_cost: float | None = None
     door: str = "chat"  # the API the request came through (`tokenport.values.Door`)
+    # Served by the response cache (`tokenport.cache`): provider "cache", no tokens
+    # processed; `cost_saved` is what the answer cost when the upstream served it.
+    cache_hit: bool = False
+    cost_saved: float | None = None
     hold: KeyHold | None = None

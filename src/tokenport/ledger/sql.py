@@ -28,7 +28,7 @@ from tokenport.values import Attempt
 
 # Every field is a column, except the journal-only `hold`.
 COLUMNS: tuple[str, ...] = tuple(f for f in LedgerRecord.__struct_fields__ if f != "hold")
-_BOOLS = ("usage_estimated", "stream")
+_BOOLS = ("usage_estimated", "stream", "cache_hit")
 _ATTEMPTS = msgspec.json.Decoder(list[Attempt])
 _JSON = msgspec.json.Encoder()
 

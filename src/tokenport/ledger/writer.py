@@ -270,6 +270,13 @@ class Ledger:
         """Records appended (or found in the journal at start) not yet in the database."""
         return self._journal.durable_frames + self._journal.buffered() - self._committed
 
+    def write_lag_s(self) -> float:
+        """How long the oldest record not yet in the database has waited (0 when caught up):
+        a record is made as its request ends, at `ts` plus its latency."""
+        for record in self._pending.values():
+            return max(0.0, time.time() - record.ts - record.latency_ms / 1000.0)
+        return 0.0
+
     def stats(self) -> LedgerStats:
         return LedgerStats(
             appended=self._appended,

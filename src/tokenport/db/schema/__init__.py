@@ -33,4 +33,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     keys.KEY_SETTLEMENTS,
     ledger.REQUESTS_DOOR,
     responses.RESPONSES,
+    ledger.REQUESTS_CACHE,
 )

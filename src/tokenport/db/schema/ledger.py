@@ -51,3 +51,13 @@ REQUESTS_DOOR = Migration(
     "m004_request_door",
     ("ALTER TABLE requests ADD COLUMN door TEXT NOT NULL DEFAULT 'chat'",),
 )
+
+# Answers the response cache served (`tokenport.cache`): no upstream call, no tokens
+# processed; `cost_saved` is what the upstream would have cost.
+REQUESTS_CACHE = Migration(
+    "m005_request_cache",
+    (
+        "ALTER TABLE requests ADD COLUMN cache_hit BOOLEAN NOT NULL DEFAULT FALSE",
+        "ALTER TABLE requests ADD COLUMN cost_saved DOUBLE PRECISION",
+    ),
+)
