@@ -18,6 +18,7 @@ variable is the one that overrides a file.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -135,6 +136,42 @@ class AutoConfig(_Strict):
     feedback_per_key_per_minute: int = Field(30, gt=0)
 
 
+AbuseAction = Literal["observe", "flag", "throttle", "review", "block"]
+
+
+class AbuseRule(_Strict):
+    """Accounts scoring at least `min_score` get `action` (the highest matching rule wins)."""
+
+    min_score: float = Field(ge=0, le=1)
+    action: AbuseAction
+
+
+class AbuseConfig(_Strict):
+    """`[abuse]`: distillation and abuse defense (`tokenport.security.abuse`).
+
+    The scan scores every key; `policy` is what happens to a key whose score reaches
+    `threshold` (or `rules`, a ladder of score -> action, when given). observe: nothing but
+    the score. flag: logged and listed. throttle: `throttle_rpm` / `throttle_tpm`, 429
+    `abuse_throttled`. review: refused with 403 `abuse_review` until an admin decides.
+    block: 403 `abuse_blocked`. Every action is logged with its evidence; an admin reverses it.
+    """
+
+    policy: AbuseAction = "observe"
+    threshold: float = Field(0.5, ge=0, le=1)
+    rules: list[AbuseRule] = Field(default_factory=list)
+    throttle_rpm: int = Field(6, gt=0)
+    throttle_tpm: int | None = Field(None, gt=0)
+    # Keep each request's user prompt (first 4,000 characters) beside its signals. Off: only
+    # hashes and sketches are stored, from which no prompt can be read back.
+    store_prompts: bool = False
+    # Run the scan inside the gateway every this many seconds (0: only `tokenport abuse
+    # scan` runs it), over the last `scan_days` days; replicas take turns.
+    scan_every_s: float = Field(0.0, ge=0)
+    scan_days: int = Field(30, gt=0)
+    # How often each gateway process reloads the actions in force.
+    refresh_s: float = Field(5.0, gt=0, le=3600)
+
+
 class Settings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -188,6 +225,11 @@ class Settings(_Strict):
     # Honour an `X-Tokenport-Sim-Time` header (Unix seconds) as the request's ledger time.
     # Only for `tokenport simulate`, which stamps weeks of traffic into a scratch ledger.
     simulation: bool = False
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client, e.g. the
+    # nginx in front of the replicas; any other peer is the client itself
+    # (`security/clientip.py`).
+    trusted_proxies: list[str] = Field(default_factory=list)
+    abuse: AbuseConfig = AbuseConfig()
     local: LocalModelConfig = LocalModelConfig()
     auto: AutoConfig = AutoConfig()
     # How long a stored Responses answer (`store`, `previous_response_id`) is kept.
@@ -199,6 +241,16 @@ class Settings(_Strict):
     # `[economics.assumptions]`: checked field by field by `tokenport.economics` at start.
     economics: dict[str, Any] = Field(default_factory=dict)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return v
 
     @field_validator("database_url")
     @classmethod

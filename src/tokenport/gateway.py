@@ -23,6 +23,7 @@ from tokenport.errors import (
     UpstreamProtocolError,
 )
 from tokenport.ledger.record import KeyHold, LedgerRecord
+from tokenport.ledger.signals import RequestSignals
 from tokenport.pricing import cost_usd
 from tokenport.providers.base import Provider, ProviderState
 from tokenport.providers.deployments import EnergyRate
@@ -64,6 +65,8 @@ class RequestContext:
     # The credit held for the request, carried by its ledger record so that the ledger can
     # charge the key if `on_done` cannot reach the key database (ledger/charges.py).
     hold: KeyHold | None = None
+    # What the edge saw of the request, for the abuse scan (security/abuse/signals.py).
+    signals: RequestSignals | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -475,6 +478,7 @@ def _record(request: ChatRequest, ctx: RequestContext, status: str, **fields: An
         app=ctx.app,
         door=request.door,
         hold=ctx.hold,
+        signals=ctx.signals,
         **fields,
     )
 

@@ -21,10 +21,14 @@ from ulid import ULID
 from tokenport.api.door import FrontDoor
 from tokenport.api.errors import error_message, retry_after
 from tokenport.api.state import State
+from tokenport.config import Settings
 from tokenport.errors import BadRequest, PayloadTooLarge, TokenportError
 from tokenport.gateway import RequestContext
+from tokenport.ledger.signals import RequestSignals
 from tokenport.routing.autoroute import AutoChoice, is_auto
+from tokenport.security.abuse import signals
 from tokenport.security.appname import normalize_app
+from tokenport.security.clientip import client_ip
 from tokenport.values import ChatRequest
 
 log = logging.getLogger("tokenport.api")
@@ -66,7 +70,7 @@ class DoorEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            await self._handle(headers, receive, send)
+            await self._handle(scope, headers, receive, send)
         except TokenportError as exc:
             await self._send_error(send, exc)
         except Disconnected:
@@ -75,7 +79,9 @@ class DoorEndpoint:
             log.exception("unhandled error on POST %s", scope.get("path"))
             await self._send_error(send, TokenportError("Internal error in the gateway; logged."))
 
-    async def _handle(self, headers: dict[str, str], receive: Receive, send: Send) -> None:
+    async def _handle(
+        self, scope: Scope, headers: dict[str, str], receive: Receive, send: Send
+    ) -> None:
         st, door = self.st, self.door
         key = await st.admission.authenticate(api_key(headers))
         body = await read_body(headers, receive, st.settings.max_body_bytes)
@@ -85,6 +91,7 @@ class DoorEndpoint:
         ctx.key_id = key.id if key is not None else None
         st.aliases.apply(request, ctx)
         await door.prepare(call, ctx)
+        ctx.signals = abuse_signals(st.settings, scope, headers, request)
         choice = _auto_route(st, request, ctx) if is_auto(request.model) else None
         extra_headers = door.headers(call) + [
             (k.lower().encode(), v.encode())
@@ -183,6 +190,15 @@ def context(headers: dict[str, str], simulation: bool) -> RequestContext:
         except ValueError as exc:
             raise BadRequest("X-Tokenport-Sim-Time must be Unix seconds.") from exc
     return ctx
+
+
+def abuse_signals(
+    settings: Settings, scope: Scope, headers: dict[str, str], request: ChatRequest
+) -> RequestSignals:
+    """The request's abuse signals (security/abuse/signals.py): where it came from and what
+    its prompt looks like, without the prompt itself unless `store_prompts` is on."""
+    ip = client_ip(scope, headers, settings.trusted_proxies)
+    return signals.compute(request, headers, ip, settings.abuse.store_prompts)
 
 
 def _auto_route(st: State, request: ChatRequest, ctx: RequestContext) -> AutoChoice:

@@ -16,6 +16,7 @@ from tokenport.api.edge import (
     Receive,
     Scope,
     Send,
+    abuse_signals,
     api_key,
     context,
     read_body,
@@ -38,14 +39,16 @@ class EmbeddingsEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            await self._handle(headers, receive, send)
+            await self._handle(scope, headers, receive, send)
         except TokenportError as exc:
             await _send_error(send, exc)
         except Exception:
             log.exception("unhandled error on POST /v1/embeddings")
             await _send_error(send, TokenportError("Internal error in the gateway; logged."))
 
-    async def _handle(self, headers: dict[str, str], receive: Receive, send: Send) -> None:
+    async def _handle(
+        self, scope: Scope, headers: dict[str, str], receive: Receive, send: Send
+    ) -> None:
         st = self.st
         key = await st.admission.authenticate(api_key(headers))
         request = embeddings.parse_request(
@@ -63,6 +66,7 @@ class EmbeddingsEndpoint:
             door="embeddings",
         )
         st.aliases.apply(routing, ctx)
+        ctx.signals = abuse_signals(st.settings, scope, headers, routing)
         request.model, request.models = routing.model, routing.models
         routes = None
         if key is not None:

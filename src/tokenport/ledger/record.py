@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from tokenport.ledger.signals import RequestSignals
 from tokenport.values import Attempt
 
 
@@ -53,3 +54,6 @@ class LedgerRecord(msgspec.Struct, omit_defaults=True):
     energy_cost: float | None = None
     door: str = "chat"  # the API the request came through (`tokenport.values.Door`)
     hold: KeyHold | None = None
+    # What the edge saw (client address, prompt sketches): stored in `request_signals`, not
+    # as `requests` columns (ledger/signals.py).
+    signals: RequestSignals | None = None

@@ -1,0 +1,62 @@
+"""Does a prompt coerce a chain of thought? Rules, shipped with the package.
+
+Distillation wants the model's reasoning, not just its answers, so harvesting prompts ask
+for it outright: "think step by step", "show all your work", "explain your reasoning before
+the final answer", "put your thinking in <thinking> tags". The rules below match those
+phrasings (English, with the common variants); `tests/security/test_abuse_cot.py` holds
+positives and negatives, including everyday prompts that mention steps or thinking without
+asking for a reasoning trace.
+
+The flag is a bitmask: `TEXT` when the text asks, `REQUESTED` when the request turns the
+provider's own reasoning on (a thinking budget, `reasoning_effort`). Detectors weigh the
+first far more: coding agents turn reasoning on as a matter of course.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tokenport.values import ChatRequest
+
+TEXT = 1
+REQUESTED = 2
+
+_RULES = [
+    r"step[- ]by[- ]step",
+    r"chain[- ]of[- ]thought",
+    r"\bcot\b",
+    r"show (?:me )?(?:all )?(?:of )?(?:your|the) (?:work|working|reasoning|thinking|thought"
+    r" process|derivation|steps)",
+    r"(?:explain|describe|detail|lay out|spell out|walk (?:me )?through|write out|outline)"
+    r" (?:all )?(?:of )?(?:your|the|each) (?:full |complete |entire |whole |detailed )?"
+    r"(?:reasoning|thought process|thinking|logic|derivation)",
+    r"(?:reason|think)(?:ing)? (?:through|about) (?:it|this|the problem|the question)"
+    r" (?:carefully|thoroughly|in detail|step)",
+    r"think (?:carefully|hard|deeply|it through|out loud|aloud)\b",
+    r"let'?s think",
+    r"(?:before|then) (?:giving|stating|writing|you give|providing) (?:the|your) (?:final )?"
+    r"answer",
+    r"(?:full|complete|detailed|entire|explicit|verbose|internal) (?:reasoning|thought process"
+    r"|chain|derivation|monologue|deliberation)",
+    r"reasoning (?:trace|steps|process|chain)",
+    r"<(?:thinking|think|reasoning|scratchpad)>",
+    r"\bscratch ?pad\b",
+    r"every (?:intermediate|single) step",
+    r"(?:each|every) step of (?:your|the) (?:reasoning|solution|derivation)",
+    r"justify each step",
+    r"work (?:it|this) out (?:carefully|step)",
+]
+_PATTERN = re.compile("|".join(f"(?:{r})" for r in _RULES), re.I)
+
+
+def asks_for_reasoning(text: str) -> bool:
+    return _PATTERN.search(text[:8000]) is not None
+
+
+def flags(request: ChatRequest, prompt: str, system: str) -> int:
+    out = TEXT if asks_for_reasoning(prompt) or asks_for_reasoning(system) else 0
+    effort = request.reasoning_effort
+    thinking = request.thinking is not None and request.thinking.type != "disabled"
+    if thinking or (effort is not None and effort not in ("none", "minimal", "low")):
+        out |= REQUESTED
+    return out
