@@ -164,10 +164,6 @@ class AbuseConfig(_Strict):
     # Keep each request's user prompt (first 4,000 characters) beside its signals. Off: only
     # hashes and sketches are stored, from which no prompt can be read back.
     store_prompts: bool = False
-    # Run the scan inside the gateway every this many seconds (0: only `tokenport abuse
-    # scan` runs it), over the last `scan_days` days; replicas take turns.
-    scan_every_s: float = Field(0.0, ge=0)
-    scan_days: int = Field(30, gt=0)
     # How often each gateway process reloads the actions in force.
     refresh_s: float = Field(5.0, gt=0, le=3600)
 

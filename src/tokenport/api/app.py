@@ -21,6 +21,7 @@ from starlette.routing import Route as HttpRoute
 
 from tokenport.analytics import rollups
 from tokenport.analytics.api import routes as analytics_routes
+from tokenport.api.abuse import routes as abuse_routes
 from tokenport.api.admin import admin_key_from, admin_routes
 from tokenport.api.completions import CompletionsDoor
 from tokenport.api.door import FrontDoor
@@ -267,6 +268,7 @@ def create_app(
             *analytics_routes(lambda: state),
             *surface_routes(lambda: state),
             *responses_routes(lambda: state),
+            *abuse_routes(lambda: state),
         ],
         exception_handlers={
             TokenportError: handle_tokenport_error,

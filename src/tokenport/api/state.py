@@ -17,6 +17,8 @@ from tokenport.providers.registry import Registry, build_registry
 from tokenport.routing.aliases import Aliases
 from tokenport.routing.autoroute import AutoRouting
 from tokenport.routing.health import Health
+from tokenport.security.abuse.actions import ActionStore
+from tokenport.security.abuse.guard import AbuseGuard
 from tokenport.security.admission import Admission
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
@@ -63,6 +65,7 @@ def build_state(
         counter,
         require_keys=settings.require_keys,
         hold_ttl_s=settings.key_hold_ttl_s,
+        abuse=AbuseGuard(ActionStore(settings.ledger_url()), settings.abuse),
     )
     gateway = Gateway(
         resolve=catalog.resolve,

@@ -39,3 +39,27 @@ class Report(msgspec.Struct):
     records: int = 0
     threshold: float = 0.5
     days_read: int = 0  # days summarised from the ledger now (the rest came from the cache)
+
+
+def public(report: Report, detail: bool = False) -> dict[str, object]:
+    """The fixed interface: exactly `accounts` and `clusters`, each with the fields the
+    issue fixes; `detail` adds scores and evidence for the dashboard."""
+    accounts: list[dict[str, object]] = []
+    for a in report.accounts:
+        row: dict[str, object] = {
+            "key_id": a.key_id,
+            "score": a.score,
+            "flagged": a.flagged,
+            "cluster": a.cluster,
+            "reasons": a.reasons,
+        }
+        if detail:
+            row |= {"requests": a.requests, "own_score": a.own_score}
+        accounts.append(row)
+    clusters: list[dict[str, object]] = []
+    for c in report.clusters:
+        row = {"id": c.id, "key_ids": c.key_ids, "reasons": c.reasons}
+        if detail:
+            row |= {"score": c.score, "flagged": c.flagged, "evidence": c.evidence}
+        clusters.append(row)
+    return {"accounts": accounts, "clusters": clusters}
