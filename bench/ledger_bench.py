@@ -131,6 +131,8 @@ def _gateway(url: str, tmp: Path, rps: int, seconds: float) -> Iterator[dict[str
     import sys
     import urllib.request
 
+    from tokenport.lab.launch import serve_argv
+
     def port() -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -150,19 +152,7 @@ def _gateway(url: str, tmp: Path, rps: int, seconds: float) -> Iterator[dict[str
         stderr=subprocess.DEVNULL,
     )
     gw = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tokenport",
-            "serve",
-            "--no-local",
-            "--config",
-            str(cfg),
-            "--port",
-            str(gw_port),
-            "--log-level",
-            "warning",
-        ],
+        serve_argv(cfg, gw_port, "--log-level", "warning"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -88,7 +88,7 @@ def require_prisma() -> None:
     NotMeasurable with the exact error. The failure is remembered in the venv (delete
     `bench/.venvs/litellm/prisma-generate-failed.txt` to try again).
     """
-    from bench.systems import NotMeasurable
+    from bench.procs import NotMeasurable
 
     marker = litellm_venv() / _PRISMA_FAILED
     if marker.exists():

@@ -23,6 +23,10 @@ from bench.loadgen import summarize
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+class NotMeasurable(Exception):
+    """The system cannot run on this machine; the message says exactly why."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -34,6 +34,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # 
 
 from bench import peers, phases, report, systems  # noqa: E402
 from bench.procs import (  # noqa: E402
+    NotMeasurable,
     RssSampler,
     busy_fraction,
     disk_flush_ms,
@@ -181,7 +182,7 @@ def run_system(
         running = systems.start(
             key, workers, ports, workdir / f"{key}-w{workers}", pins.system(workers)
         )
-    except systems.NotMeasurable as exc:
+    except NotMeasurable as exc:
         progress.remove_task(task)
         return {**entry, "status": "not_measurable", "reason": str(exc)}
     except RuntimeError as exc:

@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import peers
-from bench.procs import free_port, spawn, stop, wait_ready
+from bench.procs import NotMeasurable, free_port, spawn, stop, wait_ready
+from tokenport.lab.launch import serve_argv
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/{db}"
 MASTER_KEY = "sk-bench"
-
-
-class NotMeasurable(Exception):
-    """The system cannot run on this machine; the message says exactly why."""
 
 
 @dataclass(frozen=True)
@@ -135,21 +131,7 @@ def start_tokenport(
     db = recreate_database("tokenport_bench") if spec.ledger == "postgresql" else None
     config = _tokenport_config(workdir, mocks, db, spec.ledger_sync)
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "tokenport",
-        "serve",
-        "--no-local",
-        "--config",
-        str(config),
-        "--workers",
-        str(workers),
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    cmd = serve_argv(config, port, "--workers", str(workers), "--log-level", "warning")
     log = workdir / "server.log"
     proc = spawn(cmd, log, cpus=cpus, cwd=workdir)
     base = f"http://127.0.0.1:{port}"

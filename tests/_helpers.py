@@ -101,22 +101,12 @@ def require_module(name: str, hint: str) -> Any:
 def serve(cfg: Any, port: int, log: Any, env: dict[str, str], *extra: str) -> Any:
     """Start `tokenport serve --no-local` as its own process and wait until it answers."""
     import subprocess
-    import sys
+
+    from tokenport.lab.launch import serve_argv
 
     out = log.open("ab")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tokenport",
-            "serve",
-            "--no-local",
-            "--config",
-            str(cfg),
-            "--port",
-            str(port),
-            *extra,
-        ],
+        serve_argv(cfg, port, *extra),
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,
@@ -167,3 +157,32 @@ def wait_for_dashboard(page: Any, timeout: float = 20) -> str:
         if time.monotonic() > deadline:
             raise AssertionError(f"the dashboard still says 'loading' after {timeout}s")
         time.sleep(0.05)
+
+
+async def asgi_get(app: Any, path: str, query: bytes = b"") -> tuple[int, Any]:
+    """GET through an ASGI app in-process (its exception handlers and all); (status, JSON)."""
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "headers": [],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("test", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+    }
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in messages if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return status, json.loads(body)

@@ -80,8 +80,13 @@ def test_serve_answers_with_the_real_local_model(tmp_path: Path) -> None:
         assert text.strip(), [c.model_dump(exclude_none=True) for c in chunks]
         usage = chunks[-1].usage
         assert usage is not None and usage.completion_tokens > 0
-        # llama.cpp's server sends no usage in streams, so the gateway counted it itself
+        # llama.cpp's server sends no usage in streams, so the gateway counted it itself,
+        # through the model's own chat template: the same prompt count the server reports
         assert (usage.model_extra or {})["estimated"] is True
+        same = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Say hello."}], max_tokens=1
+        )
+        assert same.usage is not None and usage.prompt_tokens == same.usage.prompt_tokens
         with urllib.request.urlopen(f"{base}/api/v1/generation?id={chunks[0].id}") as r:
             gen = json.loads(r.read())["data"]
         assert gen["provider_name"] == "local" and gen["streamed"] is True

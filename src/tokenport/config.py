@@ -191,6 +191,8 @@ class Settings(_Strict):
     # "geography" name customers' apps, key names and spend: list them only deliberately.
     public_rankings: list[RankingSection] = Field(default_factory=list)
     attempt_timeout_s: float = Field(60.0, gt=0)
+    # All of one request's attempts (to the first byte, for a stream) within this.
+    request_timeout_s: float = Field(120.0, gt=0)
     stream_idle_timeout_s: float = Field(60.0, gt=0)
     # How long the ledger writer gathers journaled records before one database batch.
     ledger_flush_interval_s: float = Field(0.05, gt=0, le=60)

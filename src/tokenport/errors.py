@@ -3,6 +3,8 @@
     TokenportError
     ├── ClientError                 the caller's fault; never retried, never falls back
     │   ├── BadRequest              400  malformed JSON, wrong types, unsupported parameter
+    │   │   ├── ParamError          400  a bad query parameter (analytics), allowed values
+    │   │   └── CostInputError      400  a bad cost input (economics), allowed values
     │   ├── Unauthorized            401  missing, unknown, revoked or expired key
     │   ├── PaymentRequired         402  not enough credit to reserve the request's maximum cost
     │   ├── Forbidden               403  admin endpoint without the admin key; model not allowed
@@ -25,7 +27,8 @@
     │   └── ProviderUnavailable     503  the model's providers are not configured (no key)
     └── ConfigError                 invalid configuration file or environment
 
-Errors map to OpenAI-shaped JSON in exactly one place: `api/errors.py`.
+Errors map to responses in exactly one place: `api/errors.py` (status, Retry-After,
+WWW-Authenticate and the body; a door renders the same message in its own API's shape).
 """
 
 from __future__ import annotations
@@ -36,9 +39,16 @@ from tokenport.values import Attempt
 
 
 class TokenportError(Exception):
+    """Every error carries what the one boundary (`api/errors.py`) needs to answer it:
+    status, OpenAI-style type and code, and where it helps the client, the parameter at
+    fault with its allowed values and an authentication challenge."""
+
     status: int = 500
     code: str = "internal_error"
     type: str = "api_error"
+    param: str | None = None
+    allowed: tuple[str, ...] | None = None
+    challenge: str | None = None  # a WWW-Authenticate value (401 only)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -49,20 +59,30 @@ class ClientError(TokenportError):
     status = 400
     type = "invalid_request_error"
 
+    def __init__(
+        self,
+        message: str,
+        param: str | None = None,
+        allowed: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.param = param
+        self.allowed = tuple(allowed) if allowed is not None else None
+
 
 class BadRequest(ClientError):
     status = 400
     code = "invalid_request"
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
 
 
 class Unauthorized(ClientError):
     status = 401
     code = "invalid_api_key"
     type = "authentication_error"
+
+    def __init__(self, message: str, challenge: str | None = None) -> None:
+        super().__init__(message)
+        self.challenge = challenge
 
 
 class PaymentRequired(ClientError):

@@ -1,9 +1,9 @@
 """The request pipeline between the API edge and the providers.
 
-plan routes -> try them in order (one short fallback loop shared by the streamed and the
-non-streamed path) -> settle usage and cost -> append the ledger record. The record is
-made durable before the answer's last bytes leave, so an answer a client saw is never
-missing from the ledger.
+routes (from `routing.router`) -> try them in order (one short fallback loop shared by the
+streamed, non-streamed and embeddings paths, under one deadline) -> settle usage and cost ->
+append the ledger record. The record is made durable before the answer's last bytes leave,
+so an answer a client saw is never missing from the ledger.
 """
 
 from __future__ import annotations
@@ -15,19 +15,18 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from tokenport.catalog.model import ModelEntry
 from tokenport.errors import (
     AllProvidersFailed,
     TokenportError,
     UpstreamError,
     UpstreamProtocolError,
+    UpstreamTimeout,
 )
 from tokenport.ledger.record import KeyHold, LedgerRecord
 from tokenport.ledger.signals import RequestSignals
 from tokenport.pricing import cost_usd
-from tokenport.providers.base import Provider, ProviderState
+from tokenport.providers.base import Provider
 from tokenport.providers.deployments import EnergyRate
-from tokenport.routing.candidates import plan
 from tokenport.routing.health import Health
 from tokenport.tokens import TokenCounter
 from tokenport.values import (
@@ -97,14 +96,6 @@ class Embedded:
     cost: float
 
 
-def _none(name: str) -> list[ModelEntry]:
-    return []
-
-
-def _no_suggestions(name: str) -> list[str]:
-    return []
-
-
 @dataclass(slots=True)
 class OpenStream:
     """A stream whose first chunk has arrived; from here on there is no fallback."""
@@ -129,55 +120,82 @@ class StreamEnd:
 
 @dataclass
 class Gateway:
-    resolve: Callable[[str], list[ModelEntry]]
-    suggest: Callable[[str], list[str]]
+    """Tries a request's routes in order and settles what the answer cost.
+
+    Routing (which routes, in what order) is `routing.router.Router`'s; the gateway gets
+    the routes. Every outcome goes through `_settle` (answered, streamed, embedded) or
+    `_failed` (no route answered; the client went away before one did), so each request
+    gets exactly one ledger record and one settlement of its reservation.
+    """
+
     providers: Mapping[str, Provider]
-    states: Mapping[str, ProviderState]
     health: Health
     ledger: LedgerSink
     counter: TokenCounter
     attempt_timeout_s: float = 60.0
     stream_idle_timeout_s: float = 60.0
+    # One deadline for all of a request's attempts (to its first byte, for a stream): a
+    # fallback chain of slow failures cannot keep a client waiting attempts x timeout.
+    request_timeout_s: float = 120.0
     energy: Mapping[str, EnergyRate] = field(default_factory=dict)
-    interactive_max_rtt_ms: float | None = None
-    tolerant_apps: tuple[str, ...] = ()
-    # The embedding models' catalog (chat and embedding routes never mix).
-    resolve_embedding: Callable[[str], list[ModelEntry]] = _none
-    suggest_embedding: Callable[[str], list[str]] = _no_suggestions
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def latency_budget(self, request: ChatRequest, app: str | None) -> float | None:
-        """Round-trip budget: interactive work stays near; tolerant work may go far."""
-        prefs = request.provider
-        if prefs is not None and prefs.max_rtt_ms is not None:
-            return prefs.max_rtt_ms
-        if prefs is not None and prefs.latency == "tolerant":
-            return None
-        if app and any(t in app.lower() for t in self.tolerant_apps):
-            return None
-        return self.interactive_max_rtt_ms
+    # -- the three ways in ---------------------------------------------------------------
 
-    def routes_for(self, request: ChatRequest, app: str | None = None) -> list[Route]:
-        budget = self.latency_budget(request, app)
-        return plan(request, self.resolve, self.suggest, self.states, self.health, budget)
-
-    def embedding_routes_for(self, routing: ChatRequest, app: str | None = None) -> list[Route]:
-        budget = self.latency_budget(routing, app)
-        return plan(
-            routing,
-            self.resolve_embedding,
-            self.suggest_embedding,
-            self.states,
-            self.health,
-            budget,
+    async def complete(
+        self, request: ChatRequest, ctx: RequestContext, routes: list[Route]
+    ) -> Served:
+        attempts: list[Attempt] = []
+        route, resp = await self._attempts(
+            request,
+            ctx,
+            routes,
+            attempts,
+            lambda p, r, timeout: p.chat(request, r, timeout),
+            stream=False,
         )
+        resp.id, resp.model = ctx.gen_id, route.model_id
+        latency = ctx.elapsed_ms()
+        usage, cost = await self._settle(
+            request,
+            ctx,
+            route,
+            resp.usage,
+            _response_text(resp),
+            attempts=attempts,
+            latency_ms=latency,
+            ttft_ms=latency,
+            finish=resp.choices[0].finish_reason if resp.choices else None,
+            stream=False,
+        )
+        return Served(route, resp, usage, cost)
+
+    async def open_stream(
+        self, request: ChatRequest, ctx: RequestContext, routes: list[Route]
+    ) -> OpenStream:
+        """Try the routes until one streams its first chunk; failures up to here fall back."""
+        attempts: list[Attempt] = []
+
+        async def start(
+            p: Provider, r: Route, timeout: float
+        ) -> tuple[Chunk, AsyncIterator[Chunk]]:
+            it = aiter(p.stream_chat(request, r, min(timeout, self.stream_idle_timeout_s)))
+            try:
+                return await anext(it), it
+            except StopAsyncIteration as exc:
+                raise UpstreamProtocolError(r.provider, "stream ended before any chunk") from exc
+
+        route, (first, rest) = await self._attempts(
+            request, ctx, routes, attempts, start, stream=True
+        )
+        return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms())
 
     async def embed(
         self,
         request: EmbeddingRequest,
         routing: ChatRequest,
         ctx: RequestContext,
-        routes: list[Route] | None = None,
+        routes: list[Route],
     ) -> Embedded:
         """Embeddings through the same fallback loop, ledger and settlement as chat.
 
@@ -185,127 +203,28 @@ class Gateway:
         provider preferences and the input as one user turn (for token estimates).
         """
         attempts: list[Attempt] = []
-        try:
-            routes = routes or self.embedding_routes_for(routing, ctx.app)
-            route, resp = await self._first_success(
-                routes, lambda p, r: p.embed(request, r, self.attempt_timeout_s), attempts
-            )
-        except TokenportError as exc:
-            await self.ledger.append(_error_record(routing, ctx, attempts, exc, stream=False))
-            await ctx.done(0.0, 0)
-            raise
-        except asyncio.CancelledError:
-            self._spawn(ctx.done(0.0, 0))
-            raise
-        usage = resp.usage or await self._estimate(routing, "")
-        cost = cost_usd(usage, route.pricing)
-        latency = ctx.elapsed_ms()
-        self.health.record_success(route.provider, route.model_id, latency, 0, latency / 1000.0)
-        await self.ledger.append(
-            self._metered(
-                _ok_record(
-                    routing,
-                    ctx,
-                    route,
-                    usage,
-                    cost,
-                    attempts=attempts,
-                    latency_ms=latency,
-                    ttft_ms=latency,
-                    finish=None,
-                    stream=False,
-                )
-            )
+        route, resp = await self._attempts(
+            routing,
+            ctx,
+            routes,
+            attempts,
+            lambda p, r, timeout: p.embed(request, r, timeout),
+            stream=False,
         )
-        await ctx.done(cost, usage.total_tokens)
+        latency = ctx.elapsed_ms()
+        usage, cost = await self._settle(
+            routing,
+            ctx,
+            route,
+            resp.usage,
+            "",
+            attempts=attempts,
+            latency_ms=latency,
+            ttft_ms=latency,
+            finish=None,
+            stream=False,
+        )
         return Embedded(route, resp, usage, cost)
-
-    async def _first_success(
-        self,
-        routes: list[Route],
-        start: Callable[[Provider, Route], Awaitable[T]],
-        attempts: list[Attempt],
-    ) -> tuple[Route, T]:
-        last: UpstreamError | None = None
-        for route in routes:
-            t0 = time.perf_counter()
-            try:
-                result = await start(self.providers[route.provider], route)
-            except UpstreamError as exc:
-                attempts.append(_failed_attempt(route, t0, exc))
-                self.health.record_failure(route.provider, route.model_id, exc.retry_after)
-                last = exc
-                if not exc.retryable:
-                    raise
-                continue
-            attempts.append(Attempt(route.provider, route.upstream_model, "ok", _ms(t0)))
-            return route, result
-        raise AllProvidersFailed(attempts, last)
-
-    async def complete(
-        self, request: ChatRequest, ctx: RequestContext, routes: list[Route] | None = None
-    ) -> Served:
-        attempts: list[Attempt] = []
-        try:
-            routes = routes or self.routes_for(request, ctx.app)
-            route, resp = await self._first_success(
-                routes, lambda p, r: p.chat(request, r, self.attempt_timeout_s), attempts
-            )
-        except TokenportError as exc:
-            await self.ledger.append(_error_record(request, ctx, attempts, exc, stream=False))
-            await ctx.done(0.0, 0)
-            raise
-        except asyncio.CancelledError:
-            self._spawn(ctx.done(0.0, 0))  # release the reservation of an abandoned request
-            raise
-        usage = resp.usage or await self._estimate(request, _response_text(resp))
-        cost = cost_usd(usage, route.pricing)
-        latency = ctx.elapsed_ms()
-        self.health.record_success(
-            route.provider, route.model_id, latency, usage.completion_tokens, latency / 1000.0
-        )
-        resp.id, resp.model = ctx.gen_id, route.model_id
-        finish = resp.choices[0].finish_reason if resp.choices else None
-        await self.ledger.append(
-            self._metered(
-                _ok_record(
-                    request,
-                    ctx,
-                    route,
-                    usage,
-                    cost,
-                    attempts=attempts,
-                    latency_ms=latency,
-                    ttft_ms=latency,
-                    finish=finish,
-                    stream=False,
-                )
-            )
-        )
-        await ctx.done(cost, usage.total_tokens)
-        return Served(route, resp, usage, cost)
-
-    async def open_stream(
-        self, request: ChatRequest, ctx: RequestContext, routes: list[Route] | None = None
-    ) -> OpenStream:
-        """Route and wait for the first chunk; failures up to here fall back."""
-        attempts: list[Attempt] = []
-
-        async def start(p: Provider, r: Route) -> tuple[Chunk, AsyncIterator[Chunk]]:
-            it = aiter(p.stream_chat(request, r, self.stream_idle_timeout_s))
-            try:
-                return await anext(it), it
-            except StopAsyncIteration as exc:
-                raise UpstreamProtocolError(r.provider, "stream ended before any chunk") from exc
-
-        try:
-            routes = routes or self.routes_for(request, ctx.app)
-            route, (first, rest) = await self._first_success(routes, start, attempts)
-        except TokenportError as exc:
-            await self.ledger.append(_error_record(request, ctx, attempts, exc, stream=True))
-            await ctx.done(0.0, 0)
-            raise
-        return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms())
 
     async def relay(
         self, s: OpenStream, emit: Callable[[Chunk], bytes], end: Callable[[StreamEnd], bytes]
@@ -337,16 +256,118 @@ class Gateway:
             self.health.record_failure(s.route.provider, s.route.model_id, exc.retry_after)
         except (asyncio.CancelledError, GeneratorExit):
             # The client went away mid-stream; record it without blocking the cancellation.
-            self._spawn(
-                self._finish_stream(
-                    s, usage, text, finish, _Disconnected("client disconnected mid-stream")
-                )
-            )
+            gone = ClientDisconnected("client disconnected mid-stream")
+            self._spawn(self._settle_stream(s, usage, text, finish, gone))
             raise
-        settled = await self._finish_stream(s, usage, text, finish, error)
+        settled = await self._settle_stream(s, usage, text, finish, error)
         yield end(settled)
 
-    async def _finish_stream(
+    # -- the fallback loop ---------------------------------------------------------------
+
+    async def _attempts(
+        self,
+        request: ChatRequest,
+        ctx: RequestContext,
+        routes: list[Route],
+        attempts: list[Attempt],
+        start: Callable[[Provider, Route, float], Awaitable[T]],
+        *,
+        stream: bool,
+    ) -> tuple[Route, T]:
+        """The first route that answers. A failure here, or a client gone before any route
+        answered, is recorded and its reservation given back before the error goes on."""
+        try:
+            return await self._first_success(routes, start, attempts, ctx)
+        except TokenportError as exc:
+            await self._failed(request, ctx, attempts, exc, stream=stream)
+            raise
+        except asyncio.CancelledError:
+            gone = ClientDisconnected("client disconnected before the answer started")
+            self._spawn(self._failed(request, ctx, attempts, gone, stream=stream))
+            raise
+
+    async def _first_success(
+        self,
+        routes: list[Route],
+        start: Callable[[Provider, Route, float], Awaitable[T]],
+        attempts: list[Attempt],
+        ctx: RequestContext,
+    ) -> tuple[Route, T]:
+        deadline = ctx.started + self.request_timeout_s
+        last: TokenportError | None = None
+        for route in routes:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                last = UpstreamTimeout(
+                    route.provider,
+                    f"the request's deadline of {self.request_timeout_s:g}s passed before "
+                    "this route could be tried",
+                )
+                break
+            t0 = time.perf_counter()
+            try:
+                result = await start(
+                    self.providers[route.provider], route, min(self.attempt_timeout_s, left)
+                )
+            except UpstreamError as exc:
+                attempts.append(_failed_attempt(route, t0, exc))
+                self.health.record_failure(route.provider, route.model_id, exc.retry_after)
+                last = exc
+                if not exc.retryable:
+                    raise
+                continue
+            attempts.append(Attempt(route.provider, route.upstream_model, "ok", _ms(t0)))
+            return route, result
+        raise AllProvidersFailed(attempts, last)
+
+    # -- settling ------------------------------------------------------------------------
+
+    async def _settle(
+        self,
+        request: ChatRequest,
+        ctx: RequestContext,
+        route: Route,
+        usage: Usage | None,
+        completion: str,
+        *,
+        attempts: list[Attempt],
+        latency_ms: float,
+        ttft_ms: float,
+        finish: str | None,
+        stream: bool,
+        error: TokenportError | None = None,
+    ) -> tuple[Usage, float]:
+        """The one way an answer is settled: usage (counted when the upstream gave none),
+        cost at the serving route's price, route health, one ledger record made durable,
+        then the reservation settled to the actual cost."""
+        if usage is None:
+            usage = await self._estimate(request, completion)
+        cost = cost_usd(usage, route.pricing)
+        record = _ok_record(
+            request,
+            ctx,
+            route,
+            usage,
+            cost,
+            attempts=attempts,
+            latency_ms=latency_ms,
+            ttft_ms=ttft_ms,
+            finish=finish,
+            stream=stream,
+        )
+        if error is not None:
+            record.status, record.error_class = "error", type(error).__name__
+            record.http_status = error.status if isinstance(error, ClientDisconnected) else 502
+        else:
+            gen_s = max(1e-6, (latency_ms - ttft_ms) / 1000.0) if stream else latency_ms / 1000
+            self.health.record_success(
+                route.provider, route.model_id, ttft_ms, usage.completion_tokens, gen_s
+            )
+        await self.ledger.append(self._metered(record))
+        await ctx.done(cost, usage.total_tokens)
+        return usage, cost
+
+    async def _settle_stream(
         self,
         s: OpenStream,
         usage: Usage | None,
@@ -354,36 +375,32 @@ class Gateway:
         finish: str | None,
         error: TokenportError | None,
     ) -> StreamEnd:
-        if usage is None:
-            usage = await self._estimate(s.request, "".join(text))
-        cost = cost_usd(usage, s.route.pricing)
-        latency = s.ctx.elapsed_ms()
-        record = _ok_record(
+        usage, cost = await self._settle(
             s.request,
             s.ctx,
             s.route,
             usage,
-            cost,
+            "".join(text),
             attempts=s.attempts,
-            latency_ms=latency,
+            latency_ms=s.ctx.elapsed_ms(),
             ttft_ms=s.ttft_ms,
             finish=finish,
             stream=True,
+            error=error,
         )
-        if error is not None:
-            record.status, record.error_class, record.http_status = (
-                "error",
-                type(error).__name__,
-                502,
-            )
-        else:
-            gen_s = max(1e-6, (latency - s.ttft_ms) / 1000.0)
-            self.health.record_success(
-                s.route.provider, s.route.model_id, s.ttft_ms, usage.completion_tokens, gen_s
-            )
-        await self.ledger.append(self._metered(record))
-        await s.ctx.done(cost, usage.total_tokens)
         return StreamEnd(usage, cost, error)
+
+    async def _failed(
+        self,
+        request: ChatRequest,
+        ctx: RequestContext,
+        attempts: list[Attempt],
+        exc: TokenportError,
+        *,
+        stream: bool,
+    ) -> None:
+        await self.ledger.append(_error_record(request, ctx, attempts, exc, stream=stream))
+        await ctx.done(0.0, 0)
 
     def _metered(self, record: LedgerRecord) -> LedgerRecord:
         """Add energy and region for requests a self-hosted deployment served."""
@@ -405,7 +422,7 @@ class Gateway:
             try:
                 await coro
             except Exception:
-                log.exception("recording an interrupted stream failed")
+                log.exception("recording an interrupted request failed")
 
         task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)
@@ -421,7 +438,10 @@ class Gateway:
             await provider.aclose()
 
 
-class _Disconnected(TokenportError):
+class ClientDisconnected(TokenportError):
+    """The client went away before its answer was whole (recorded as HTTP 499)."""
+
+    status = 499
     code = "client_disconnected"
 
 

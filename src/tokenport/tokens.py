@@ -40,6 +40,7 @@ class TokenCounter:
     def __init__(self, gguf: Path | None = None) -> None:
         self._gguf = gguf if gguf is not None else bundled_gguf()
         self._model: Any = None
+        self._template: Any = None  # the GGUF's chat template, as llama.cpp's server uses it
         self._lock = threading.Lock()
         self._failed = False
 
@@ -52,6 +53,7 @@ class TokenCounter:
                     self._model = llama_cpp.Llama(
                         model_path=str(self._gguf), vocab_only=True, verbose=False
                     )
+                    self._template = _chat_template(self._model)
                 except (ImportError, OSError, ValueError, RuntimeError) as exc:
                     log.warning("tokenizer unavailable, estimating by characters: %s", exc)
                     self._failed = True
@@ -67,12 +69,42 @@ class TokenCounter:
         return len(model.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def count_messages(self, messages: list[Message]) -> int:
+        """A prompt's tokens as a chat model counts them: the messages rendered through the
+        chat template (role markers, and any default system prompt the template adds, as
+        SmolLM2's does), plus the generation prompt. Exact for the bundled local model,
+        whose llama.cpp server renders the same template; close for others."""
+        model = self._load()
+        if model is not None and self._template is not None and messages:
+            turns = [{"role": m.role, "content": message_text(m)} for m in messages]
+            try:
+                prompt = self._template(messages=turns).prompt
+            except Exception as exc:  # a template error must not fail a request
+                log.debug("chat template failed, counting per message: %s", exc)
+            else:
+                return len(model.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
         return sum(self.count(message_text(m)) + _PER_MESSAGE_OVERHEAD for m in messages)
 
     def rough_messages(self, messages: list[Message]) -> int:
         """A cheap upper-side guess for budgets on the hot path (no tokenizer call)."""
         chars = sum(len(message_text(m)) for m in messages)
         return int(chars / 3) + _PER_MESSAGE_OVERHEAD * len(messages)
+
+
+def _chat_template(model: Any) -> Any:
+    """llama-cpp-python's formatter for the model's own `tokenizer.chat_template`, or None."""
+    template = (getattr(model, "metadata", None) or {}).get("tokenizer.chat_template")
+    if not template:
+        return None
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def token(name: str) -> str:
+        token_id = model.metadata.get(f"tokenizer.ggml.{name}_token_id")
+        if token_id is None:
+            return ""
+        piece: bytes = model.detokenize([int(token_id)], special=True)
+        return piece.decode("utf-8", "replace")
+
+    return Jinja2ChatFormatter(template, eos_token=token("eos"), bos_token=token("bos"))
 
 
 def message_text(message: Message) -> str:

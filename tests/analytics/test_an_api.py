@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _an_helpers import END, HOUR, Served, fill, record
 from starlette.applications import Starlette
 
-from tokenport.analytics.api import dashboard, rankings_endpoint, routes
+from _an_helpers import END, HOUR, Served, fill, record
+from tokenport.analytics.api import routes
+from tokenport.api.errors import EXCEPTION_HANDLERS
 from tokenport.catalog.store import Catalog
 
 pytestmark = pytest.mark.timeout(60)
@@ -39,7 +40,7 @@ def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def served(ledger_url: str, catalog: Catalog) -> Iterator[Served]:
     state = _state(ledger_url, catalog)
-    server = Served(Starlette(routes=routes(lambda: state)))
+    server = Served(Starlette(routes=routes(lambda: state), exception_handlers=EXCEPTION_HANDLERS))
     yield server
     server.stop()
 
@@ -95,7 +96,7 @@ def test_bad_parameters_are_400_with_the_allowed_values(
 
 def test_empty_ledger_is_a_friendly_empty_answer(tmp_path: Path, catalog: Catalog) -> None:
     state = _state(f"sqlite:///{tmp_path / 'never-written.db'}", catalog)
-    server = Served(Starlette(routes=routes(lambda: state)))
+    server = Served(Starlette(routes=routes(lambda: state), exception_handlers=EXCEPTION_HANDLERS))
     try:
         status, body, _ = server.get("/api/v1/rankings")
     finally:
@@ -116,20 +117,3 @@ def test_dashboard_page_and_vendored_chart_js(served: Served) -> None:
     assert status == 200 and b"/api/v1/rankings" in app_js
     status, _, _ = served.get("/dashboard/static/chart.js.LICENSE.md")
     assert status == 200
-
-
-def test_single_handlers_read_app_state(ledger_url: str, catalog: Catalog) -> None:
-    from starlette.routing import Route
-
-    app = Starlette(
-        routes=[Route("/api/v1/rankings", rankings_endpoint), Route("/dashboard", dashboard)]
-    )
-    app.state.tp = _state(ledger_url, catalog)
-    server = Served(app)
-    try:
-        status, body, _ = server.get("/api/v1/rankings?by=author")
-        page, _, _ = server.get("/dashboard")
-    finally:
-        server.stop()
-    assert status == 200 and json.loads(body)["sections"]["author"]["rows"][0]["id"] == "minimax"
-    assert page == 200

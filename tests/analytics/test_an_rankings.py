@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from _an_helpers import END, row
 
-from tokenport.analytics.periods import plan
+from _an_helpers import END, row
+from tokenport.analytics.periods import period_plan
 from tokenport.analytics.rankings import Rankings, RankInput, bloc, model_info, rank
 from tokenport.analytics.source import KeyInfo
 from tokenport.catalog.store import Catalog
@@ -34,7 +34,7 @@ def _tokens(bucket: int, model: str, prompt: int, completion: int = 0, **kw: obj
 
 
 def _rankings(catalog: Catalog, data: RankInput, **kw: object) -> Rankings:
-    return rank(plan("week", "rolling", END, 3), data, catalog, KEYS, **kw)  # type: ignore[arg-type]
+    return rank(period_plan("week", "rolling", END, 3), data, catalog, KEYS, **kw)  # type: ignore[arg-type]
 
 
 def test_model_shares_growth_and_order(catalog: Catalog) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from _an_helpers import END, HOUR
 from tokenport.analytics import rollups
-from tokenport.analytics.periods import plan
+from tokenport.analytics.periods import period_plan
 from tokenport.analytics.service import compute, parse_query
 from tokenport.analytics.source import RollupSource
 from tokenport.catalog.store import Catalog
@@ -57,7 +57,7 @@ def test_source_reads_period_sums(db_url: str, catalog: Catalog) -> None:
     source = RollupSource(db_url)
     try:
         assert source.latest_hour() is not None
-        p = plan("week", "rolling", END, 2)
+        p = period_plan("week", "rolling", END, 2)
         rows = source.by_period("model", p.periods)
         assert {r.bucket for r in rows} == {0, 1}
         assert sum(r.requests for r in rows) == 1_500
@@ -75,5 +75,5 @@ def test_a_missing_sqlite_file_is_an_empty_ledger(tmp_path: object) -> None:
     path = f"{tmp_path}/nothing-here.db"
     source = RollupSource(f"sqlite:///{path}")
     assert source.latest_hour() is None
-    assert source.by_period("app", plan("day", "rolling", END, 2).periods) == []
+    assert source.by_period("app", period_plan("day", "rolling", END, 2).periods) == []
     assert not __import__("os").path.exists(path)  # reading never creates the file

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _an_helpers import DAY, HOUR, fill, record
 
+from _an_helpers import DAY, HOUR, fill, record
 from tokenport.analytics.periods import parse_time
 from tokenport.analytics.service import ParamError, compute, parse_query, resolve_end
 from tokenport.analytics.source import RollupSource

@@ -385,5 +385,5 @@ def test_client_disconnect_mid_stream_is_recorded_and_stops_upstream(
             break
         time.sleep(0.1)
     assert gen, "the cut-short stream was never recorded"
-    assert gen["status"] == "error" and gen["error_class"] == "_Disconnected"
+    assert gen["status"] == "error" and gen["error_class"] == "ClientDisconnected"
     assert 0 < gen["tokens_completion"] < 40  # priced for what was generated before the cut

@@ -1,4 +1,4 @@
-"""`GET /api/v1/economics`: called directly with a built Request, and once over real HTTP
+"""`GET /api/v1/economics`: through the routes an app mounts (in-process), and once over real HTTP
 (httpx, which starlette's TestClient needs, is not installed here)."""
 
 from __future__ import annotations
@@ -15,31 +15,20 @@ from urllib.parse import urlencode
 import pytest
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.routing import Route
 
-from tokenport.economics.api import economics_endpoint
-from tokenport.economics.settings import Economics
+from _helpers import asgi_get
+from tokenport.api.errors import EXCEPTION_HANDLERS
+from tokenport.economics.api import routes
+from tokenport.economics.settings import Economics, default_economics
 
 
 def _app(economics: Economics | None = None) -> Starlette:
-    app = Starlette(routes=[Route("/api/v1/economics", economics_endpoint)])
-    if economics is not None:
-        app.state.economics = economics
-    return app
+    econ = economics or default_economics()
+    return Starlette(routes=routes(lambda: econ), exception_handlers=EXCEPTION_HANDLERS)
 
 
 async def _get(params: dict[str, str], app: Starlette | None = None) -> tuple[int, Any]:
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/api/v1/economics",
-        "query_string": urlencode(params).encode(),
-        "headers": [],
-        "app": app or _app(),
-    }
-    response = await economics_endpoint(Request(scope))
-    return response.status_code, json.loads(bytes(response.body))
+    return await asgi_get(app or _app(), "/api/v1/economics", urlencode(params).encode())
 
 
 async def test_one_deployment() -> None:

@@ -12,7 +12,7 @@ from tokenport.economics.costmodel import (
     marginal_cost_per_mtok,
 )
 from tokenport.economics.errors import CostInputError
-from tokenport.errors import ConfigError
+from tokenport.errors import BadRequest
 
 # data/ml_energy_llm.csv, meta-llama/Llama-3.1-70B-Instruct, lm-arena-chat, 4xH100:
 #   max_num_seqs 128: avg_batch_size 127.61, energy_per_token_j 0.5634, output_tokens_per_s 3876.3
@@ -142,7 +142,8 @@ def test_bad_inputs_name_the_field(changes: dict[str, object], field: str) -> No
     with pytest.raises(CostInputError) as err:
         marginal_cost_per_mtok(Deployment(**{**base, **changes}))  # type: ignore[arg-type]
     assert err.value.field == field
-    assert isinstance(err.value, ConfigError)
+    # A client's bad input is a 400, not a configuration (500) error (issue 14, section 3).
+    assert isinstance(err.value, BadRequest) and err.value.status == 400
     assert str(err.value).startswith(f"{field}:")
 
 

@@ -18,6 +18,7 @@ import pytest
 from _an_helpers import Served
 from _helpers import missing, require_module, wait_for_dashboard
 from tokenport.analytics.api import routes
+from tokenport.api.errors import EXCEPTION_HANDLERS
 from tokenport.catalog.store import Catalog
 from tokenport.db import Database
 from tokenport.lab import scenario, simulate
@@ -144,7 +145,7 @@ def test_empty_dashboard_in_headless_chromium(tmp_path: Path, catalog: Catalog) 
     state = types.SimpleNamespace(
         settings=types.SimpleNamespace(ledger_url=lambda: url), catalog=catalog
     )
-    server = Served(Starlette(routes=routes(lambda: state)))
+    server = Served(Starlette(routes=routes(lambda: state), exception_handlers=EXCEPTION_HANDLERS))
     try:
         with sync_api.sync_playwright() as p:  # type: ignore[attr-defined]
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -83,7 +83,9 @@ def test_a_swept_hold_is_charged_without_taking_other_reservations(
     dead = KeyStore(keys.url)
     assert dead.reserve(key_id, RESERVED)
     assert keys.reserve(key_id, 7)  # a live request's reservation
-    keys._run(f"UPDATE key_holders SET seen_at = 0 WHERE holder = {keys.q.param}", (dead.holder,))
+    keys._run(
+        f"UPDATE key_holders SET seen_at = 0 WHERE holder = {keys.key_sql.param}", (dead.holder,)
+    )
     assert keys.sweep(60.0) == 1  # the dead holder's reservation is given back
     rec = _record(3, dead, key_id)
     assert store.insert_batch([rec]) == 1  # its journal, replayed
@@ -142,8 +144,9 @@ def test_the_sweep_prunes_week_old_gateway_charges_only(
     for i in range(2):
         assert keys.reserve(key_id, RESERVED)
         assert keys.settle(key_id, RESERVED, 10, f"gen-cancelled-{i}")  # never recorded
+    p = keys.key_sql.param
     keys._run(
-        f"UPDATE key_settlements SET settled_at = {keys.q.param} WHERE id = {keys.q.param}",
+        f"UPDATE key_settlements SET settled_at = {p} WHERE id = {p}",
         (time.time() - MARKER_TTL_S - 60, "gen-cancelled-0"),
     )
     keys.sweep(60.0)

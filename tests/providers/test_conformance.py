@@ -36,21 +36,10 @@ from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.providers.base import Provider
 from tokenport.values import Chunk, Usage
 
-try:
-    import tokenport.providers.openai_compat  # noqa: F401
-
-    _MISSING = ""
-except ImportError as exc:
-    _MISSING = f"tokenport.providers.openai_compat is missing: {exc}"
-
 pytestmark = pytest.mark.timeout(10)
 
 ADAPTERS = [
-    pytest.param(
-        "openai_compat",
-        id="openai_compat",
-        marks=pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "-"),
-    ),
+    pytest.param("openai_compat", id="openai_compat"),
     pytest.param("anthropic", id="anthropic"),
 ]
 

@@ -69,8 +69,8 @@ def test_concurrent_reservations_never_pass_the_limit(db_url: str) -> None:
 
 def _held(store: KeyStore, key_id: str) -> int:
     rows, _ = store._run(
-        f"SELECT reserved_nano FROM key_holds WHERE holder = {store.q.param} AND key_id = "
-        f"{store.q.param}",
+        f"SELECT reserved_nano FROM key_holds WHERE holder = {store.key_sql.param} AND key_id = "
+        f"{store.key_sql.param}",
         (store.holder, key_id),
     )
     return int(rows[0][0]) if rows else 0
@@ -78,8 +78,9 @@ def _held(store: KeyStore, key_id: str) -> int:
 
 def _age(store: KeyStore, holder: str, seconds: float) -> None:
     """Make `holder` look silent for `seconds` (as if its process died that long ago)."""
+    p = store.key_sql.param
     store._run(
-        f"UPDATE key_holders SET seen_at = {store.q.param} WHERE holder = {store.q.param}",
+        f"UPDATE key_holders SET seen_at = {p} WHERE holder = {p}",
         (time.time() - seconds, holder),
     )
 

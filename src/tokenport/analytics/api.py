@@ -4,8 +4,8 @@ The app mounts `routes(get_state)`; `get_state()` returns the gateway's `State` 
 `.settings.ledger_url()` and `.catalog`). Reads are blocking database calls, so they run in a
 worker thread. A bad parameter is a 400 naming it and listing the allowed values.
 
-Who may read what is `security/access.py`'s rule, found on `app.state.access` (an app that
-sets none, such as a test harness, is open). Without a key where keys are required, the
+Who may read what is `security/access.py`'s rule, the state's `access` (a state without
+one, such as a test harness's, is open). Without a key where keys are required, the
 answer is a 401 with a Basic challenge, so a browser asks for the key (as the password)
 and then sends it with the dashboard's own API calls. Sections the caller may not read are
 left out, or refused with 403 when asked for by name. The page and its files carry a
@@ -26,10 +26,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenport.analytics.service import ParamError, Query, compute, parse_query
+from tokenport.analytics.service import Query, compute, parse_query
 from tokenport.analytics.source import RollupSource
 from tokenport.catalog.store import Catalog
-from tokenport.errors import ServiceUnavailable, Unauthorized
+from tokenport.errors import Forbidden, Unauthorized
 from tokenport.security.access import BASIC_CHALLENGE, Access
 
 HERE = Path(__file__).parent
@@ -66,12 +66,6 @@ class SecureHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def _error(status: int, message: str, kind: str, code: str, **extra: object) -> Response:
-    body = {"error": {"message": message, "type": kind, "code": code, **extra}}
-    headers = {"WWW-Authenticate": BASIC_CHALLENGE} if status == 401 else None
-    return Response(_encoder.encode(body), status_code=status, media_type=_JSON, headers=headers)
-
-
 class _Settings(Protocol):
     def ledger_url(self) -> str: ...
 
@@ -98,30 +92,23 @@ class Analytics:
         return self._source
 
     async def rankings(self, request: Request) -> Response:
-        try:
-            query = parse_query(request.query_params)
-        except ParamError as exc:
-            return Response(_encoder.encode(exc.payload()), status_code=400, media_type=_JSON)
-        access = _access(request)
+        # Errors (a bad parameter, no key, a section refused, the database down) are raised
+        # and answered at the one boundary, api/errors.py.
+        query = parse_query(request.query_params)
+        access = _access(self._get_state())
         limited = False
         if access is not None:
             allowed = await _allowed(access, request, query)
-            if isinstance(allowed, Response):
-                return allowed
             limited = allowed != query.by
             query = msgspec.structs.replace(query, by=allowed)
         catalog = self._get_state().catalog
-        try:
-            result = await run_in_threadpool(compute, query, self.source(), catalog)
-        except ServiceUnavailable as exc:
-            body = {"error": {"message": exc.message, "type": exc.type, "code": exc.code}}
-            return Response(_encoder.encode(body), status_code=503, media_type=_JSON)
+        result = await run_in_threadpool(compute, query, self.source(), catalog)
         # Sections were left out for this caller: the dashboard then offers to sign in.
         headers = {"X-Tokenport-Limited": "1"} if limited else None
         return Response(_encoder.encode(result), media_type=_JSON, headers=headers)
 
     async def dashboard(self, request: Request) -> Response:
-        access = _access(request)
+        access = _access(self._get_state())
         if access is not None:
             # ?login=1 asks the browser for a key even where public sections would show
             # without one: the way in to the full view.
@@ -149,29 +136,27 @@ _KEY_NEEDED = (
 )
 
 
-def _access(request: Request) -> Access | None:
-    found = getattr(request.app.state, "access", None)
+def _access(state: StateLike) -> Access | None:
+    found = getattr(state, "access", None)
     return found if isinstance(found, Access) else None
 
 
-async def _allowed(access: Access, request: Request, query: Query) -> tuple[str, ...] | Response:
-    """The sections of `query` the caller may read, or the 401/403 to answer instead."""
+async def _allowed(access: Access, request: Request, query: Query) -> tuple[str, ...]:
+    """The sections of `query` the caller may read; 401 (asking a browser for the key) or
+    403 (naming the public sections) instead."""
     try:
         viewer = await access.viewer(request.headers.get("authorization"), public=True)
     except Unauthorized as exc:
-        return _error(401, exc.message, exc.type, exc.code)
+        raise Unauthorized(exc.message, challenge=BASIC_CHALLENGE) from exc
     allowed = access.rankings_sections(viewer, query.by)
     named = bool(request.query_params.get("by", "").strip())
     denied = [s for s in query.by if s not in allowed]
     if denied and (named or not allowed):
         public = sorted(access.public_rankings)
-        return _error(
-            403,
+        raise Forbidden(
             f"This caller may not read the {', '.join(denied)} rankings. "
             f"Public sections: {', '.join(public) or 'none'}; the admin key reads all. "
             "A key's own usage and spend: GET /api/v1/key.",
-            "permission_error",
-            "forbidden",
             param="by",
             allowed=public,
         )
@@ -190,22 +175,3 @@ def routes(get_state: Callable[[], StateLike]) -> list[BaseRoute]:
         Mount("/dashboard/static", static, name="analytics-static"),
         Mount("/dashboard/app", app_files, name="analytics-app"),
     ]
-
-
-def _from_request(request: Request) -> Analytics:
-    state = request.app.state
-    found = getattr(state, "analytics", None)
-    if not isinstance(found, Analytics):
-        found = Analytics(lambda: request.app.state.tp)
-        state.analytics = found
-    return found
-
-
-async def rankings_endpoint(request: Request) -> Response:
-    """`GET /api/v1/rankings` for an app that mounts single handlers (reads `app.state.tp`)."""
-    return await _from_request(request).rankings(request)
-
-
-async def dashboard(request: Request) -> Response:
-    """`GET /dashboard` for an app that mounts single handlers."""
-    return await _from_request(request).dashboard(request)

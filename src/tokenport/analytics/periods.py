@@ -35,7 +35,7 @@ class Period(msgspec.Struct, frozen=True):
     label: str
 
 
-class Plan(msgspec.Struct, frozen=True):
+class PeriodPlan(msgspec.Struct, frozen=True):
     """The periods to aggregate, oldest first; the last is the ranked window.
 
     `compare` is the range growth is measured against: the previous period, or for a partial
@@ -60,15 +60,15 @@ def ceil_hour(ts: float) -> int:
     return -(-int(ts) // HOUR) * HOUR
 
 
-def plan(window: Window, mode: Mode, end: float, count: int) -> Plan:
+def period_plan(window: Window, mode: Mode, end: float, count: int) -> PeriodPlan:
     """`count` periods ending with the window that ends at `end` (at least one)."""
     count = max(1, count)
     until = ceil_hour(end)
     if mode == "rolling":
         periods = _rolling(window, until, count)
-        return Plan(window, mode, periods, periods[-2] if count > 1 else None)
+        return PeriodPlan(window, mode, periods, periods[-2] if count > 1 else None)
     periods = _calendar(window, until, count)
-    return Plan(window, mode, periods, _to_date(window, periods) if count > 1 else None)
+    return PeriodPlan(window, mode, periods, _to_date(window, periods) if count > 1 else None)
 
 
 def _rolling(window: Window, until: int, count: int) -> tuple[Period, ...]:

@@ -17,7 +17,7 @@ from typing import Literal, get_args, overload
 
 import msgspec
 
-from tokenport.analytics.periods import Period, Plan, iso
+from tokenport.analytics.periods import Period, PeriodPlan, iso
 from tokenport.analytics.source import KeyInfo
 from tokenport.catalog.authors import UNKNOWN_COUNTRY, author_of, default_authors, last_segment
 from tokenport.catalog.store import Catalog
@@ -142,7 +142,7 @@ def model_info(model_served: str, catalog: Catalog) -> ModelInfo:
 
 
 def rank(
-    plan: Plan,
+    plan: PeriodPlan,
     data: RankInput,
     catalog: Catalog,
     keys: Mapping[str, KeyInfo],
@@ -196,7 +196,7 @@ _NO_KEY = KeyInfo("")
 
 @dataclass(slots=True)
 class _Ctx:
-    plan: Plan
+    plan: PeriodPlan
     limit: int
     span: int
 

@@ -19,14 +19,15 @@ from tokenport.analytics.periods import (
     WINDOWS,
     Mode,
     Period,
-    Plan,
+    PeriodPlan,
     Window,
     parse_time,
-    plan,
+    period_plan,
 )
 from tokenport.analytics.rankings import DIMENSIONS, Rankings, RankInput, rank
 from tokenport.analytics.source import RollupSource, SourceDimension
 from tokenport.catalog.store import Catalog
+from tokenport.errors import BadRequest
 from tokenport.ledger.store import UsageRow
 
 PARAMS = ("window", "mode", "by", "end", "periods", "limit", "span")
@@ -34,25 +35,13 @@ END_WORDS = ("auto", "now", "latest")
 _BOUNDS = {"periods": (2, 52), "limit": (1, 100), "span": (1, 51)}
 
 
-class ParamError(ValueError):
+class ParamError(BadRequest):
     """A bad query parameter; `allowed` lists the valid values where the set is closed."""
 
-    def __init__(self, param: str, message: str, allowed: tuple[str, ...] | None = None) -> None:
-        super().__init__(message)
-        self.param = param
-        self.message = message
-        self.allowed = list(allowed) if allowed is not None else None
+    code = "invalid_parameter"
 
-    def payload(self) -> dict[str, object]:
-        return {
-            "error": {
-                "message": self.message,
-                "type": "invalid_request_error",
-                "code": "invalid_parameter",
-                "param": self.param,
-                "allowed": self.allowed,
-            }
-        }
+    def __init__(self, param: str, message: str, allowed: tuple[str, ...] | None = None) -> None:
+        super().__init__(message, param=param, allowed=allowed)
 
 
 class Query(msgspec.Struct, frozen=True):
@@ -131,7 +120,10 @@ def resolve_end(query: Query, source: RollupSource, now: float) -> tuple[float, 
     if latest is None:
         return now, "now"
     latest_end = float(latest + HOUR)
-    if query.end == "latest" or latest_end <= plan(query.window, query.mode, now, 1).current.since:
+    if (
+        query.end == "latest"
+        or latest_end <= period_plan(query.window, query.mode, now, 1).current.since
+    ):
         return latest_end, "latest"
     return now, "now"
 
@@ -141,7 +133,7 @@ def compute(
 ) -> Rankings:
     """Blocking: reads the database (run it in a thread from async code)."""
     end, end_source = resolve_end(query, source, time.time() if now is None else now)
-    p = plan(query.window, query.mode, end, query.periods)
+    p = period_plan(query.window, query.mode, end, query.periods)
     data = _read(source, p, query.by)
     keys = source.keys() if {"key", "geography"} & set(query.by) else {}
     return rank(
@@ -156,7 +148,7 @@ def compute(
     )
 
 
-def _read(source: RollupSource, p: Plan, sections: tuple[str, ...]) -> RankInput:
+def _read(source: RollupSource, p: PeriodPlan, sections: tuple[str, ...]) -> RankInput:
     """All the rows a ranking needs, read in parallel: every period for models and apps,
     only the window and its comparison for keys (spend and geography have no history)."""
     dims: list[SourceDimension] = ["model"]

@@ -48,10 +48,7 @@ def _json(obj: object, status: int = 200) -> Response:
     return Response(_encoder.encode(obj), status_code=status, media_type="application/json")
 
 
-async def _admin(request: Request) -> None:
-    access = getattr(request.app.state, "access", None)
-    if not isinstance(access, Access):
-        raise Forbidden("The abuse API needs the admin key.")
+async def _admin(access: Access, request: Request) -> None:
     viewer = await access.viewer(request.headers.get("authorization"))
     if viewer.role != "admin":
         raise Forbidden(
@@ -80,7 +77,7 @@ async def _body(request: Request, kind: type[msgspec.Struct]) -> msgspec.Struct:
 def routes(get_state: Callable[[], State]) -> list[Route]:
     def guarded(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
-            await _admin(request)
+            await _admin(get_state().access, request)
             return await handler(request)
 
         return wrapped
@@ -140,7 +137,7 @@ def routes(get_state: Callable[[], State]) -> list[Route]:
 
     async def page(request: Request) -> Response:
         try:
-            await _admin(request)
+            await _admin(get_state().access, request)
         except (Forbidden, Unauthorized):
             html = "<!doctype html><title>tokenport</title><p>" + _ADMIN_NEEDED + "</p>"
             headers = {"WWW-Authenticate": BASIC_CHALLENGE, **SECURITY_HEADERS}

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tokenport.api.http import json_response, read_json
 from tokenport.errors import BadRequest, Forbidden, Unauthorized
 from tokenport.security.admission import Admission, bearer
 from tokenport.security.clientip import client_ip
@@ -65,17 +66,6 @@ def key_json(k: ApiKey) -> dict[str, Any]:
     }
 
 
-def _json(obj: Any, status: int = 200) -> Response:
-    return Response(_encoder.encode(obj), status_code=status, media_type="application/json")
-
-
-async def _body(request: Request, kind: type[Any]) -> Any:
-    try:
-        return msgspec.json.decode(await request.body(), type=kind)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise BadRequest(f"Invalid request body: {exc}") from exc
-
-
 class KeyOrigin(msgspec.Struct, frozen=True):
     ip: str
     created_at: float | None  # a simulated creation time, or None for now
@@ -115,7 +105,7 @@ def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> l
         return wrapped
 
     async def create(request: Request) -> Response:
-        body: CreateKey = await _body(request, CreateKey)
+        body: CreateKey = await read_json(request, CreateKey)
         origin = key_origin(request)
         now = origin.created_at or time.time()
         expires = now + body.expires_in_days * 86400 if body.expires_in_days else None
@@ -132,19 +122,19 @@ def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> l
             created_via="POST /api/v1/keys",
             created_ip=origin.ip,
         )
-        return _json({"data": key_json(new.key), "key": new.secret}, 201)
+        return json_response({"data": key_json(new.key), "key": new.secret}, 201)
 
     async def list_keys(request: Request) -> Response:
         keys = await asyncio.to_thread(admission().keys.list)
-        return _json({"data": [key_json(k) for k in keys]})
+        return json_response({"data": [key_json(k) for k in keys]})
 
     async def revoke(request: Request) -> Response:
         key = await asyncio.to_thread(admission().keys.revoke, request.path_params["key_id"])
         admission().forget()
-        return _json({"data": key_json(key)})
+        return json_response({"data": key_json(key)})
 
     async def top_up(request: Request) -> Response:
-        body: TopUp = await _body(request, TopUp)
+        body: TopUp = await read_json(request, TopUp)
         current = await asyncio.to_thread(admission().keys.get, request.path_params["key_id"])
         if (current.limit_usd or 0.0) + body.amount > MAX_CREDIT_USD:
             raise BadRequest(
@@ -154,7 +144,7 @@ def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> l
             admission().keys.top_up, request.path_params["key_id"], body.amount
         )
         admission().forget()
-        return _json({"data": key_json(key)})
+        return json_response({"data": key_json(key)})
 
     async def current_key(request: Request) -> Response:
         adm = admission()
@@ -162,7 +152,7 @@ def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> l
         if key is None:
             raise Unauthorized("Send a tokenport key: `Authorization: Bearer tp-...`.")
         fresh = await asyncio.to_thread(adm.keys.get, key.id)
-        return _json(
+        return json_response(
             {
                 "data": {
                     "label": fresh.name,

@@ -1,11 +1,14 @@
 """The request pipeline every front door shares, as a bare ASGI endpoint: the hot path.
 
-authenticate -> read and parse (the door's format) -> aliases and `auto` -> admit (rate
-limit, credit reservation) -> the gateway (routes, fallbacks, ledger) -> render (the door's
-format). It sits in front of the Starlette app rather than inside it: Starlette's
-Request/Response objects, its middleware stack and StreamingResponse's task group cost
-about 30% of the gateway's CPU per request (measured with `bench/`). Errors go through the
-same mapping as the Starlette routes (`api/errors.py`), rendered in the door's shape.
+authenticate -> read and parse (the door's format) -> route (`routing.router`: aliases,
+`auto`, candidates) -> admit (rate limit, credit reservation) -> the gateway (fallbacks,
+ledger) -> render (the door's format).
+
+It sits in front of the Starlette app rather than inside it, and stays raw ASGI for speed:
+Starlette's Request/Response objects, its middleware stack and StreamingResponse's task
+group cost about 30% of the gateway's CPU per request (measured with `bench/`). Errors go
+through the same mapping as the Starlette routes (`api/errors.py`), rendered in the door's
+shape.
 """
 
 from __future__ import annotations
@@ -19,13 +22,12 @@ from typing import Any
 from ulid import ULID
 
 from tokenport.api.door import FrontDoor
-from tokenport.api.errors import error_message, retry_after
+from tokenport.api.errors import INTERNAL, error_headers, error_message
 from tokenport.api.state import State
 from tokenport.config import Settings
 from tokenport.errors import BadRequest, PayloadTooLarge, TokenportError
 from tokenport.gateway import RequestContext
 from tokenport.ledger.signals import RequestSignals
-from tokenport.routing.autoroute import AutoChoice, is_auto
 from tokenport.security.abuse import signals
 from tokenport.security.appname import normalize_app
 from tokenport.security.clientip import client_ip
@@ -77,7 +79,7 @@ class DoorEndpoint:
             return
         except Exception:
             log.exception("unhandled error on POST %s", scope.get("path"))
-            await self._send_error(send, TokenportError("Internal error in the gateway; logged."))
+            await self._send_error(send, INTERNAL)
 
     async def _handle(
         self, scope: Scope, headers: dict[str, str], receive: Receive, send: Send
@@ -89,10 +91,12 @@ class DoorEndpoint:
         request = call.request
         ctx = context(headers, st.settings.simulation)
         ctx.key_id = key.id if key is not None else None
-        st.aliases.apply(request, ctx)
         await door.prepare(call, ctx)
         ctx.signals = abuse_signals(st.settings, scope, headers, request)
-        choice = _auto_route(st, request, ctx) if is_auto(request.model) else None
+        decision = st.router.decide(request, ctx.app, ctx.gen_id)
+        ctx.requested_model = decision.requested
+        routes = decision.routes
+        choice = decision.auto
         extra_headers = door.headers(call) + [
             (k.lower().encode(), v.encode())
             for k, v in (choice.headers().items() if choice else ())
@@ -100,9 +104,7 @@ class DoorEndpoint:
         extra: dict[str, Any] = {}
         if choice is not None:
             extra["auto"] = choice.summary()
-        routes = None
         if key is not None:
-            routes = st.gateway.routes_for(request, ctx.app)
             reservation = await st.admission.admit(key, request, routes, ctx.gen_id)
             ctx.hold = reservation.hold
             ctx.on_done = functools.partial(st.admission.settle, reservation)
@@ -123,10 +125,8 @@ class DoorEndpoint:
             await door.finish(call, ctx, codec)
 
     async def _send_error(self, send: Send, exc: TokenportError) -> None:
-        wait = retry_after(exc)
-        extra = [(b"retry-after", str(max(1, round(wait))).encode())] if wait is not None else []
         body = self.door.error_body(exc, error_message(exc))
-        await send_json(send, exc.status, body, extra)
+        await send_json(send, exc.status, body, header_pairs(error_headers(exc)))
 
 
 async def stream(frames: AsyncGenerator[bytes, None], receive: Receive, send: Send) -> bool:
@@ -201,17 +201,8 @@ def abuse_signals(
     return signals.compute(request, headers, ip, settings.abuse.store_prompts)
 
 
-def _auto_route(st: State, request: ChatRequest, ctx: RequestContext) -> AutoChoice:
-    if st.auto is None:
-        raise BadRequest(
-            "`model: auto` needs a trained router: run `tokenport router train --data FILE "
-            "--out router.npz`, then set [auto] artifact and [auto.pools.default] in the config.",
-            param="model",
-        )
-    choice = st.auto.route(request)
-    ctx.requested_model = ctx.requested_model or choice.requested
-    st.auto.remember(ctx.gen_id, request, choice)
-    return choice
+def header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 async def send_json(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
 
 import msgspec
 
@@ -19,10 +18,11 @@ from tokenport.api.edge import (
     abuse_signals,
     api_key,
     context,
+    header_pairs,
     read_body,
     send_json,
 )
-from tokenport.api.errors import error_payload, retry_after
+from tokenport.api.errors import INTERNAL, error_headers, error_payload
 from tokenport.api.state import State
 from tokenport.errors import TokenportError
 from tokenport.values import ChatRequest, Message
@@ -44,7 +44,7 @@ class EmbeddingsEndpoint:
             await _send_error(send, exc)
         except Exception:
             log.exception("unhandled error on POST /v1/embeddings")
-            await _send_error(send, TokenportError("Internal error in the gateway; logged."))
+            await _send_error(send, INTERNAL)
 
     async def _handle(
         self, scope: Scope, headers: dict[str, str], receive: Receive, send: Send
@@ -65,12 +65,12 @@ class EmbeddingsEndpoint:
             max_tokens=1,
             door="embeddings",
         )
-        st.aliases.apply(routing, ctx)
         ctx.signals = abuse_signals(st.settings, scope, headers, routing)
+        decision = st.router.decide_embedding(routing, ctx.app)
+        ctx.requested_model = decision.requested
         request.model, request.models = routing.model, routing.models
-        routes = None
+        routes = decision.routes
         if key is not None:
-            routes = st.gateway.embedding_routes_for(routing, ctx.app)
             reservation = await st.admission.admit(key, routing, routes, ctx.gen_id)
             ctx.hold = reservation.hold
             ctx.on_done = functools.partial(st.admission.settle, reservation)
@@ -82,9 +82,5 @@ class EmbeddingsEndpoint:
 
 
 async def _send_error(send: Send, exc: TokenportError) -> None:
-    wait = retry_after(exc)
-    extra: list[tuple[bytes, bytes]] = []
-    if wait is not None:
-        extra.append((b"retry-after", str(max(1, round(wait))).encode()))
-    body: Any = error_payload(exc)
-    await send_json(send, exc.status, _encoder.encode(body), extra)
+    body = _encoder.encode(error_payload(exc))
+    await send_json(send, exc.status, body, header_pairs(error_headers(exc)))

@@ -4,6 +4,7 @@ OpenAI-shaped body (the Anthropic door renders the same message in its own shape
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import msgspec
@@ -12,7 +13,6 @@ from starlette.responses import Response
 
 from tokenport.errors import (
     AllProvidersFailed,
-    BadRequest,
     RateLimited,
     TokenportError,
     UpstreamError,
@@ -34,8 +34,10 @@ def error_payload(exc: TokenportError) -> dict[str, Any]:
         "message": error_message(exc),
         "type": exc.type,
         "code": exc.code,
-        "param": exc.param if isinstance(exc, BadRequest) else None,
+        "param": exc.param,
     }
+    if exc.allowed is not None:
+        err["allowed"] = list(exc.allowed)
     if isinstance(exc, UpstreamError):
         err["provider"] = exc.provider
     if isinstance(exc, AllProvidersFailed):
@@ -61,17 +63,27 @@ def retry_after(exc: TokenportError) -> float | None:
     return None
 
 
-def error_response(exc: TokenportError) -> Response:
+def error_headers(exc: TokenportError) -> dict[str, str]:
+    """Retry-After (whole seconds, at least 1) and WWW-Authenticate, where they apply."""
     headers = {}
     retry = retry_after(exc)
     if retry is not None:
-        headers["Retry-After"] = str(max(1, round(retry)))
+        headers["Retry-After"] = str(max(1, math.ceil(retry)))
+    if exc.challenge is not None and exc.status == 401:
+        headers["WWW-Authenticate"] = exc.challenge
+    return headers
+
+
+def error_response(exc: TokenportError) -> Response:
     return Response(
         _encoder.encode(error_payload(exc)),
         status_code=exc.status,
         media_type="application/json",
-        headers=headers,
+        headers=error_headers(exc),
     )
+
+
+INTERNAL = TokenportError("Internal error in the gateway; it has been logged.")
 
 
 async def handle_tokenport_error(request: Request, exc: Exception) -> Response:
@@ -82,12 +94,12 @@ async def handle_tokenport_error(request: Request, exc: Exception) -> Response:
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     # The traceback goes to the server log only; the client gets a stable, safe message.
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    body = {
-        "error": {
-            "message": "Internal error in the gateway; it has been logged.",
-            "type": "api_error",
-            "code": "internal_error",
-            "param": None,
-        }
-    }
-    return Response(_encoder.encode(body), status_code=500, media_type="application/json")
+    return error_response(INTERNAL)
+
+
+# What every Starlette app of the gateway installs (the app itself, and any test harness
+# that mounts an area's routes alone), so each error is answered the same way everywhere.
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    TokenportError: handle_tokenport_error,
+    Exception: handle_unexpected,
+}

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from tokenport.api.door import Call, StreamCodec
 from tokenport.api.edge import api_key
 from tokenport.api.errors import error_message, error_payload
+from tokenport.api.http import JSON_TYPE, json_response
 from tokenport.api.response_store import ResponseStore, StoredResponse
 from tokenport.api.state import State
 from tokenport.errors import NotFound, ServiceUnavailable, TokenportError
@@ -145,14 +146,14 @@ def routes(state: Callable[[], State]) -> list[Route]:
         stored = await state().responses.get(rid, await owner(request), time.time())
         if stored is None:
             raise NotFound(f"No stored response with id '{rid}'.")
-        return Response(stored.response, media_type="application/json")
+        return Response(stored.response, media_type=JSON_TYPE)
 
     async def delete(request: Request) -> Response:
         rid = request.path_params["response_id"]
         if not await state().responses.delete(rid, await owner(request)):
             raise NotFound(f"No stored response with id '{rid}'.")
         body = {"id": rid, "object": "response.deleted", "deleted": True}
-        return Response(_encoder.encode(body), media_type="application/json")
+        return json_response(body)
 
     return [
         Route(f"{prefix}/v1/responses/{{response_id}}", fn, methods=[method])

@@ -7,18 +7,22 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tokenport.api.admin import admin_key_from
 from tokenport.api.models import models_body
 from tokenport.api.response_store import ResponseStore, SqlResponseStore
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings
+from tokenport.economics.settings import Economics, economics_of
 from tokenport.gateway import Gateway
 from tokenport.ledger.writer import Ledger
 from tokenport.providers.registry import Registry, build_registry
 from tokenport.routing.aliases import Aliases
 from tokenport.routing.autoroute import AutoRouting
 from tokenport.routing.health import Health
+from tokenport.routing.router import Router
 from tokenport.security.abuse.actions import ActionStore
 from tokenport.security.abuse.guard import AbuseGuard
+from tokenport.security.access import Access
 from tokenport.security.admission import Admission
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
@@ -36,9 +40,12 @@ class State:
     auto: AutoRouting | None
     models_body: bytes
     started: float
-    aliases: Aliases
+    router: Router
     responses: ResponseStore
     embedding_catalog: Catalog
+    admin_key: str | None
+    access: Access  # who may read what (security/access.py)
+    economics: Economics  # the cost model, with the config's overrides
 
 
 def build_state(
@@ -48,6 +55,7 @@ def build_state(
     catalog: Catalog | None = None,
 ) -> State:
     registry = build_registry(settings, env, local_base_url)
+    admin_key = admin_key_from(env, settings.admin_key_env)
     catalog = (catalog or Catalog.load()).with_entries(registry.extra_entries)
     embedding_catalog = Catalog.load_embeddings().with_entries(registry.extra_embeddings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -67,23 +75,30 @@ def build_state(
         hold_ttl_s=settings.key_hold_ttl_s,
         abuse=AbuseGuard(ActionStore(settings.ledger_url()), settings.abuse),
     )
+    health = Health(settings.breaker_failures, settings.breaker_cooldown_s)
     gateway = Gateway(
-        resolve=catalog.resolve,
-        suggest=catalog.suggest,
         providers=registry.providers,
-        states=registry.states,
-        health=Health(settings.breaker_failures, settings.breaker_cooldown_s),
+        health=health,
         ledger=ledger,
         counter=counter,
         attempt_timeout_s=settings.attempt_timeout_s,
         stream_idle_timeout_s=settings.stream_idle_timeout_s,
+        request_timeout_s=settings.request_timeout_s,
         energy=registry.energy,
+    )
+    auto = AutoRouting.from_settings(settings, catalog.get, counter)
+    router = Router(
+        resolve=catalog.resolve,
+        suggest=catalog.suggest,
+        states=registry.states,
+        health=health,
+        aliases=Aliases(settings.aliases),
+        auto=auto,
         interactive_max_rtt_ms=settings.interactive_max_rtt_ms,
         tolerant_apps=tuple(a.lower() for a in settings.tolerant_apps),
         resolve_embedding=embedding_catalog.resolve,
         suggest_embedding=embedding_catalog.suggest,
     )
-    auto = AutoRouting.from_settings(settings, catalog.get, counter)
     return State(
         settings,
         catalog,
@@ -94,7 +109,15 @@ def build_state(
         auto,
         models_body(catalog, registry),
         time.monotonic(),
-        Aliases(settings.aliases),
+        router,
         SqlResponseStore(settings.ledger_url()),
         embedding_catalog,
+        admin_key,
+        Access(
+            lambda: admission,
+            admin_key,
+            require_keys=settings.require_keys,
+            public_rankings=settings.public_rankings,
+        ),
+        economics_of(settings),
     )

@@ -2,23 +2,24 @@
 
 Query parameters mirror the CLI flags (`model`, `gpu`, `region`, `gpus`, `batch`, `load`,
 `all_regions`, and the overrides). A bad or unknown parameter is a 400 that names it and,
-where the set is closed, lists the allowed values. The app may put an `Economics` loaded
-with the config's overrides on `app.state.economics`; otherwise the shipped data are used.
+where the set is closed, lists the allowed values. The gateway hands `routes` its
+`Economics` (the shipped data with the config's overrides).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+from starlette.routing import Route
 
 from tokenport.economics.costmodel import Deployment, compare_regions, marginal_cost_per_mtok
 from tokenport.economics.errors import CostInputError
 from tokenport.economics.inputs import number
-from tokenport.economics.settings import Economics, default_economics
+from tokenport.economics.settings import Economics
 
 # query parameter -> Deployment field, for the plain numeric overrides
 NUMERIC = {
@@ -36,19 +37,20 @@ PARAMS = (*TEXT, "gpus", "batch", "load", "all_regions", *NUMERIC)
 TRUE, FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
 
 
-async def economics_endpoint(request: Request) -> Response:
-    try:
-        body = cost_query(request.query_params, _economics(request))
-    except CostInputError as exc:
-        error = {
-            "message": exc.message,
-            "type": "invalid_request_error",
-            "code": "invalid_cost_input",
-            "param": exc.field,
-            "allowed": exc.allowed,
-        }
-        return JSONResponse({"error": error}, status_code=400)
-    return Response(msgspec.json.encode(body), media_type="application/json")
+def routes(
+    economics: Callable[[], Economics],
+    authorize: Callable[[str | None], Awaitable[object]] | None = None,
+) -> list[Route]:
+    """`GET /api/v1/economics`. `authorize` (the Authorization header -> raise if refused)
+    is the gateway's access rule; a bad input raises CostInputError, a 400 naming it."""
+
+    async def endpoint(request: Request) -> Response:
+        if authorize is not None:
+            await authorize(request.headers.get("authorization"))
+        body = cost_query(request.query_params, economics())
+        return Response(msgspec.json.encode(body), media_type="application/json")
+
+    return [Route("/api/v1/economics", endpoint, methods=["GET"])]
 
 
 def cost_query(params: Mapping[str, str], econ: Economics) -> Any:
@@ -93,9 +95,3 @@ def _flag(params: Mapping[str, str], key: str) -> bool:
     if value not in TRUE + FALSE:
         raise CostInputError(key, f"expected a boolean, got {value!r}", ["true", "false"])
     return value in TRUE
-
-
-def _economics(request: Request) -> Economics:
-    app = request.scope.get("app")
-    econ = getattr(getattr(app, "state", None), "economics", None)
-    return econ if isinstance(econ, Economics) else default_economics()

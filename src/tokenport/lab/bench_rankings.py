@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from tokenport.analytics import rollups
-from tokenport.analytics.periods import plan
+from tokenport.analytics.periods import period_plan
 from tokenport.analytics.service import compute, parse_query
 from tokenport.analytics.source import RollupSource, SourceDimension
 from tokenport.catalog.store import Catalog
@@ -120,7 +120,7 @@ def _latencies(source: RollupSource, repeat: int) -> float:
 
 
 def _contrast_and_plans(db: Database, source: RollupSource) -> None:
-    p = plan("week", "rolling", (source.latest_hour() or 0) + 3600, 8)
+    p = period_plan("week", "rolling", (source.latest_hour() or 0) + 3600, 8)
     naive = (
         f"SELECT model_served, SUM(prompt_tokens), SUM(completion_tokens) FROM rollup_hourly "
         f"WHERE hour >= {db.param} AND hour < {db.param} GROUP BY model_served"

@@ -75,8 +75,5 @@ class AnthropicProvider:
     ) -> EmbeddingResponse:
         raise UpstreamBadRequest(self.spec.name, "Anthropic's API serves no embeddings")
 
-    async def health(self, timeout: float = 2.0) -> bool:
-        return await self._client.get_ok(self._path.removesuffix("/messages") + "/models", timeout)
-
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -209,15 +209,6 @@ class UpstreamClient:
                     raise
         raise AssertionError("unreachable")
 
-    async def get_ok(self, path: str, timeout: float) -> bool:
-        try:
-            async with self._session_now().get(
-                self.base_url + path, timeout=aiohttp.ClientTimeout(total=timeout)
-            ) as resp:
-                return resp.status < 300
-        except (TimeoutError, aiohttp.ClientError):
-            return False
-
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()

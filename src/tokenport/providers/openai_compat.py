@@ -83,8 +83,5 @@ class OpenAICompatProvider:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise UpstreamProtocolError(self.spec.name, f"unreadable answer: {exc}") from exc
 
-    async def health(self, timeout: float = 2.0) -> bool:
-        return await self._client.get_ok("/models", timeout)
-
     async def aclose(self) -> None:
         await self._client.aclose()

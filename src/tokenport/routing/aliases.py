@@ -13,10 +13,6 @@ from collections.abc import Mapping
 from typing import Protocol
 
 
-class _Context(Protocol):
-    requested_model: str | None
-
-
 class _Request(Protocol):
     model: str
     models: list[str] | None
@@ -40,14 +36,11 @@ class Aliases:
                 return target
         return model
 
-    def apply(self, request: _Request, ctx: _Context) -> None:
-        """Rewrite the request's model (and fallbacks); the ledger keeps the asked name."""
+    def apply(self, request: _Request) -> None:
+        """Rewrite the request's model (and fallbacks) in place."""
         if not self:
             return
-        target = self.resolve(request.model)
-        if target != request.model:
-            ctx.requested_model = request.model
-            request.model = target
+        request.model = self.resolve(request.model)
         if request.models:
             request.models = [self.resolve(m) for m in request.models]
 

@@ -38,8 +38,8 @@ class KeyStore:
         self._db = Database(
             database_url, readonly=False, what="key database", connect_timeout=connect_timeout
         )
-        self.q = KeyQueries(self._db.param)
-        self.h = HoldQueries(self._db.param)
+        self.key_sql = KeyQueries(self._db.param)
+        self.hold_sql = HoldQueries(self._db.param)
         # Unique per store: host and pid for an operator reading the table, a random tail
         # so that a recycled pid is a new holder.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(6).hex()}"
@@ -65,42 +65,42 @@ class KeyStore:
 
     def create(self, name: str, **settings: Any) -> NewKey:
         new, values = make_key(name, **settings)
-        self._run(self.q.insert, values)
+        self._run(self.key_sql.insert, values)
         return new
 
     def by_secret(self, secret: str) -> ApiKey | None:
-        rows, _ = self._run(self.q.by_hash, (hash_key(secret),))
+        rows, _ = self._run(self.key_sql.by_hash, (hash_key(secret),))
         return row_to_key(rows[0]) if rows else None
 
     def get(self, key_id: str) -> ApiKey:
-        rows, _ = self._run(self.q.by_id, (key_id,))
+        rows, _ = self._run(self.key_sql.by_id, (key_id,))
         if not rows:
             raise NotFound(f"No key with id '{key_id}'.")
         return row_to_key(rows[0])
 
     def list(self) -> list[ApiKey]:
-        rows, _ = self._run(self.q.all)
+        rows, _ = self._run(self.key_sql.all)
         return [row_to_key(r) for r in rows]
 
     def revoke(self, key_id: str) -> ApiKey:
         self.get(key_id)
-        self._run(self.q.revoke, (time.time(), key_id))
+        self._run(self.key_sql.revoke, (time.time(), key_id))
         return self.get(key_id)
 
     def top_up(self, key_id: str, usd: float) -> ApiKey:
         self.get(key_id)
-        self._run(self.q.top_up, (to_nano(usd), key_id))
+        self._run(self.key_sql.top_up, (to_nano(usd), key_id))
         return self.get(key_id)
 
     # -- credit --------------------------------------------------------------------------
 
     def reserve(self, key_id: str, nano: int) -> bool:
         def body(tx: Tx) -> bool:
-            if tx.run(self.q.reserve, (nano, key_id, nano)) != 1:
+            if tx.run(self.key_sql.reserve, (nano, key_id, nano)) != 1:
                 return False
             if not self._registered:  # before the first hold, so a sweeper can find it
-                tx.run(self.h.seen, (self.holder, time.time()))
-            tx.run(self.h.add, (self.holder, key_id, nano))
+                tx.run(self.hold_sql.seen, (self.holder, time.time()))
+            tx.run(self.hold_sql.add, (self.holder, key_id, nano))
             return True
 
         ok = self._tx(body)
@@ -120,15 +120,15 @@ class KeyStore:
 
     def heartbeat(self) -> None:
         """Say this holder is alive (re-registering it if a sweeper removed it)."""
-        self._run(self.h.seen, (self.holder, time.time()))
+        self._run(self.hold_sql.seen, (self.holder, time.time()))
         self._registered = True
 
     def sweep(self, ttl_s: float) -> int:
         """Give back the holds of holders not seen for `ttl_s` seconds; return how many."""
         cutoff = time.time() - ttl_s
-        rows, _ = self._run(self.h.stale, (cutoff, self.holder))
+        rows, _ = self._run(self.hold_sql.stale, (cutoff, self.holder))
         released = sum(self._release(holder, cutoff) for (holder,) in rows)
-        orphans, _ = self._run(self.h.orphans)
+        orphans, _ = self._run(self.hold_sql.orphans)
         released += sum(self._release_orphan(holder) for (holder,) in orphans)
         self._tx(lambda tx: prune_markers(tx, time.time()))
         return released
@@ -141,8 +141,8 @@ class KeyStore:
     def _release(self, holder: str, older_than: float | None) -> int:
         def body(tx: Tx) -> int:
             if older_than is None:
-                tx.run(self.h.forget, (holder,))
-            elif tx.run(self.h.claim, (holder, older_than)) != 1:
+                tx.run(self.hold_sql.forget, (holder,))
+            elif tx.run(self.hold_sql.claim, (holder, older_than)) != 1:
                 return 0  # another sweeper got it first, or it came back to life
             self._give_back(tx, holder)
             return 1
@@ -151,7 +151,7 @@ class KeyStore:
 
     def _release_orphan(self, holder: str) -> int:
         def body(tx: Tx) -> int:
-            if tx.rows(self.h.known, (holder,)):
+            if tx.rows(self.hold_sql.known, (holder,)):
                 return 0  # it heartbeated since the orphans were listed
             return 1 if self._give_back(tx, holder) else 0
 
@@ -165,9 +165,9 @@ class KeyStore:
         then an orphan, given back at its new amount by the next sweep.
         """
         got = 0
-        for key_id, nano in tx.rows(self.h.held, (holder,)):
-            if tx.run(self.h.take_all, (holder, key_id, nano)) == 1:
-                tx.run(self.h.release, (nano, nano, key_id))
+        for key_id, nano in tx.rows(self.hold_sql.held, (holder,)):
+            if tx.run(self.hold_sql.take_all, (holder, key_id, nano)) == 1:
+                tx.run(self.hold_sql.release, (nano, nano, key_id))
                 got += 1
         return got
 

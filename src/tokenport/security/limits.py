@@ -15,7 +15,6 @@ one of them fits, as they could when tokens were counted only afterwards.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Protocol
 
@@ -191,7 +190,3 @@ class RedisLimiter:
 
     async def aclose(self) -> None:
         await self._redis.aclose()
-
-
-def retry_after_header(seconds: float) -> str:
-    return str(max(1, math.ceil(seconds)))

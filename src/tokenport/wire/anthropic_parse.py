@@ -21,7 +21,7 @@ from tokenport.wire.common import (
 )
 
 
-class _Body(msgspec.Struct):
+class MessagesBody(msgspec.Struct):
     """The fields of a Messages body the gateway reads; the rest pass through in `extra`."""
 
     model: str
@@ -39,7 +39,7 @@ class _Body(msgspec.Struct):
     thinking: ThinkingConfig | None = None
 
 
-_BODY_FIELDS = frozenset(_Body.__struct_fields__)
+_BODY_FIELDS = frozenset(MessagesBody.__struct_fields__)
 
 
 def parse_request(body: bytes, beta: str | None = None) -> ChatRequest:
@@ -48,7 +48,7 @@ def parse_request(body: bytes, beta: str | None = None) -> ChatRequest:
     if wrong is not None:
         raise wrong
     extra = {k: raw.pop(k) for k in list(raw) if k not in _BODY_FIELDS}
-    b = convert(raw, _Body, "request")
+    b = convert(raw, MessagesBody, "request")
     if not b.model.strip():
         raise BadRequest("`model` must not be empty.", param="model")
     if not b.messages:

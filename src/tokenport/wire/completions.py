@@ -38,7 +38,7 @@ DEFAULT_MAX_TOKENS = 16  # the legacy endpoint's own default
 _encoder = msgspec.json.Encoder()
 
 
-class _Body(msgspec.Struct):
+class CompletionsBody(msgspec.Struct):
     model: str
     prompt: str | list[Any]
     suffix: str | None = None
@@ -71,7 +71,11 @@ def parse_request(body: bytes) -> tuple[ChatRequest, CompletionCall]:
     wrong = wrong_door_error(raw, "completions", "Completions")
     if wrong is not None:
         raise wrong
-    b = convert({k: v for k, v in raw.items() if k in _Body.__struct_fields__}, _Body, "request")
+    b = convert(
+        {k: v for k, v in raw.items() if k in CompletionsBody.__struct_fields__},
+        CompletionsBody,
+        "request",
+    )
     prompt = _prompt(b.prompt)
     if b.suffix:
         raise BadRequest("`suffix` (insertion) cannot be served by chat models.", param="suffix")

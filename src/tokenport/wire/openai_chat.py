@@ -46,8 +46,8 @@ _encoder = msgspec.json.Encoder()
 
 # Fields other doors set; a chat body carrying them keeps them as pass-through extras
 # (a `top_k` from a chat client means what the upstream says it means, as before).
-_OTHER_DOORS = frozenset({"top_k", "thinking", "anthropic_beta", "door"})
-_KNOWN = frozenset(ChatRequest.__struct_fields__) - {"extra"} - _OTHER_DOORS
+OTHER_DOORS = frozenset({"top_k", "thinking", "anthropic_beta", "door"})
+_KNOWN = frozenset(ChatRequest.__struct_fields__) - {"extra"} - OTHER_DOORS
 # A client must never steer the gateway's own outbound connections (SSRF) or credentials.
 _FORBIDDEN_PASSTHROUGH = frozenset(
     {
@@ -232,7 +232,7 @@ def encode_usage_chunk(
 # as they are; reasoning controls are translated per provider below.
 _GATEWAY_ONLY = (
     frozenset({"models", "provider", "extra", "stream_options", "stream", "reasoning_effort"})
-    | _OTHER_DOORS
+    | OTHER_DOORS
 )
 # Reasoning effort from a thinking budget, for upstreams that take an effort level.
 _EFFORT_BUDGETS = ((4096, "low"), (16384, "medium"))

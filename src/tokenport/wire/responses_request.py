@@ -95,7 +95,7 @@ def unseal_thinking(content: Any) -> list[Thinking]:
         return []  # not ours after all: sent without it
 
 
-class _Body(msgspec.Struct):
+class ResponsesBody(msgspec.Struct):
     model: str
     input: str | list[Any] | None = None
     instructions: str | list[Any] | None = None
@@ -122,7 +122,7 @@ class _Body(msgspec.Struct):
 class ResponsesCall:
     """What the door keeps beside the ChatRequest to render and store the answer."""
 
-    body: _Body
+    body: ResponsesBody
     custom: set[str] = field(default_factory=set)  # chat names of free-form tools
     namespaced: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (ns, tool)
     dropped: list[str] = field(default_factory=list)  # built-in tools served without
@@ -140,8 +140,8 @@ def parse_request(body: bytes) -> tuple[ChatRequest, ResponsesCall]:
     wrong = wrong_door_error(raw, "responses", "Responses")
     if wrong is not None:
         raise wrong
-    known = {k: raw[k] for k in _Body.__struct_fields__ if k in raw}
-    b = convert(known, _Body, "request")
+    known = {k: raw[k] for k in ResponsesBody.__struct_fields__ if k in raw}
+    b = convert(known, ResponsesBody, "request")
     _check(b)
     call = ResponsesCall(b)
     tools = _tools(b.tools or [], call)
@@ -175,7 +175,7 @@ def parse_request(body: bytes) -> tuple[ChatRequest, ResponsesCall]:
     return request, call
 
 
-def _check(b: _Body) -> None:
+def _check(b: ResponsesBody) -> None:
     if not b.model.strip():
         raise BadRequest("`model` must not be empty.", param="model")
     if b.input is None and b.previous_response_id is None:

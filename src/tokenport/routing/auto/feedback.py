@@ -30,6 +30,16 @@ from tokenport.routing.auto.model import RouterArtifact
 DEFAULT_LR = 0.1
 
 
+class Feedback(msgspec.Struct, forbid_unknown_fields=True):
+    """`POST /api/v1/feedback`: a score in [0, 1] for one of the caller's generations (or,
+    for the admin, a prompt and model)."""
+
+    score: float
+    id: str | None = None
+    prompt: str | None = None
+    model: str | None = None
+
+
 class FeedbackEvent(msgspec.Struct, frozen=True):
     model: str
     score: float

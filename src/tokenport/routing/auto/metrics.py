@@ -68,10 +68,6 @@ def routellm_curve(
     )
 
 
-def pgr(score: float | FloatArray, weak: float, strong: float) -> float | FloatArray:
-    return (score - weak) / (strong - weak)
-
-
 def auc(curve: PairCurve) -> float:
     return float(np.trapezoid(curve.score, curve.strong_pct / 100.0))
 

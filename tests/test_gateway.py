@@ -1,0 +1,247 @@
+"""The gateway core with stub providers: the fallback loop, the request deadline, settling,
+and what happens when a client goes away. No HTTP: each stub is a scripted `Provider`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tokenport.errors import (
+    AllProvidersFailed,
+    UpstreamBadRequest,
+    UpstreamServerError,
+    UpstreamTimeout,
+)
+from tokenport.gateway import ClientDisconnected, Gateway, RequestContext, StreamEnd
+from tokenport.ledger.record import LedgerRecord
+from tokenport.providers.deployments import EnergyRate
+from tokenport.routing.health import Health
+from tokenport.tokens import TokenCounter
+from tokenport.values import (
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    Chunk,
+    Delta,
+    Embedding,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Message,
+    Pricing,
+    ProviderSpec,
+    Route,
+    Usage,
+)
+
+pytestmark = pytest.mark.timeout(20)
+PRICE = Pricing(input=1.0, output=2.0)
+
+
+class Stub:
+    """A provider whose every call does what `script` says: an exception to raise, a delay
+    before answering, and the text to answer (streamed one word per chunk)."""
+
+    def __init__(self, name: str, *script: Any, delay: float = 0.0, usage: bool = True) -> None:
+        self.spec = ProviderSpec(name=name, base_url="http://stub")
+        self.script = list(script)
+        self.delay = delay
+        self.usage = usage
+        self.calls = 0
+        self.timeouts: list[float] = []
+
+    def _next(self) -> Any:
+        self.calls += 1
+        return self.script.pop(0) if self.script else "hello there"
+
+    async def chat(self, request: ChatRequest, route: Route, timeout: float) -> ChatResponse:
+        self.timeouts.append(timeout)
+        step = self._next()
+        if isinstance(step, Exception):
+            raise step
+        if self.delay:  # as the HTTP client does: the attempt's deadline is an upstream timeout
+            try:
+                await asyncio.wait_for(asyncio.sleep(self.delay), timeout)
+            except TimeoutError as exc:
+                raise UpstreamTimeout(self.spec.name, f"no answer within {timeout:g}s") from exc
+        usage = Usage(prompt_tokens=10, completion_tokens=2) if self.usage else None
+        message = Message(role="assistant", content=step)
+        return ChatResponse("up", route.upstream_model, 0, [Choice(0, message, "stop")], usage)
+
+    async def stream_chat(
+        self, request: ChatRequest, route: Route, timeout: float
+    ) -> AsyncIterator[Chunk]:
+        self.timeouts.append(timeout)
+        step = self._next()
+        if isinstance(step, Exception):
+            raise step
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        for word in step.split():
+            yield Chunk(delta=Delta(content=word + " "))
+            await asyncio.sleep(0)
+        yield Chunk(finish_reason="stop")
+        if self.usage:
+            yield Chunk(usage=Usage(prompt_tokens=10, completion_tokens=len(step.split())))
+
+    async def embed(
+        self, request: EmbeddingRequest, route: Route, timeout: float
+    ) -> EmbeddingResponse:
+        self._next()
+        return EmbeddingResponse([Embedding(0, [0.5])], "e", Usage(prompt_tokens=7))
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.records: list[LedgerRecord] = []
+
+    async def append(self, record: LedgerRecord) -> None:
+        self.records.append(record)
+
+    async def get(self, record_id: str) -> LedgerRecord | None:
+        return next((r for r in self.records if r.id == record_id), None)
+
+
+def route(name: str) -> Route:
+    return Route(name, "m", f"{name}/m", PRICE)
+
+
+def gateway(*stubs: Stub, **kw: Any) -> tuple[Gateway, Sink]:
+    sink = Sink()
+    gw = Gateway(
+        providers={s.spec.name: s for s in stubs},
+        health=Health(5, 30.0),
+        ledger=sink,
+        counter=TokenCounter(gguf=None),
+        **kw,
+    )
+    return gw, sink
+
+
+def request(stream: bool = False) -> ChatRequest:
+    return ChatRequest(model="m", messages=[Message(role="user", content="hi")], stream=stream)
+
+
+class Settled:
+    def __init__(self, ctx: RequestContext) -> None:
+        self.calls: list[tuple[float, int]] = []
+
+        async def done(cost: float, tokens: int) -> None:
+            self.calls.append((cost, tokens))
+
+        ctx.on_done = done
+
+
+async def test_falls_back_in_order_and_prices_the_route_that_served() -> None:
+    a, b = Stub("a", UpstreamServerError("a", "boom")), Stub("b")
+    gw, sink = gateway(a, b)
+    ctx = RequestContext("gen-1")
+    settled = Settled(ctx)
+    served = await gw.complete(request(), ctx, [route("a"), route("b")])
+    assert served.route.provider == "b" and (a.calls, b.calls) == (1, 1)
+    assert served.cost == pytest.approx((10 * 1.0 + 2 * 2.0) / 1e6)
+    [record] = sink.records
+    assert record.status == "ok" and [x.status for x in record.attempts] == ["error", "ok"]
+    assert settled.calls == [(served.cost, 12)]
+
+
+async def test_a_client_error_is_not_retried() -> None:
+    a, b = Stub("a", UpstreamBadRequest("a", "bad schema")), Stub("b")
+    gw, sink = gateway(a, b)
+    ctx = RequestContext("gen-2")
+    settled = Settled(ctx)
+    with pytest.raises(UpstreamBadRequest):
+        await gw.complete(request(), ctx, [route("a"), route("b")])
+    assert b.calls == 0 and sink.records[0].status == "error"
+    assert settled.calls == [(0.0, 0)]  # the reservation given back
+
+
+async def test_one_deadline_across_attempts() -> None:
+    slow = [Stub(n, delay=5.0) for n in ("a", "b", "c")]
+    gw, sink = gateway(*slow, attempt_timeout_s=5.0, request_timeout_s=0.6)
+    ctx = RequestContext("gen-3")
+    t0 = time.perf_counter()
+    with pytest.raises(AllProvidersFailed) as failed:
+        await gw.complete(request(), ctx, [route("a"), route("b"), route("c")])
+    assert time.perf_counter() - t0 < 2.0  # not 3 x 5 s
+    assert slow[0].timeouts == [pytest.approx(0.6, abs=0.05)]  # the attempt got what was left
+    assert slow[2].calls == 0
+    assert isinstance(failed.value.last, UpstreamTimeout)
+    assert failed.value.status == 504 and sink.records[0].status == "error"
+
+
+async def test_missing_usage_is_estimated_and_flagged() -> None:
+    gw, sink = gateway(Stub("a", usage=False))
+    served = await gw.complete(request(), RequestContext("gen-4"), [route("a")])
+    assert served.usage.estimated and served.usage.completion_tokens > 0
+    assert sink.records[0].usage_estimated is True
+
+
+async def test_stream_settles_once_after_its_last_chunk() -> None:
+    gw, sink = gateway(Stub("a", "one two three"))
+    ctx = RequestContext("gen-5")
+    settled = Settled(ctx)
+    opened = await gw.open_stream(request(True), ctx, [route("a")])
+    ends: list[StreamEnd] = []
+    frames = [
+        f
+        async for f in gw.relay(
+            opened,
+            lambda c: (c.delta.content or "").encode() if c.delta else b"",
+            lambda e: ends.append(e) or b"END",
+        )
+    ]
+    assert b"".join(frames) == b"one two three END"
+    assert ends[0].usage.completion_tokens == 3 and ends[0].error is None
+    [record] = sink.records
+    assert record.stream and record.status == "ok" and record.ttft_ms is not None
+    assert settled.calls == [(ends[0].cost, 13)]
+
+
+async def test_client_gone_before_the_first_chunk_is_recorded_and_released() -> None:
+    gw, sink = gateway(Stub("a", delay=5.0))
+    ctx = RequestContext("gen-6")
+    settled = Settled(ctx)
+    task = asyncio.create_task(gw.open_stream(request(True), ctx, [route("a")]))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await gw.drain()
+    [record] = sink.records
+    assert record.status == "error" and record.error_class == "ClientDisconnected"
+    assert record.http_status == ClientDisconnected.status == 499
+    assert settled.calls == [(0.0, 0)]
+
+
+async def test_client_gone_mid_stream_is_recorded_once() -> None:
+    gw, sink = gateway(Stub("a", "a b c d e f"))
+    ctx = RequestContext("gen-7")
+    settled = Settled(ctx)
+    opened = await gw.open_stream(request(True), ctx, [route("a")])
+    frames = gw.relay(opened, lambda c: b"x", lambda e: b"END")
+    await anext(frames)
+    await frames.aclose()  # what the edge does when the client disconnects
+    await gw.drain()
+    [record] = sink.records
+    assert record.error_class == "ClientDisconnected" and record.http_status == 499
+    assert len(settled.calls) == 1
+
+
+async def test_embeddings_and_energy_metering() -> None:
+    rate = EnergyRate(
+        wh_per_output_token=0.01, wh_per_prompt_token=0.001, usd_per_kwh=0.1, region="x"
+    )
+    gw, sink = gateway(Stub("a"), energy={"a": rate})
+    done = await gw.embed(
+        EmbeddingRequest(model="m", input="hi"), request(), RequestContext("gen-8"), [route("a")]
+    )
+    assert done.usage.prompt_tokens == 7 and done.cost == pytest.approx(7 / 1e6)
+    record = sink.records[0]
+    assert record.region == "x" and record.energy_wh == pytest.approx(0.007)
