@@ -25,9 +25,9 @@ from tokenport.analytics.api import DASHBOARD_DIR, SECURITY_HEADERS
 from tokenport.api.state import State
 from tokenport.errors import BadRequest, Forbidden, Unauthorized
 from tokenport.security.abuse.actions import ActionStore
-from tokenport.security.abuse.cli import parse_when
 from tokenport.security.abuse.report import public
 from tokenport.security.abuse.scan import scan
+from tokenport.security.abuse.when import parse_when
 from tokenport.security.access import BASIC_CHALLENGE, Access
 
 _encoder = msgspec.json.Encoder()
@@ -58,12 +58,7 @@ async def _admin(access: Access, request: Request) -> None:
 
 
 def _when(request: Request, name: str) -> float | None:
-    try:
-        return parse_when(request.query_params.get(name), name)
-    except Exception:
-        raise BadRequest(
-            f"`{name}` must be a date (YYYY-MM-DD), an ISO datetime or Unix seconds.", param=name
-        ) from None
+    return parse_when(request.query_params.get(name), name)
 
 
 async def _body(request: Request, kind: type[msgspec.Struct]) -> msgspec.Struct:

@@ -11,8 +11,6 @@ policy other than `observe` in the config, the scan also acts on the keys it sco
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +23,7 @@ from tokenport.config import Settings, load_settings
 from tokenport.errors import ConfigError, TokenportError
 from tokenport.security.abuse.actions import Action, ActionStore
 from tokenport.security.abuse.report import Report, public
+from tokenport.security.abuse.when import parse_when
 
 abuse_app = typer.Typer(
     help="Distillation and abuse defense: scan the ledger, act on keys.", no_args_is_help=True
@@ -37,28 +36,6 @@ UrlOpt = Annotated[
     typer.Option("--database-url", help="Ledger database (default: the configured one)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def parse_when(text: str | None, what: str) -> float | None:
-    """A date (2026-02-01, UTC midnight), an ISO datetime, or Unix seconds."""
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        if len(text) == 10:
-            return float(calendar.timegm(dt.date.fromisoformat(text).timetuple()))
-        when = dt.datetime.fromisoformat(text)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        return when.timestamp()
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date (YYYY-MM-DD), an ISO datetime or Unix seconds.",
-            param_hint=what,
-        ) from None
 
 
 def _settings(config: Path | None, url: str | None) -> tuple[Settings, str]:
@@ -86,8 +63,8 @@ def scan(
     from tokenport.security.abuse.scan import scan as run_scan
 
     settings, url = _settings(config, database_url)
-    start, end = parse_when(since, "--since"), parse_when(until, "--until")
     try:
+        start, end = parse_when(since, "--since"), parse_when(until, "--until")
         report = run_scan(url, start, end, threshold=settings.abuse.threshold)
         store = ActionStore(url)
         try:
