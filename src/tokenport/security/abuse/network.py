@@ -257,26 +257,47 @@ def _score(
             1 - 0.5 * burst,
             1 - 0.3 * sync,
             1 - 0.5 * rotating,
-            1 - 0.4 * young,
+            1 - 0.55 * young,
         ]
     )
     coordination = 1 - (1 - 0.6 * common) * (1 - operator)
+    # Independent kinds of evidence present: one alone (a public benchmark's prompts sent
+    # with one SDK; one office's prefix) is a coincidence; several at once is an operator.
+    kinds = _categories(content, exact, client, system, infra, burst, young, sync, rotating)
+    cap = {0: 0.25, 1: 0.35, 2: 0.8}.get(kinds, 1.0)
     size_factor = float(ramp(np.array([np.log(size)]), np.log(MIN_NETWORK), np.log(30))[0])
-    score = float(
-        np.clip(
-            (0.5 + 0.5 * size_factor)
-            * coordination
-            * ramp(np.array([behaviour]), 0.2, 0.45)[0]
-            * 1.4,
-            0,
-            1,
-        )
-    )
+    harvest = float(ramp(np.array([behaviour]), 0.2, 0.45)[0])
+    raw = (0.5 + 0.5 * size_factor) * coordination * harvest * 1.4
+    score = float(np.clip(raw, 0.0, cap))
     reasons = [f"{size} accounts linked by what they share"]
     reasons += _evidence_reasons(w, m, evidence, popular)
     reasons.append(f"members' own behaviour scores {behaviour:.2f} on average")
     ident = "net-" + w.keys[int(min(m, key=lambda i: w.keys[i]))][-10:].lower()
     return Network(ident, [int(i) for i in m], round(score, 4), reasons, evidence)
+
+
+def _categories(
+    content: float,
+    exact: float,
+    client: float,
+    system: float,
+    infra: float,
+    burst: float,
+    young: float,
+    sync: float,
+    rotating: float,
+) -> int:
+    present = 0.5
+    return sum(
+        (
+            max(content, exact, client) >= present,  # a common source: prompts, client
+            system >= present,  # a private system prompt
+            infra >= present,  # addresses
+            max(burst, young) >= present,  # how the keys were obtained
+            sync >= 0.6,  # when they work
+            rotating >= present,  # proxies
+        )
+    )
 
 
 def _synchrony(w: Window, members: npt.NDArray[np.int64]) -> float:
