@@ -25,7 +25,8 @@ F = npt.NDArray[np.float64]
 CANDIDATE = 0.25
 MIN_SHARED = 3
 MIN_NETWORK = 3
-BURST_S = 900.0  # keys created within the same 15 minutes
+BURST_S = 900.0
+BRIDGE_SHARE = 0.25  # keys created within the same 15 minutes
 LINK_KINDS = ("template_band", "prompt_band", "template", "system", "ip", "prefix")
 EVIDENCE_KINDS = (*LINK_KINDS, "ua", "shape")
 
@@ -123,7 +124,7 @@ def _characteristic(
 
 
 # A value links candidates when at most this many others use it per candidate.
-CHARACTERISTIC = 1.0
+CHARACTERISTIC = 2.0
 
 
 def _top(w: Window, kind: str, candidate: npt.NDArray[np.bool_], top: int) -> list[list[int]]:
@@ -148,15 +149,15 @@ SIGNATURE = (
     ("system", ("system",), 1),
     ("client", ("ua",), 1),
     ("shape", ("shape",), 1),
-    ("max_tokens", ("max_tokens",), 1),
     ("address", ("prefix", "ip"), 2),
 )
 
 
-# How a client is configured: shared by everyone using one SDK with its defaults, so two of
-# these together still do not link accounts; each link needs content, a system prompt, an
-# address or a creation burst.
-_GENERIC = frozenset({"client", "shape", "max_tokens"})
+# The User-Agent and the request's shape are how a client is configured, shared by everyone
+# using one SDK: the two together do not link accounts; each link needs content, a system
+# prompt, an address or a creation burst besides. (max_tokens alone is evidence in a
+# network's score, never part of a link.)
+_GENERIC = frozenset({"client", "shape"})
 
 
 def _links(w: Window, f: Features, candidate: npt.NDArray[np.bool_]) -> list[npt.NDArray[np.int64]]:
@@ -204,12 +205,18 @@ def build(w: Window, f: Features, own: F) -> tuple[list[Network], dict[str, F]]:
         shares[kind] = share
         popular[kind] = pop
     shares["created_burst"] = _bursts(f, candidate)[0]
+    degree = np.zeros(n)
     for g in _links(w, f, candidate):
         uf.union_all(g)
+        degree[g] += 1
     roots = np.array([uf.find(i) for i in range(n)]) if n else np.zeros(0, np.int64)
     networks: list[Network] = []
     for root in np.unique(roots[candidate]) if n else []:
         members = np.flatnonzero((roots == root) & candidate)
+        # An account that one or two links tie to a network it otherwise shares nothing with
+        # (a person whose questions the operator's cover traffic happened to copy) is left
+        # out: members share many of the network's links.
+        members = members[degree[members] >= BRIDGE_SHARE * np.median(degree[members])]
         if len(members) < MIN_NETWORK:
             continue
         networks.append(_score(w, f, own, shares, popular, members))
@@ -293,8 +300,8 @@ def _categories(
             max(content, exact, client) >= present,  # a common source: prompts, client
             system >= present,  # a private system prompt
             infra >= present,  # addresses
-            max(burst, young) >= present,  # how the keys were obtained
-            sync >= 0.6,  # when they work
+            max(burst, young - 0.2) >= present,  # how the keys were obtained (most new)
+            sync >= 0.8,  # when they work
             rotating >= present,  # proxies
         )
     )
