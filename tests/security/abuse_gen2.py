@@ -175,7 +175,7 @@ class Gen2:
                 ip,
                 max_tokens=700,
             )
-            t += r.expovariate(1 / 40)
+            t += r.expovariate(1 / 200)
 
     def extraction(self) -> None:
         r = self.r
