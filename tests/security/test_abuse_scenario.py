@@ -1,6 +1,6 @@
 """The abuse defense end to end on whole scenarios: the CI-sized hydra scenario through a real
 gateway and the CLI's fixed JSON, and generalisation to a differently built scenario with
-held-out campaign styles (tests/security/abuse_gen2.py)."""
+held-out campaign styles (tests/_abuse_gen2.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from abuse_gen2 import Gen2
+from _abuse_gen2 import Gen2
 from tokenport.catalog.store import Catalog
 from tokenport.lab import abuse_sim, abuse_traffic
 from tokenport.lab.abuse_eval import fill_direct

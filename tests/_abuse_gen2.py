@@ -236,8 +236,8 @@ class Gen2:
                     [
                         {
                             "role": "user",
-                            "content": f"Write a function that "
-                            f"{r.choice(CODE_TASKS)} in {r.choice(['Go', 'Rust', 'Python', 'C#'])}. "
+                            "content": f"Write a function that {r.choice(CODE_TASKS)} in "
+                            f"{r.choice(['Go', 'Rust', 'Python', 'C#'])}. "
                             "Explain your reasoning step by step, then give the code.",
                         }
                     ],
