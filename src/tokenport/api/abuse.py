@@ -49,7 +49,10 @@ def _json(obj: object, status: int = 200) -> Response:
 
 
 async def _admin(access: Access, request: Request) -> None:
-    viewer = await access.viewer(request.headers.get("authorization"))
+    try:
+        viewer = await access.viewer(request.headers.get("authorization"))
+    except Unauthorized as exc:  # a browser then asks for the key, and sends it again
+        raise Unauthorized(exc.message, challenge=BASIC_CHALLENGE) from None
     if viewer.role != "admin":
         raise Forbidden(
             "The abuse API needs the admin key (set TOKENPORT_ADMIN_KEY, or the variable "
