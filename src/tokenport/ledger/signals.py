@@ -15,7 +15,8 @@ import msgspec
 from tokenport.db import Tx
 
 
-class RequestSignals(msgspec.Struct, omit_defaults=True):
+class RequestSignals(msgspec.Struct, array_like=True, omit_defaults=True):
+    # array_like: the journal carries values, not field names (ledger/journal.py).
     ip: str = ""  # the client's address (security/clientip.py)
     prefix: str = ""  # its /24 (IPv4) or /48 (IPv6)
     ua: int = 0  # hash of the User-Agent
@@ -61,4 +62,4 @@ def insert(tx: Tx, rows: Sequence[Sequence[object]]) -> None:
         tx.copy(f"COPY request_signals ({cols}) FROM STDIN", rows)
         return
     marks = ", ".join("?" * len(COLUMNS))
-    tx.many(f"INSERT OR IGNORE INTO request_signals ({cols}) VALUES ({marks})", rows)
+    tx.many(f"INSERT INTO request_signals ({cols}) VALUES ({marks})", rows)

@@ -4,11 +4,13 @@ the actions taken on keys, and the scan's per-day cache. Area letter: x (extract
 from __future__ import annotations
 
 from tokenport.db.migration import Migration
+from tokenport.db.url import Dialect
 
-# One row per request that reached the gateway's edge; ledger/signals.py has the fields.
-REQUEST_SIGNALS = Migration(
-    "x001_request_signals",
-    (
+
+def _signals(dialect: Dialect) -> list[str]:
+    # SQLite: WITHOUT ROWID keeps one b-tree (by id) instead of a rowid table plus its key.
+    suffix = " WITHOUT ROWID" if dialect == "sqlite" else ""
+    return [
         """CREATE TABLE request_signals (
             id TEXT PRIMARY KEY,
             ts DOUBLE PRECISION NOT NULL,
@@ -37,10 +39,14 @@ REQUEST_SIGNALS = Migration(
             topic INTEGER NOT NULL DEFAULT 0,
             shape BIGINT NOT NULL DEFAULT 0,
             text TEXT
-        )""",
+        )"""
+        + suffix,
         "CREATE INDEX request_signals_ts ON request_signals (ts)",
-    ),
-)
+    ]
+
+
+# One row per request that reached the gateway's edge; ledger/signals.py has the fields.
+REQUEST_SIGNALS = Migration("x001_request_signals", _signals)
 
 # Which call created each key (the admin API, the CLI, the simulator), from which address.
 KEY_ORIGIN = Migration(
