@@ -14,6 +14,7 @@ first far more: coding agents turn reasoning on as a matter of course.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from tokenport.values import ChatRequest
@@ -49,12 +50,29 @@ _RULES = [
 _PATTERN = re.compile("|".join(f"(?:{r})" for r in _RULES), re.I)
 
 
+# Every rule contains one of these: a plain substring test skips the regex for most text.
+_HINTS = ("step", "chain", "cot", "show", "reason", "think", "<", "scratch", "answer",
+          "deriv", "monologue", "deliberat", "justify", "work")  # fmt: skip
+
+
 def asks_for_reasoning(text: str) -> bool:
-    return _PATTERN.search(text[:8000]) is not None
+    head = text[:8000]
+    low = head.lower()
+    if not any(h in low for h in _HINTS):
+        return False
+    return _PATTERN.search(head) is not None
 
 
-def flags(request: ChatRequest, prompt: str, system: str) -> int:
-    out = TEXT if asks_for_reasoning(prompt) or asks_for_reasoning(system) else 0
+@functools.lru_cache(maxsize=4096)
+def _system_asks(system_hash: int, system: str) -> bool:
+    return asks_for_reasoning(system)
+
+
+def flags(request: ChatRequest, prompt: str, system: str, system_hash: int = 0) -> int:
+    """`system_hash` (its `sketch.h63`): the verdict on a system prompt is remembered, since
+    agents send the same long one with every request."""
+    in_system = _system_asks(system_hash, system) if system_hash else asks_for_reasoning(system)
+    out = TEXT if asks_for_reasoning(prompt) or in_system else 0
     effort = request.reasoning_effort
     thinking = request.thinking is not None and request.thinking.type != "disabled"
     if thinking or (effort is not None and effort not in ("none", "minimal", "low")):

@@ -58,11 +58,12 @@ def compute(
     # A prompt without slots is its own template: its words, and so its sketch, are the same.
     template_bands = sketch.pack(sketch.bands(tmpl)) if "<" in tmpl else prompt_bands
     cap = request.max_tokens or request.max_completion_tokens or 0
+    system = sketch.h63(p.system)
     return RequestSignals(
         ip=ip,
         prefix=ip_prefix(ip) if ip else "",
         ua=sketch.h63(headers.get("user-agent", "")),
-        system=sketch.h63(p.system),
+        system=system,
         prompt_a=prompt_bands[0],
         prompt_b=prompt_bands[1],
         template_a=template_bands[0],
@@ -71,7 +72,7 @@ def compute(
         chars=len(p.user),
         context_chars=p.context_chars,
         max_tokens=cap,
-        cot=cot.flags(request, prompt, p.system),
+        cot=cot.flags(request, prompt, p.system, system),
         tools=len(request.tools or ()),
         tool_turns=p.tool_turns,
         depth=p.depth,

@@ -8,7 +8,7 @@ import re
 from typing import NamedTuple
 
 from tokenport.tokens import message_text
-from tokenport.values import ChatRequest
+from tokenport.values import ChatRequest, Message
 
 # Sketches read at most this much of a prompt: enough to tell templates apart, and a long
 # pasted document costs no more than a short one.
@@ -24,24 +24,36 @@ class Parts(NamedTuple):
     context_chars: int
 
 
+def _chars(m: Message) -> int:
+    """A message's text length, without building its text (agents send 100k+ characters)."""
+    c = m.content
+    if isinstance(c, str):
+        n = len(c)
+    elif c is None:
+        n = 0
+    else:
+        n = sum(len(str(p.get("text", ""))) for p in c if isinstance(p, dict))
+    return n + sum(len(str(call)) for call in m.tool_calls or ())
+
+
 def parts(request: ChatRequest) -> Parts:
     system: list[str] = []
-    user = ""
+    last_user: Message | None = None
     depth = tool_turns = assistant = chars = 0
     for m in request.messages:
-        text = message_text(m)
-        chars += len(text)
+        chars += _chars(m)
         if m.role in ("system", "developer"):
-            system.append(text)
+            system.append(message_text(m))
         elif m.role == "user":
             depth += 1
-            user = text
+            last_user = m
         elif m.role in ("tool", "function"):
             tool_turns += 1
         elif m.role == "assistant":
             assistant += 1
             if m.tool_calls:
                 tool_turns += 1
+    user = message_text(last_user) if last_user is not None else ""
     return Parts("\n".join(system), user, depth, tool_turns, assistant, chars)
 
 
