@@ -2,11 +2,18 @@
 
 Only accounts whose own behaviour already leans towards harvesting (`CANDIDATE`) are linked,
 so that thousands of honest users of one coding agent (one system prompt, one User-Agent) or
-one office (one prefix) never merge with a campaign that borrowed the same disguise. Two
-candidates are linked when at least `MIN_SHARED` candidates share one of: a template or
-prompt sketch band (near-duplicate prompts), an exact template, a system prompt, an address,
-a /24 or /48 prefix, or a key-creation burst. Linked components of at least `MIN_NETWORK`
-accounts are networks; each is scored from what its members share and how they behave.
+one office (one prefix) never merge with a campaign that borrowed the same disguise.
+
+Links are conjunctive: at least `MIN_SHARED` candidates that share a value of two different
+kinds at once (a prompt sketch band and a User-Agent, a prefix and a request shape, a
+creation burst and a system prompt...), where one of the two is content, a system prompt, an
+address or a burst. Only values characteristic of candidates count: used at least twice as
+much by candidates as by everyone else, so a default SDK's shape or a common question links
+nobody. Accounts that one or two links tie to a network are pruned from it.
+
+A network's score grows with its size, its members' own scores and the evidence they share,
+and is capped by how many independent kinds of evidence are present: a common source of
+prompts and clients alone (a public benchmark run by several teams) stays below a flag.
 """
 
 from __future__ import annotations
