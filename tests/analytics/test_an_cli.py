@@ -9,9 +9,9 @@ from pathlib import Path
 import msgspec
 import pytest
 import typer
-from _an_helpers import END, HOUR, fill, record
 from typer.testing import CliRunner
 
+from _an_helpers import END, HOUR, fill, record
 from _helpers import require_module
 from tokenport.analytics.cli import register
 from tokenport.analytics.service import compute, parse_query
