@@ -1,6 +1,7 @@
 """Ledger benchmarks: sustained write rate, and usage reports over a large ledger.
 
     python bench/ledger_bench.py write  [--rate 5000] [--seconds 10] [--db sqlite|postgres]
+                                        [--signals]
     python bench/ledger_bench.py report [--records 10000000] [--db sqlite|postgres] [--reuse]
 
 `write` drives the real `Ledger` (journal with group-commit fsync, then batched database
@@ -39,6 +40,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tokenport.lab import synth
 from tokenport.ledger.record import LedgerRecord
+from tokenport.ledger.signals import RequestSignals
 from tokenport.ledger.store import open_store
 from tokenport.ledger.writer import Ledger
 
@@ -62,10 +64,29 @@ def database(kind: str, scratch: Path, keep: str | None = None) -> Iterator[str]
                 admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-async def _write(url: str, journal: Path, rate: int, seconds: float) -> dict[str, Any]:
+def signal_pool(n: int = 5000) -> list[RequestSignals]:
+    """Abuse signals as the edge computes them, for requests of the hydra scenario."""
+    from tokenport.lab import abuse_traffic
+    from tokenport.security.abuse import signals
+    from tokenport.wire.openai_chat import parse_request
+
+    _, planned = abuse_traffic.plan(abuse_traffic.load("hydra-ci"))
+    step = max(1, len(planned) // n)
+    return [
+        signals.compute(parse_request(json.dumps(p.body).encode()), {"user-agent": p.ua}, p.ip)
+        for p in planned[::step][:n]
+    ]
+
+
+async def _write(
+    url: str, journal: Path, rate: int, seconds: float, with_signals: bool = False
+) -> dict[str, Any]:
     ledger = Ledger(url, journal)
     await ledger.start()
     pool = synth.records(min(rate * int(seconds), 200_000), seed=1)
+    if with_signals:  # every record carries its abuse signals (a request_signals row)
+        sigs = signal_pool()
+        pool = [msgspec.structs.replace(r, signals=sigs[i % len(sigs)]) for i, r in enumerate(pool)]
     backlog: list[int] = []
     latencies: list[float] = []
     sent = 0
@@ -111,15 +132,20 @@ async def _write(url: str, journal: Path, rate: int, seconds: float) -> dict[str
     }
 
 
-def write(db: str, rate: int, seconds: float, gateway_rps: int = 0) -> dict[str, Any]:
+def write(
+    db: str, rate: int, seconds: float, gateway_rps: int = 0, with_signals: bool = False
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, database(db, Path(tmp)) as url:
         if gateway_rps:
             with _gateway(url, Path(tmp), gateway_rps, seconds) as served:
-                result = asyncio.run(_write(url, Path(tmp) / "journal", rate, seconds))
+                result = asyncio.run(
+                    _write(url, Path(tmp) / "journal", rate, seconds, with_signals)
+                )
             result["gateway"] = served
         else:
-            result = asyncio.run(_write(url, Path(tmp) / "journal", rate, seconds))
+            result = asyncio.run(_write(url, Path(tmp) / "journal", rate, seconds, with_signals))
     result["db"] = db
+    result["signals"] = with_signals
     return result
 
 
@@ -317,6 +343,11 @@ def main() -> None:
         help="write: also serve this many requests/s through tokenport serve",
     )
     ap.add_argument(
+        "--signals",
+        action="store_true",
+        help="write: every record carries abuse signals (written to request_signals)",
+    )
+    ap.add_argument(
         "--reuse",
         metavar="SCHEMA_OR_ANY",
         default=None,
@@ -328,7 +359,7 @@ def main() -> None:
     results = []
     for db in dbs:
         r = (
-            write(db, args.rate, args.seconds, args.with_gateway_rps)
+            write(db, args.rate, args.seconds, args.with_gateway_rps, args.signals)
             if args.what == "write"
             else report(db, args.records, args.reuse, args.database_url)
         )

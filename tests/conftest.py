@@ -168,7 +168,13 @@ def start_gateway(
     app = create_app(settings, local_base_url=local_base_url, env=env or {}, catalog=catalog)
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="asyncio"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        loop="asyncio",
+        proxy_headers=False,  # as `tokenport serve`: trusted_proxies decide (clientip.py)
     )
     server = QuickServer(config)
     thread = threading.Thread(target=server.run, daemon=True, name="gateway")

@@ -162,6 +162,9 @@ def _run_uvicorn(s: Settings, sock: socket.socket, workers: int, log_level: str)
         # A backstop only: the drain (api/drain.py) cuts requests cleanly after grace_s.
         timeout_graceful_shutdown=math.ceil(s.drain.grace_s) + 5,
         timeout_keep_alive=s.keepalive_timeout_s,
+        # The client's address is read by `security/clientip.py` under `trusted_proxies`,
+        # not by uvicorn (which would trust X-Forwarded-For from any local peer).
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     if workers > 1:
@@ -286,11 +289,13 @@ def _register_areas() -> None:
     from tokenport.economics.cli import register as economics_commands
     from tokenport.lab.cli import register as lab_commands
     from tokenport.routing.auto.cli import register as router_commands
+    from tokenport.security.abuse.cli import register as abuse_commands
     from tokenport.security.cli import register as security_commands
 
     catalog_commands(app)
     economics_commands(app)
     security_commands(app)
+    abuse_commands(app)
     router_commands(app)
     analytics_commands(app)
     lab_commands(app)

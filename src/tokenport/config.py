@@ -211,6 +211,38 @@ class DrainConfig(_Strict):
     grace_s: float = Field(30.0, ge=0, le=3600)
 
 
+AbuseAction = Literal["observe", "flag", "throttle", "review", "block"]
+
+
+class AbuseRule(_Strict):
+    """Accounts scoring at least `min_score` get `action` (the highest matching rule wins)."""
+
+    min_score: float = Field(ge=0, le=1)
+    action: AbuseAction
+
+
+class AbuseConfig(_Strict):
+    """`[abuse]`: distillation and abuse defense (`tokenport.security.abuse`).
+
+    The scan scores every key; `policy` is what happens to a key whose score reaches
+    `threshold` (or `rules`, a ladder of score -> action, when given). observe: nothing but
+    the score. flag: logged and listed. throttle: `throttle_rpm` / `throttle_tpm`, 429
+    `abuse_throttled`. review: refused with 403 `abuse_review` until an admin decides.
+    block: 403 `abuse_blocked`. Every action is logged with its evidence; an admin reverses it.
+    """
+
+    policy: AbuseAction = "observe"
+    threshold: float = Field(0.5, ge=0, le=1)
+    rules: list[AbuseRule] = Field(default_factory=list)
+    throttle_rpm: int = Field(6, gt=0)
+    throttle_tpm: int | None = Field(None, gt=0)
+    # Keep each request's user prompt (first 4,000 characters) beside its signals. Off: only
+    # hashes and sketches are stored, from which no prompt can be read back.
+    store_prompts: bool = False
+    # How often each gateway process reloads the actions in force.
+    refresh_s: float = Field(5.0, gt=0, le=3600)
+
+
 class Settings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -272,6 +304,7 @@ class Settings(_Strict):
     # nginx in front of the replicas; any other peer is the client itself
     # (`security/clientip.py`).
     trusted_proxies: list[str] = Field(default_factory=list)
+    abuse: AbuseConfig = AbuseConfig()
     local: LocalModelConfig = LocalModelConfig()
     auto: AutoConfig = AutoConfig()
     # How long a stored Responses answer (`store`, `previous_response_id`) is kept.

@@ -8,10 +8,13 @@
     │   ├── Unauthorized            401  missing, unknown, revoked or expired key
     │   ├── PaymentRequired         402  not enough credit to reserve the request's maximum cost
     │   ├── Forbidden               403  admin endpoint without the admin key; model not allowed
+    │   │   ├── AbuseBlocked        403  the abuse policy blocked the key (`abuse_blocked`)
+    │   │   └── AbuseReview         403  the key awaits an admin's review (`abuse_review`)
     │   ├── NotFound                404  unknown model (with close matches) or generation id
     │   ├── RequestTimeout          408  the body did not arrive within body_timeout_s
     │   ├── PayloadTooLarge         413  body over the configured limit
     │   └── RateLimited             429  the key's own RPM/TPM limit (carries Retry-After)
+    │       └── AbuseThrottled      429  the abuse policy's lower limit (`abuse_throttled`)
     ├── UpstreamError               something went wrong at a provider; may fall back
     │   ├── UpstreamTimeout         the attempt's deadline passed
     │   ├── UpstreamConnectError    could not connect / connection dropped
@@ -131,6 +134,18 @@ class RateLimited(ClientError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class AbuseBlocked(Forbidden):
+    code = "abuse_blocked"
+
+
+class AbuseReview(Forbidden):
+    code = "abuse_review"
+
+
+class AbuseThrottled(RateLimited):
+    code = "abuse_throttled"
 
 
 class UpstreamError(TokenportError):

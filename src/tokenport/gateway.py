@@ -35,6 +35,7 @@ from tokenport.errors import (
     UpstreamTimeout,
 )
 from tokenport.ledger.record import KeyHold, LedgerRecord
+from tokenport.ledger.signals import RequestSignals
 from tokenport.pricing import cost_usd
 from tokenport.providers.base import Provider
 from tokenport.providers.deployments import EnergyRate
@@ -87,6 +88,8 @@ class RequestContext:
     watch: Watch = NULL_WATCH  # metrics and traces (tokenport.telemetry)
     cache: CacheAsk | None = None  # the request asked for the response cache
     cache_status: str | None = None  # "HIT" or "MISS", for the X-Tokenport-Cache header
+    # What the edge saw of the request, for the abuse scan (security/abuse/signals.py).
+    signals: RequestSignals | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -770,6 +773,7 @@ def _record(request: ChatRequest, ctx: RequestContext, status: str, **fields: An
         app=ctx.app,
         door=request.door,
         hold=ctx.hold,
+        signals=ctx.signals,
         **fields,
     )
 

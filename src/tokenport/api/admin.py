@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from starlette.routing import Route
 from tokenport.api.http import json_response, read_json
 from tokenport.errors import BadRequest, Forbidden, Unauthorized
 from tokenport.security.admission import Admission, bearer
+from tokenport.security.clientip import client_ip
 from tokenport.security.keys import ApiKey
 
 _encoder = msgspec.json.Encoder()
@@ -64,6 +66,29 @@ def key_json(k: ApiKey) -> dict[str, Any]:
     }
 
 
+class KeyOrigin(msgspec.Struct, frozen=True):
+    ip: str
+    created_at: float | None  # a simulated creation time, or None for now
+
+
+def key_origin(request: Request) -> KeyOrigin:
+    """Where a key-creating call came from, and, under `simulation = true`, the simulated
+    time it claims (`X-Tokenport-Sim-Time`), so keys age on the traffic's clock."""
+    settings = getattr(getattr(request.app.state, "tp", None), "settings", None)
+    trusted = settings.trusted_proxies if settings is not None else []
+    ip = client_ip(request.scope, {k.lower(): v for k, v in request.headers.items()}, trusted)
+    sim = request.headers.get("x-tokenport-sim-time")
+    if sim is None or settings is None or not settings.simulation:
+        return KeyOrigin(ip, None)
+    try:
+        at = float(sim)
+    except ValueError:
+        at = math.nan
+    if not 0 < at < 2**40:  # also refuses nan and inf
+        raise BadRequest("X-Tokenport-Sim-Time must be Unix seconds.")
+    return KeyOrigin(ip, at)
+
+
 def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> list[Route]:
     def guard(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
@@ -81,7 +106,9 @@ def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> l
 
     async def create(request: Request) -> Response:
         body: CreateKey = await read_json(request, CreateKey)
-        expires = time.time() + body.expires_in_days * 86400 if body.expires_in_days else None
+        origin = key_origin(request)
+        now = origin.created_at or time.time()
+        expires = now + body.expires_in_days * 86400 if body.expires_in_days else None
         new = await asyncio.to_thread(
             admission().keys.create,
             body.name,
@@ -91,6 +118,9 @@ def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> l
             tpm=body.tpm,
             expires_at=expires,
             country=body.country,
+            created_at=origin.created_at,
+            created_via="POST /api/v1/keys",
+            created_ip=origin.ip,
         )
         return json_response({"data": key_json(new.key), "key": new.secret}, 201)
 

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from tokenport.analytics import rollups
 from tokenport.analytics.api import routes as analytics_routes
 from tokenport.api import info, surface
+from tokenport.api.abuse import routes as abuse_routes
 from tokenport.api.admin import admin_routes
 from tokenport.api.completions import CompletionsDoor
 from tokenport.api.door import FrontDoor
@@ -115,6 +116,7 @@ def create_app(
             *surface.routes(lambda: state),
             *responses_routes(lambda: state),
             *operations_routes(lambda: state),
+            *abuse_routes(lambda: state),
         ],
         exception_handlers={**EXCEPTION_HANDLERS, 404: not_found},
         lifespan=lifespan,

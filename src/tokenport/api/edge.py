@@ -25,9 +25,13 @@ from tokenport.api.door import FrontDoor
 from tokenport.api.errors import INTERNAL, error_headers, error_message
 from tokenport.api.state import State
 from tokenport.cascade import Cascade
+from tokenport.config import Settings
 from tokenport.errors import BadRequest, PayloadTooLarge, RequestTimeout, TokenportError
 from tokenport.gateway import RequestContext, is_cut
+from tokenport.ledger.signals import RequestSignals
+from tokenport.security.abuse import signals
 from tokenport.security.appname import normalize_app
+from tokenport.security.clientip import client_ip
 from tokenport.security.keys import ApiKey
 from tokenport.telemetry.watch import Watch
 from tokenport.values import ChatRequest, Route
@@ -73,7 +77,7 @@ class DoorEndpoint:
         watch = self.st.telemetry.start(self.door.name, headers)
         error: TokenportError | None = None
         try:
-            await self._handle(headers, receive, send, watch)
+            await self._handle(scope, headers, receive, send, watch)
         except TokenportError as exc:
             error = exc
             await self._send_error(send, exc)
@@ -91,7 +95,12 @@ class DoorEndpoint:
             watch.close(error)
 
     async def _handle(
-        self, headers: dict[str, str], receive: Receive, send: Send, watch: Watch
+        self,
+        scope: Scope,
+        headers: dict[str, str],
+        receive: Receive,
+        send: Send,
+        watch: Watch,
     ) -> None:
         st, door = self.st, self.door
         key = await st.admission.authenticate(api_key(headers))
@@ -106,6 +115,7 @@ class DoorEndpoint:
         ctx.watch = watch
         ctx.cache = st.cache_policy.ask(headers)
         await door.prepare(call, ctx)
+        ctx.signals = abuse_signals(st.settings, scope, headers, request)
         decision = st.router.decide(request, ctx.app, ctx.gen_id)
         ctx.requested_model = decision.requested
         routes = decision.routes
@@ -255,6 +265,15 @@ def context(headers: dict[str, str], simulation: bool) -> RequestContext:
         except ValueError as exc:
             raise BadRequest("X-Tokenport-Sim-Time must be Unix seconds.") from exc
     return ctx
+
+
+def abuse_signals(
+    settings: Settings, scope: Scope, headers: dict[str, str], request: ChatRequest
+) -> RequestSignals:
+    """The request's abuse signals (security/abuse/signals.py): where it came from and what
+    its prompt looks like, without the prompt itself unless `store_prompts` is on."""
+    ip = client_ip(scope, headers, settings.trusted_proxies)
+    return signals.compute(request, headers, ip, settings.abuse.store_prompts)
 
 
 def header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

@@ -14,6 +14,7 @@ from tokenport.api.edge import (
     Receive,
     Scope,
     Send,
+    abuse_signals,
     admit,
     api_key,
     context,
@@ -41,7 +42,7 @@ class EmbeddingsEndpoint:
         watch = self.st.telemetry.start("embeddings", headers)
         error: TokenportError | None = None
         try:
-            await self._handle(headers, receive, send, watch)
+            await self._handle(scope, headers, receive, send, watch)
         except TokenportError as exc:
             error = exc
             await _send_error(send, exc)
@@ -53,7 +54,12 @@ class EmbeddingsEndpoint:
             watch.close(error)
 
     async def _handle(
-        self, headers: dict[str, str], receive: Receive, send: Send, watch: Watch
+        self,
+        scope: Scope,
+        headers: dict[str, str],
+        receive: Receive,
+        send: Send,
+        watch: Watch,
     ) -> None:
         st = self.st
         key = await st.admission.authenticate(api_key(headers))
@@ -74,6 +80,7 @@ class EmbeddingsEndpoint:
             max_tokens=1,
             door="embeddings",
         )
+        ctx.signals = abuse_signals(st.settings, scope, headers, routing)
         decision = st.router.decide_embedding(routing, ctx.app)
         ctx.requested_model = decision.requested
         request.model, request.models = routing.model, routing.models

@@ -24,6 +24,8 @@ from tokenport.routing.aliases import Aliases
 from tokenport.routing.autoroute import AutoRouting
 from tokenport.routing.health import Health
 from tokenport.routing.router import Router
+from tokenport.security.abuse.actions import ActionStore
+from tokenport.security.abuse.guard import AbuseGuard
 from tokenport.security.access import Access
 from tokenport.security.admission import Admission
 from tokenport.security.keystore import KeyStore
@@ -82,6 +84,7 @@ def build_state(
         counter,
         require_keys=settings.require_keys,
         hold_ttl_s=settings.key_hold_ttl_s,
+        abuse=AbuseGuard(ActionStore(settings.ledger_url()), settings.abuse),
     )
     health = Health(settings.breaker_failures, settings.breaker_cooldown_s)
     gateway = Gateway(

@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -17,13 +20,18 @@ from rich.table import Table
 
 from tokenport.analytics.cli import ConfigOpt, Opt, _catalog, _fail, _settings
 from tokenport.errors import ConfigError, TokenportError
+from tokenport.security.abuse.report import AccountVerdict, Report
 
 if TYPE_CHECKING:
     from tokenport.lab.simulate import SimResult
 
 
 def register(app: typer.Typer) -> None:
+    from tokenport.security.abuse.cli import abuse_app
+
     app.command("simulate")(simulate)
+    abuse_app.command("simulate")(abuse_simulate)
+    abuse_app.command("evaluate")(abuse_evaluate)
 
 
 def simulate(
@@ -134,3 +142,86 @@ def _print_sim(console: Console, r: SimResult) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+# -- tokenport abuse simulate / evaluate ------------------------------------------------
+
+
+def abuse_simulate(
+    scenario: Annotated[str, Opt(help="A shipped abuse scenario (hydra-2026) or a .toml")] = (
+        "hydra-2026"
+    ),
+    scale: Annotated[float | None, Opt(help="Multiply every count (accounts, requests)")] = None,
+    seed: Annotated[int | None, Opt(help="Planner seed (default: the scenario's)")] = None,
+    concurrency: Annotated[int, Opt(help="Requests in flight")] = 32,
+    database_url: Annotated[
+        str | None, Opt("--database-url", help="Ledger to fill (default: a fresh scratch one)")
+    ] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print the outcome as JSON")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Send an abuse scenario (campaigns hidden among honest users) through a real gateway,
+    scan the ledger, and score the scan against the scenario's truth."""
+    from tokenport.lab import abuse_sim, abuse_traffic
+
+    settings = _settings(config)
+    try:
+        s = abuse_traffic.load(scenario)
+    except ConfigError as exc:
+        raise _fail(exc.message) from None
+    if scale is not None:
+        s = msgspec.structs.replace(s, scenario=msgspec.structs.replace(s.scenario, scale=scale))
+    work = settings.data_dir / "simulations" / f"{s.scenario.name}-{os.getpid()}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    url = database_url or f"sqlite:///{work / 'ledger.db'}"
+    console = Console(stderr=True)
+
+    def progress(phase: str, done: int, total: int) -> None:
+        console.print(f"{phase}: {done:,}/{total:,}", highlight=False)
+
+    opts = abuse_sim.Options(s, url, work, seed, concurrency)
+    try:
+        out = abuse_sim.run(opts, _catalog(settings), progress)
+    except TokenportError as exc:
+        raise _fail(exc.message, 1) from None
+    if as_json:
+        typer.echo(msgspec.json.format(msgspec.json.encode(out)).decode())
+        return
+    m = out.metrics
+    Console().print(
+        f"{out.requests:,} requests ({out.failed} failed) from {out.accounts:,} keys in "
+        f"{out.send_s:.0f}s; scan {out.scan_s:.1f}s\n"
+        f"recall {m.recall:.1%} of {m.campaign_accounts} campaign accounts, false positives "
+        f"{m.false_positive_rate:.2%} of {m.normal_accounts} honest ones\n"
+        f"ledger: {out.database_url}\ntruth: {out.truth}\n"
+        f"rescan: tokenport abuse scan --database-url {out.database_url} --json",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def abuse_evaluate(
+    truth: Annotated[Path, Opt(help="truth.json written by `tokenport abuse simulate`")],
+    report: Annotated[Path, Opt(help="The JSON `tokenport abuse scan --json` printed")],
+) -> None:
+    """Recall and false-positive rate of a scan's verdicts against a simulation's truth."""
+    from tokenport.lab.abuse_eval import evaluate
+    from tokenport.lab.abuse_traffic import Account
+
+    try:
+        known = json.loads(truth.read_text())
+        got = msgspec.json.decode(report.read_bytes())
+    except (OSError, ValueError, msgspec.DecodeError) as exc:
+        raise _fail(f"Cannot read the inputs: {exc}") from None
+    accounts = [AccountVerdict(**{"reasons": [], **a}) for a in got["accounts"]]
+    m = evaluate(
+        Report(accounts, []),
+        [Account(**v) for v in known.values()],
+        list(known),
+    )
+    table = Table("measure", "value")
+    for field in msgspec.structs.fields(m):
+        table.add_row(field.name, str(getattr(m, field.name)))
+    Console().print(table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from tokenport.ledger.signals import RequestSignals
 from tokenport.values import Attempt
 
 
@@ -57,3 +58,6 @@ class LedgerRecord(msgspec.Struct, omit_defaults=True):
     cache_hit: bool = False
     cost_saved: float | None = None
     hold: KeyHold | None = None
+    # What the edge saw (client address, prompt sketches): stored in `request_signals`, not
+    # as `requests` columns (ledger/signals.py).
+    signals: RequestSignals | None = None

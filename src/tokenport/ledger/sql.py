@@ -21,13 +21,15 @@ import msgspec
 from tokenport.db import Database, DatabaseUrl, Tx, migrate
 from tokenport.db.schema.rollups import FLOAT_SUMS, SUM_COLUMNS
 from tokenport.errors import BadRequest
-from tokenport.ledger import charges, rollups
+from tokenport.ledger import charges, rollups, signals
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import ROLLUP_KEYS, GroupBy, UsageRow
 from tokenport.values import Attempt
 
-# Every field is a column, except the journal-only `hold`.
-COLUMNS: tuple[str, ...] = tuple(f for f in LedgerRecord.__struct_fields__ if f != "hold")
+# Every field is a column, except the journal-only `hold` and `signals` (its own table).
+COLUMNS: tuple[str, ...] = tuple(
+    f for f in LedgerRecord.__struct_fields__ if f not in ("hold", "signals")
+)
 _BOOLS = ("usage_estimated", "stream", "cache_hit")
 _ATTEMPTS = msgspec.json.Decoder(list[Attempt])
 _JSON = msgspec.json.Encoder()
@@ -46,6 +48,21 @@ def record_values(record: LedgerRecord) -> tuple[object, ...]:
     values = [getattr(record, c) for c in COLUMNS]
     values[COLUMNS.index("attempts")] = _JSON.encode(record.attempts).decode()
     return tuple(values)
+
+
+def signal_values(record: LedgerRecord) -> tuple[object, ...]:
+    s = record.signals
+    own = (
+        record.id,
+        record.ts,
+        record.key_id,
+        record.door,
+        record.status,
+        record.prompt_tokens,
+        record.completion_tokens,
+        record.model_requested,
+    )
+    return own + tuple(getattr(s, f) for f in signals.SIGNAL_FIELDS)
 
 
 def row_record(row: Sequence[Any]) -> LedgerRecord:
@@ -128,6 +145,7 @@ class SqlStore(ABC):
             if new:
                 rollups.add(tx, self.param, new)
                 charges.charge_recorded(tx, new)
+                signals.insert(tx, [signal_values(r) for r in new if r.signals is not None])
         return len(inserted)
 
     def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:

@@ -31,6 +31,7 @@ from tokenport.errors import (
     Unauthorized,
 )
 from tokenport.ledger.record import KeyHold
+from tokenport.security.abuse.guard import AbuseGuard
 from tokenport.security.keys import KEY_PREFIX, NANO, ApiKey, to_nano
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter
@@ -91,6 +92,7 @@ class Admission:
     require_keys: bool = False
     cache_ttl_s: float = 2.0
     hold_ttl_s: float = 60.0
+    abuse: AbuseGuard | None = None  # the abuse policy's actions (security/abuse/guard.py)
     _cache: dict[str, tuple[float, ApiKey | None]] = field(default_factory=dict)
     _keeper: asyncio.Task[None] | None = None
     _unsettled: list[_Unsettled] = field(default_factory=list)
@@ -98,6 +100,8 @@ class Admission:
     def start(self) -> None:
         """Keep this process's reservation holder alive, and sweep up dead ones."""
         self._keeper = asyncio.create_task(self._keep_holds(), name="key-holds")
+        if self.abuse is not None:
+            self.abuse.start()
 
     async def _keep_holds(self) -> None:
         # Heartbeat well inside the TTL, so a live process is never taken for dead.
@@ -191,6 +195,8 @@ class Admission:
         applied once whether the gateway or the ledger gets to it first.
         """
         self.check_models(key, request)
+        if self.abuse is not None:
+            await self.abuse.enforce(key, self.limiter, lambda: self._worst(request, routes).tokens)
         if key.credit_limit_nano is None and not key.tpm:
             await self.limiter.admit(key.id, key.rpm, None)
             return Reservation(key, 0, record_id=record_id)
@@ -298,3 +304,5 @@ class Admission:
                 log.warning("could not release this process's key holds: %s", exc)
         await self.limiter.aclose()
         await asyncio.to_thread(self.keys.close)
+        if self.abuse is not None:
+            await self.abuse.aclose()

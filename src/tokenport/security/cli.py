@@ -170,6 +170,7 @@ def create(
             tpm=tpm,
             expires_at=expires,
             country=country,
+            created_via="tokenport keys create",
         )
     except TokenportError as exc:
         raise _fail(exc) from exc

@@ -108,8 +108,8 @@ class KeyQueries:
         self.param = p = param
         self.insert = (
             f"INSERT INTO api_keys (id, name, hash, prefix, created_at, expires_at, "
-            f"credit_limit_nano, allowed_models, rpm, tpm, country) "
-            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
+            f"credit_limit_nano, allowed_models, rpm, tpm, country, created_via, created_ip) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
         )
         self.by_hash = f"SELECT {_COLUMNS} FROM api_keys WHERE hash = {p}"
         self.by_id = f"SELECT {_COLUMNS} FROM api_keys WHERE id = {p}"
@@ -141,14 +141,21 @@ def make_key(
     tpm: int | None = None,
     expires_at: float | None = None,
     country: str | None = None,
+    created_at: float | None = None,
+    created_via: str | None = None,
+    created_ip: str | None = None,
 ) -> tuple[NewKey, tuple[object, ...]]:
-    """A new key and the values for `KeyQueries.insert`."""
+    """A new key and the values for `KeyQueries.insert`.
+
+    `created_at` (default: now) may be a simulated time; `created_via` and `created_ip` say
+    which call made the key and from where, for the abuse scan's key-creation signals."""
     secret = new_secret()
+    created = time.time() if created_at is None else created_at
     key = ApiKey(
-        id=f"key_{ULID()}",
+        id=f"key_{ULID.from_timestamp(created) if created_at is not None else ULID()}",
         name=name,
         prefix=secret[:10],
-        created_at=time.time(),
+        created_at=created,
         expires_at=expires_at,
         credit_limit_nano=None if credit_limit_usd is None else to_nano(credit_limit_usd),
         allowed_models=allowed_models,
@@ -168,6 +175,8 @@ def make_key(
         rpm,
         tpm,
         country,
+        created_via,
+        created_ip,
     )
     return NewKey(key, secret), values
 

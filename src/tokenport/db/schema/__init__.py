@@ -12,7 +12,7 @@ To add one, e.g. a column on `requests`:
 then append `ledger.REQUESTS_DOOR` at the end of `MIGRATIONS`. Rules:
 - append only; never edit, rename or reorder a migration that has shipped;
 - a name is unique, prefixed by its area's letter (m ledger, k keys, a analytics,
-  r stored responses);
+  r stored responses, x abuse);
 - SQL portable between SQLite and PostgreSQL (`BIGINT`, `DOUBLE PRECISION`, `TEXT`,
   `BOOLEAN`); where it cannot be, give a function of the dialect (see `analytics.py`).
 """
@@ -20,7 +20,7 @@ then append `ledger.REQUESTS_DOOR` at the end of `MIGRATIONS`. Rules:
 from __future__ import annotations
 
 from tokenport.db.migration import Migration
-from tokenport.db.schema import analytics, holds, keys, ledger, responses, rollups
+from tokenport.db.schema import abuse, analytics, holds, keys, ledger, responses, rollups
 
 MIGRATIONS: tuple[Migration, ...] = (
     ledger.REQUESTS,
@@ -34,4 +34,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ledger.REQUESTS_DOOR,
     responses.RESPONSES,
     ledger.REQUESTS_CACHE,
+    abuse.REQUEST_SIGNALS,
+    abuse.KEY_ORIGIN,
+    abuse.ABUSE_ACTIONS,
+    abuse.ABUSE_DAYS,
 )
