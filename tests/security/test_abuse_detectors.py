@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tokenport.ledger.record import LedgerRecord
+from tokenport.ledger.signals import RequestSignals
 from tokenport.ledger.store import open_store
 from tokenport.security.abuse import cot, days, detectors, features, sketch, text, topics
 from tokenport.security.abuse import signals as sig
@@ -288,7 +289,7 @@ def test_scan_caches_finished_days_and_notices_late_records(tmp_path: Path) -> N
     records = []
     for n, row in enumerate([*_harvester("a", rng, 20), *_person("b", rng, 20)]):
         body_sig = dict(zip(days._COLUMNS.replace(" ", "").split(","), row, strict=True))
-        signals = sig.RequestSignals(**{k: body_sig[k] for k in sig.RequestSignals.__struct_fields__
+        signals = RequestSignals(**{k: body_sig[k] for k in RequestSignals.__struct_fields__
                                         if k in body_sig})  # fmt: skip
         records.append(LedgerRecord(id=f"r{n}", ts=row[1], model_requested="m", status="ok",
                                     key_id=row[0], signals=signals))  # fmt: skip
@@ -298,7 +299,7 @@ def test_scan_caches_finished_days_and_notices_late_records(tmp_path: Path) -> N
     again = scan(url)
     assert again.days_read == 0 and again.accounts == first.accounts
     late = LedgerRecord(id="late", ts=T0 + 5, model_requested="m", status="ok", key_id="c",
-                        signals=sig.RequestSignals(chars=3))  # fmt: skip
+                        signals=RequestSignals(chars=3))  # fmt: skip
     store.insert_batch([late])
     store.close()
     third = scan(url)
