@@ -1,16 +1,6 @@
-"""The request pipeline between the API edge and the providers.
+"""The fallback loop and settlement: `Gateway`, what the edge hands a request's routes to.
 
-routes (from `routing.router`) -> try them in order (one short fallback loop shared by the
-streamed, non-streamed and embeddings paths, under one deadline) -> settle usage and cost ->
-append the ledger record. The record is made durable before the answer's last bytes leave,
-so an answer a client saw is never missing from the ledger.
-
-Running in production adds three hooks, each to its own few lines: the request's `Watch`
-(`tokenport.telemetry`: metrics and traces) hears of every upstream attempt and of the
-ledger record; the response cache (`tokenport.cache`) is asked before any route is tried
-and given each clean answer, and a hit settles like any answer, as provider "cache" with no
-tokens processed; a request cut by a draining process (`CUT`, `api/drain.py`) is recorded
-and answered with `ShuttingDown`.
+(The package docstring, `tokenport.gateway`, tells the whole pipeline.)
 """
 
 from __future__ import annotations
@@ -20,146 +10,53 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
-
-import msgspec
+from typing import TypeVar
 
 from tokenport.cache.cache import CachedAnswer, ResponseCache, Ticket
-from tokenport.cache.policy import CacheAsk
 from tokenport.errors import (
     AllProvidersFailed,
-    ServiceUnavailable,
     TokenportError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamTimeout,
 )
-from tokenport.ledger.record import KeyHold, LedgerRecord
-from tokenport.ledger.signals import RequestSignals
+from tokenport.gateway.context import (
+    ClientDisconnected,
+    Embedded,
+    LedgerSink,
+    OpenStream,
+    Prior,
+    RequestContext,
+    Served,
+    StreamEnd,
+    cut_short,
+    is_cut,
+)
+from tokenport.gateway.records import (
+    cache_route,
+    collect,
+    failed_attempt,
+    ms,
+    replay,
+    response_text,
+)
+from tokenport.gateway.settle import Settler
 from tokenport.pricing import cost_usd
 from tokenport.providers.base import Provider
 from tokenport.providers.deployments import EnergyRate
 from tokenport.routing.health import Health
-from tokenport.telemetry.watch import NULL_WATCH, Watch
 from tokenport.tokens import TokenCounter
 from tokenport.values import (
     Attempt,
     ChatRequest,
-    ChatResponse,
     Chunk,
     EmbeddingRequest,
-    EmbeddingResponse,
-    Pricing,
     Route,
     Usage,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("tokenport.gateway")
 T = TypeVar("T")
-
-# The cancellation message of a request cut by a draining process (`api/drain.py`).
-CUT = "tokenport: cut by a draining gateway"
-
-
-def is_cut(exc: BaseException) -> bool:
-    return isinstance(exc, asyncio.CancelledError) and exc.args[:1] == (CUT,)
-
-
-class LedgerSink(Protocol):
-    async def append(self, record: LedgerRecord) -> None: ...
-
-    async def get(self, record_id: str) -> LedgerRecord | None: ...
-
-
-@dataclass(slots=True)
-class RequestContext:
-    gen_id: str
-    ts: float = field(default_factory=time.time)
-    started: float = field(default_factory=time.perf_counter)
-    key_id: str | None = None
-    app: str | None = None
-    requested_model: str | None = None  # what the client asked for, when routing rewrote it
-    # Called once when the request is over, with its cost and total tokens (0, 0 on failure):
-    # how the admission layer settles a credit reservation and counts tokens per minute.
-    on_done: Callable[[float, int], Awaitable[None]] | None = None
-    # The credit held for the request, carried by its ledger record so that the ledger can
-    # charge the key if `on_done` cannot reach the key database (ledger/charges.py).
-    hold: KeyHold | None = None
-    watch: Watch = NULL_WATCH  # metrics and traces (tokenport.telemetry)
-    cache: CacheAsk | None = None  # the request asked for the response cache
-    cache_status: str | None = None  # "HIT" or "MISS", for the X-Tokenport-Cache header
-    # What the edge saw of the request, for the abuse scan (security/abuse/signals.py).
-    signals: RequestSignals | None = None
-
-    def elapsed_ms(self) -> float:
-        return (time.perf_counter() - self.started) * 1000.0
-
-    async def done(self, cost: float, tokens: int) -> None:
-        callback, self.on_done = self.on_done, None
-        if callback is not None:
-            self.watch.released()
-            await callback(cost, tokens)
-
-
-@dataclass(slots=True)
-class Served:
-    """A settled non-streamed answer."""
-
-    route: Route
-    response: ChatResponse
-    usage: Usage
-    cost: float
-
-
-@dataclass(slots=True)
-class Embedded:
-    """A settled embeddings answer."""
-
-    route: Route
-    response: EmbeddingResponse
-    usage: Usage
-    cost: float
-
-
-@dataclass(slots=True)
-class Prior:
-    """Calls a request made before the one that answers it (a cascade's cheap and verifier
-    calls, `tokenport.cascade`): their cost and tokens go into the request's one record."""
-
-    cost: float = 0.0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    # The answering call's route health was recorded when it ran (`call`), not to be again.
-    answer_health_recorded: bool = False
-
-    def add(self, usage: Usage, cost: float) -> None:
-        self.cost += cost
-        self.prompt_tokens += usage.prompt_tokens
-        self.completion_tokens += usage.completion_tokens
-
-
-@dataclass(slots=True)
-class OpenStream:
-    """A stream whose first chunk has arrived; from here on there is no fallback."""
-
-    request: ChatRequest
-    ctx: RequestContext
-    route: Route
-    first: Chunk
-    rest: AsyncIterator[Chunk]
-    attempts: list[Attempt]
-    ttft_ms: float
-    ticket: Ticket | None = None  # the cache's: a hit replays, a storable miss is kept
-    prior: Prior | None = None  # a cascade's earlier calls (`Gateway.open_call`)
-
-
-@dataclass(slots=True)
-class StreamEnd:
-    """What the API edge needs to close a stream: usage and cost, or the error."""
-
-    usage: Usage
-    cost: float
-    error: TokenportError | None = None
 
 
 @dataclass
@@ -185,6 +82,9 @@ class Gateway:
     cache: ResponseCache | None = None
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        self.settler = Settler(self.health, self.ledger, self.counter, self.energy, self.cache)
+
     # -- the three ways in ---------------------------------------------------------------
 
     async def complete(
@@ -195,10 +95,10 @@ class Gateway:
             hit, resp = ticket.hit, ticket.hit.response
             resp.id, resp.model = ctx.gen_id, hit.model_id
             latency = ctx.elapsed_ms()
-            _, cost = await self._settle(
+            _, cost = await self.settler.settle(
                 request,
                 ctx,
-                _cache_route(hit),
+                cache_route(hit),
                 None,
                 "",
                 attempts=[],
@@ -208,7 +108,7 @@ class Gateway:
                 stream=False,
                 hit=hit,
             )
-            return Served(_cache_route(hit), resp, hit.usage, cost)
+            return Served(cache_route(hit), resp, hit.usage, cost)
         attempts: list[Attempt] = []
         route, resp = await self._attempts(
             request,
@@ -220,12 +120,12 @@ class Gateway:
         )
         resp.id, resp.model = ctx.gen_id, route.model_id
         latency = ctx.elapsed_ms()
-        usage, cost = await self._settle(
+        usage, cost = await self.settler.settle(
             request,
             ctx,
             route,
             resp.usage,
-            _response_text(resp),
+            response_text(resp),
             attempts=attempts,
             latency_ms=latency,
             ttft_ms=latency,
@@ -245,8 +145,8 @@ class Gateway:
         """Try the routes until one streams its first chunk; failures up to here fall back."""
         ticket = await self._cache_check(request, ctx)
         if ticket is not None and ticket.hit is not None and ticket.hit.chunks:
-            first, rest = _replay(ticket.hit.chunks)
-            route = _cache_route(ticket.hit)
+            first, rest = replay(ticket.hit.chunks)
+            route = cache_route(ticket.hit)
             return OpenStream(request, ctx, route, first, rest, [], ctx.elapsed_ms(), ticket)
         attempts: list[Attempt] = []
         route, (first, rest) = await self._attempts(
@@ -285,8 +185,8 @@ class Gateway:
         route, resp = await self._first_success(
             routes, lambda p, r, timeout: p.chat(request, r, timeout), attempts, ctx
         )
-        usage = resp.usage or await self._estimate(request, _response_text(resp))
-        took = _ms(t0)
+        usage = resp.usage or await self.settler.estimate(request, response_text(resp))
+        took = ms(t0)
         self.health.record_success(
             route.provider, route.model_id, took, usage.completion_tokens, took / 1000.0
         )
@@ -317,7 +217,7 @@ class Gateway:
         resp.id, resp.model = ctx.gen_id, served.route.model_id
         latency = ctx.elapsed_ms()
         prior.answer_health_recorded = True
-        usage, cost = await self._settle(
+        usage, cost = await self.settler.settle(
             request,
             ctx,
             served.route,
@@ -343,7 +243,7 @@ class Gateway:
         stream: bool,
     ) -> None:
         """Record a request no call could answer, charging the calls it did make."""
-        await self._failed(request, ctx, attempts, exc, stream=stream, prior=prior)
+        await self.settler.failed(request, ctx, attempts, exc, stream=stream, prior=prior)
 
     def spawn(self, coro: Awaitable[object]) -> None:
         """Run a recording task past a cancelled request (drained at shutdown)."""
@@ -371,7 +271,7 @@ class Gateway:
             stream=False,
         )
         latency = ctx.elapsed_ms()
-        usage, cost = await self._settle(
+        usage, cost = await self.settler.settle(
             routing,
             ctx,
             route,
@@ -407,7 +307,7 @@ class Gateway:
                     usage = chunk.usage
                 else:
                     finish = chunk.finish_reason or finish
-                    _collect(chunk, text)
+                    collect(chunk, text)
                     if kept is not None:
                         kept.append(chunk)
                     yield emit(chunk)
@@ -424,7 +324,7 @@ class Gateway:
                 gone = ClientDisconnected("client disconnected mid-stream")
                 self._spawn(self._settle_stream(s, usage, text, finish, gone))
                 raise
-            error = _cut()  # a draining process: the stream ends with its error event
+            error = cut_short()  # a draining process: the stream ends with its error event
         settled = await self._settle_stream(s, usage, text, finish, error)
         if kept is not None and ticket is not None and error is None:
             answer = CachedAnswer(s.route.model_id, s.route.provider, settled.usage, settled.cost)
@@ -449,15 +349,15 @@ class Gateway:
         try:
             return await self._first_success(routes, start, attempts, ctx)
         except TokenportError as exc:
-            await self._failed(request, ctx, attempts, exc, stream=stream)
+            await self.settler.failed(request, ctx, attempts, exc, stream=stream)
             raise
         except asyncio.CancelledError as exc:
             if is_cut(exc):  # a draining process: recorded, then answered 503
-                cut = _cut()
-                await self._failed(request, ctx, attempts, cut, stream=stream)
+                cut = cut_short()
+                await self.settler.failed(request, ctx, attempts, cut, stream=stream)
                 raise cut from None
             gone = ClientDisconnected("client disconnected before the answer started")
-            self._spawn(self._failed(request, ctx, attempts, gone, stream=stream))
+            self._spawn(self.settler.failed(request, ctx, attempts, gone, stream=stream))
             raise
 
     async def _first_success(
@@ -485,88 +385,21 @@ class Gateway:
                     self.providers[route.provider], route, min(self.attempt_timeout_s, left)
                 )
             except UpstreamError as exc:
-                attempts.append(_failed_attempt(route, t0, exc))
+                attempts.append(failed_attempt(route, t0, exc))
                 seen.end(attempts[-1])
                 self.health.record_failure(route.provider, route.model_id, exc.retry_after)
                 last = exc
                 if not exc.retryable:
                     raise
                 continue
-            attempts.append(Attempt(route.provider, route.upstream_model, "ok", _ms(t0)))
+            attempts.append(Attempt(route.provider, route.upstream_model, "ok", ms(t0)))
             seen.end(attempts[-1])
             return route, result
         raise AllProvidersFailed(attempts, last)
 
     # -- settling ------------------------------------------------------------------------
 
-    async def _settle(
-        self,
-        request: ChatRequest,
-        ctx: RequestContext,
-        route: Route,
-        usage: Usage | None,
-        completion: str,
-        *,
-        attempts: list[Attempt],
-        latency_ms: float,
-        ttft_ms: float,
-        finish: str | None,
-        stream: bool,
-        error: TokenportError | None = None,
-        hit: CachedAnswer | None = None,
-        prior: Prior | None = None,
-    ) -> tuple[Usage, float]:
-        """The one way an answer is settled: usage (counted when the upstream gave none),
-        cost at the serving route's price, route health, one ledger record made durable,
-        then the reservation settled to the actual cost.
-
-        A cache `hit` processed no tokens anywhere: none are counted (so usage and rankings
-        stay true), the key pays nothing unless hits are charged, and the record keeps
-        what the answer cost when an upstream served it (`cost_saved`).
-
-        `prior`: a cascade's earlier calls, whose cost and tokens are added to the record and
-        the settlement (their route health was recorded as they ran)."""
-        if hit is not None:
-            usage, cost = Usage(), (self.cache.charge(hit) if self.cache is not None else 0.0)
-        else:
-            if usage is None:
-                usage = await self._estimate(request, completion)
-            cost = cost_usd(usage, route.pricing)
-        answer_tokens = usage.completion_tokens
-        if prior is not None:
-            _price_answer(attempts, cost)
-            cost += prior.cost
-            usage = msgspec.structs.replace(
-                usage,
-                prompt_tokens=usage.prompt_tokens + prior.prompt_tokens,
-                completion_tokens=usage.completion_tokens + prior.completion_tokens,
-            )
-        record = _ok_record(
-            request,
-            ctx,
-            route,
-            usage,
-            cost,
-            attempts=attempts,
-            latency_ms=latency_ms,
-            ttft_ms=ttft_ms,
-            finish=finish,
-            stream=stream,
-        )
-        if hit is not None:
-            record.cache_hit, record.cost_saved = True, hit.cost
-        if error is not None:
-            record.status, record.error_class = "error", type(error).__name__
-            own = isinstance(error, ClientDisconnected | ShuttingDown)
-            record.http_status = error.status if own else 502
-        elif hit is None and (prior is None or not prior.answer_health_recorded):
-            gen_s = max(1e-6, (latency_ms - ttft_ms) / 1000.0) if stream else latency_ms / 1000
-            self.health.record_success(
-                route.provider, route.model_id, ttft_ms, answer_tokens, gen_s
-            )
-        await self._append(ctx, self._metered(record))
-        await ctx.done(cost, usage.total_tokens)
-        return usage, cost
+    # -- settling (gateway/settle.py) --------------------------------------------------
 
     async def _settle_stream(
         self,
@@ -577,7 +410,7 @@ class Gateway:
         error: TokenportError | None,
     ) -> StreamEnd:
         hit = s.ticket.hit if s.ticket is not None else None
-        usage, cost = await self._settle(
+        usage, cost = await self.settler.settle(
             s.request,
             s.ctx,
             s.route,
@@ -594,28 +427,6 @@ class Gateway:
         )
         return StreamEnd(hit.usage if hit is not None else usage, cost, error)
 
-    async def _failed(
-        self,
-        request: ChatRequest,
-        ctx: RequestContext,
-        attempts: list[Attempt],
-        exc: TokenportError,
-        *,
-        stream: bool,
-        prior: Prior | None = None,
-    ) -> None:
-        record = _error_record(request, ctx, attempts, exc, stream=stream)
-        spent = prior or Prior()
-        record.cost = spent.cost
-        record.prompt_tokens = spent.prompt_tokens
-        record.completion_tokens = spent.completion_tokens
-        await self._append(ctx, record)
-        await ctx.done(spent.cost, spent.prompt_tokens + spent.completion_tokens)
-
-    async def _append(self, ctx: RequestContext, record: LedgerRecord) -> None:
-        await self.ledger.append(record)
-        ctx.watch.recorded(record, ctx.cache_status)
-
     # -- the response cache (tokenport.cache) ----------------------------------------------
 
     async def _cache_check(self, request: ChatRequest, ctx: RequestContext) -> Ticket | None:
@@ -629,21 +440,6 @@ class Gateway:
         if self.cache is not None:
             answer.finish = finish
             await self.cache.keep(ticket, answer)
-
-    def _metered(self, record: LedgerRecord) -> LedgerRecord:
-        """Add energy and region for requests a self-hosted deployment served."""
-        rate = self.energy.get(record.provider or "")
-        if rate is not None:
-            record.energy_wh, record.energy_cost = rate.of(
-                record.prompt_tokens, record.completion_tokens
-            )
-            record.region = rate.region
-        return record
-
-    async def _estimate(self, request: ChatRequest, completion: str) -> Usage:
-        prompt = await asyncio.to_thread(self.counter.count_messages, request.messages)
-        out = await asyncio.to_thread(self.counter.count, completion)
-        return Usage(prompt_tokens=prompt, completion_tokens=out, estimated=True)
 
     def _spawn(self, coro: Awaitable[object]) -> None:
         async def run() -> None:
@@ -666,169 +462,3 @@ class Gateway:
             await provider.aclose()
         if self.cache is not None:
             await self.cache.aclose()
-
-
-class ClientDisconnected(TokenportError):
-    """The client went away before its answer was whole (recorded as HTTP 499)."""
-
-    status = 499
-    code = "client_disconnected"
-
-
-class ShuttingDown(ServiceUnavailable):
-    """A draining process cut the request after its grace period (`api/drain.py`)."""
-
-    code = "shutting_down"
-
-
-def _cut() -> ShuttingDown:
-    task = asyncio.current_task()
-    if task is not None:
-        task.uncancel()  # the cut is handled here: the request ends with an answer
-    return ShuttingDown(
-        "The gateway is shutting down and cut this request before its answer was complete. "
-        "Retry it: another gateway will serve it."
-    )
-
-
-def shutting_down() -> ShuttingDown:
-    """What a request cut by a draining process ends with (a cascade's too)."""
-    return _cut()
-
-
-def _price_answer(attempts: list[Attempt], cost: float) -> None:
-    """The answering call of a request with several (its last ok attempt, priced only once
-    its usage is known, as for a stream) gets its own cost in the record's attempts."""
-    for i in range(len(attempts) - 1, -1, -1):
-        if attempts[i].status == "ok":
-            if attempts[i].cost is None:
-                attempts[i] = msgspec.structs.replace(attempts[i], cost=cost)
-            return
-
-
-def _cache_route(hit: CachedAnswer) -> Route:
-    return Route("cache", hit.model_id, hit.model_id, Pricing())
-
-
-def _replay(chunks: list[Chunk]) -> tuple[Chunk, AsyncIterator[Chunk]]:
-    """A stream served from the cache: the kept chunks, in order, as the upstream sent them."""
-
-    async def rest() -> AsyncIterator[Chunk]:
-        for chunk in chunks[1:]:
-            yield chunk
-
-    return chunks[0], rest()
-
-
-def _ms(t0: float) -> float:
-    return (time.perf_counter() - t0) * 1000.0
-
-
-def _failed_attempt(route: Route, t0: float, exc: UpstreamError) -> Attempt:
-    return Attempt(
-        route.provider,
-        route.upstream_model,
-        "error",
-        _ms(t0),
-        error_class=type(exc).__name__,
-        error=exc.message[:300],
-        http_status=exc.http_status,
-    )
-
-
-def _call_text(call: dict[str, Any]) -> str:
-    """A tool call's name and arguments: what its tokens were spent on."""
-    fn = call.get("function") or {}
-    return str(fn.get("name") or "") + str(fn.get("arguments") or "")
-
-
-def _collect(chunk: Chunk, text: list[str]) -> None:
-    d = chunk.delta
-    if d is None:
-        return
-    if d.content:
-        text.append(d.content)
-    if d.reasoning_content:
-        text.append(d.reasoning_content)
-    text.extend(_call_text(call) for call in d.tool_calls or ())
-
-
-def _response_text(resp: ChatResponse) -> str:
-    parts: list[str] = []
-    for choice in resp.choices:
-        m = choice.message
-        if isinstance(m.content, str):
-            parts.append(m.content)
-        parts.extend(_call_text(call) for call in m.tool_calls or ())
-    return "".join(parts)
-
-
-def _record(request: ChatRequest, ctx: RequestContext, status: str, **fields: Any) -> LedgerRecord:
-    return LedgerRecord(
-        id=ctx.gen_id,
-        ts=ctx.ts,
-        model_requested=ctx.requested_model or request.model,
-        status=status,
-        key_id=ctx.key_id,
-        app=ctx.app,
-        door=request.door,
-        hold=ctx.hold,
-        signals=ctx.signals,
-        **fields,
-    )
-
-
-def _ok_record(
-    request: ChatRequest,
-    ctx: RequestContext,
-    route: Route,
-    usage: Usage,
-    cost: float,
-    *,
-    attempts: list[Attempt],
-    latency_ms: float,
-    ttft_ms: float,
-    finish: str | None,
-    stream: bool,
-) -> LedgerRecord:
-    return _record(
-        request,
-        ctx,
-        "ok",
-        model_served=route.model_id,
-        provider=route.provider,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        cached_tokens=usage.cached_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        reasoning_tokens=usage.reasoning_tokens,
-        cost=cost,
-        upstream_cost=usage.upstream_cost,
-        latency_ms=latency_ms,
-        ttft_ms=ttft_ms,
-        usage_estimated=usage.estimated,
-        finish_reason=finish,
-        stream=stream,
-        http_status=200,
-        attempts=attempts,
-    )
-
-
-def _error_record(
-    request: ChatRequest,
-    ctx: RequestContext,
-    attempts: list[Attempt],
-    exc: TokenportError,
-    stream: bool,
-) -> LedgerRecord:
-    return _record(
-        request,
-        ctx,
-        "error",
-        latency_ms=ctx.elapsed_ms(),
-        error_class=type(exc).__name__,
-        stream=stream,
-        http_status=exc.status,
-        attempts=attempts,
-        provider=attempts[-1].provider if attempts else None,
-    )
