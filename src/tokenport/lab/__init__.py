@@ -1,6 +1,8 @@
 """The lab: what drives and fakes traffic rather than serves it.
 
-    fake.py, fake_wire.py   fake OpenAI + Anthropic upstreams (tests, bench, simulate)
+    fake.py                 fake OpenAI + Anthropic upstreams (tests, bench, simulate)
+    fake_script.py          what a fake is told to do (Script) and read (Turn)
+    fake_wire.py            its bodies by protocol (fake_openai.py, fake_anthropic.py)
     scenario.py, scenarios/ calibrated traffic scenarios (feb-2026)
     simulate.py, check.py   drive a scenario through a real gateway; check the rankings
     synth.py                synthetic ledgers for benchmarks
