@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from _coding_agents import (
     ANTHROPIC,
     DEEPSEEK,
@@ -31,7 +32,6 @@ from _coding_agents import (
     start_gateway,
     upstream_of,
 )
-
 from tokenport.config import Settings
 from tokenport.lab.fake import FakeUpstream
 

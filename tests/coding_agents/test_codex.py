@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from _coding_agents import (
     ANTHROPIC,
     DEEPSEEK,
@@ -35,7 +36,6 @@ from _coding_agents import (
     upstream_of,
     upstream_turns,
 )
-
 from tokenport.lab.fake import FakeUpstream
 
 pytestmark = pytest.mark.agents
