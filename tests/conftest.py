@@ -66,6 +66,7 @@ SLOW_MODULES = (
     "tests/security/test_replicas.py",
     "tests/security/test_money_replicas.py",
     "tests/security/test_cli.py",
+    "tests/security/test_abuse_scenario.py",
     "tests/lab/test_simulate.py",
     "tests/lab/test_simulate_cli.py",
     "tests/analytics/test_dashboard_access.py",
