@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +26,6 @@ from typing import Any
 
 import aiohttp
 import msgspec
-import uvicorn
 
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings
@@ -36,6 +33,7 @@ from tokenport.errors import ServiceUnavailable
 from tokenport.lab.abuse_eval import Metrics, evaluate
 from tokenport.lab.abuse_traffic import AbuseScenario, Account, Planned, plan
 from tokenport.lab.fake import FakeUpstream, Script
+from tokenport.lab.launch import serve_in_thread
 from tokenport.security.abuse.scan import scan
 
 Progress = Callable[[str, int, int], None]
@@ -86,24 +84,6 @@ def _settings(opts: Options, fake: FakeUpstream) -> Settings:
             },
         }
     )
-
-
-def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="abuse-sim-gateway", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise ServiceUnavailable("The simulation's gateway did not start.")
-        time.sleep(0.02)
-    return server, thread, port
 
 
 class _Sender:
@@ -198,7 +178,7 @@ def run(opts: Options, catalog: Catalog, progress: Progress | None = None) -> Si
     )
     try:
         app = create_app(_settings(opts, fake), env={"TOKENPORT_ADMIN_KEY": admin}, catalog=catalog)
-        server, thread, port = _serve(app)
+        server, thread, port = serve_in_thread(app, "abuse-sim-gateway")
         try:
             started = time.perf_counter()
             key_ids, ok, failed = asyncio.run(

@@ -20,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +28,6 @@ from typing import Any
 
 import aiohttp
 import msgspec
-import uvicorn
 
 from tokenport.analytics import rollups
 from tokenport.analytics.service import compute
@@ -38,9 +35,10 @@ from tokenport.analytics.source import RollupSource
 from tokenport.catalog.model import ModelEntry
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings
-from tokenport.errors import ConfigError, ServiceUnavailable
+from tokenport.errors import ConfigError
 from tokenport.lab.check import CheckReport, check, check_query
 from tokenport.lab.fake import FakeUpstream, Script
+from tokenport.lab.launch import serve_in_thread
 from tokenport.lab.scenario import Planned, Scenario, key_countries, plan_requests
 
 Progress = Callable[[str, int, int, int], None]  # phase, done, total, failed
@@ -205,7 +203,7 @@ def _drive(
     from tokenport.api.app import create_app
 
     app = create_app(_settings(opts, models), env={}, catalog=catalog)
-    server, thread, port = _serve(app)
+    server, thread, port = serve_in_thread(app, "sim-gateway")
     try:
         scale = opts.scenario.scenario.time_scale if opts.time_scale is None else opts.time_scale
         sender = _Sender(f"http://127.0.0.1:{port}", models, secrets, scale, progress)
@@ -215,24 +213,6 @@ def _drive(
     finally:
         server.should_exit = True
         thread.join(timeout=60)
-
-
-def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="sim-gateway", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise ServiceUnavailable("The simulation's gateway did not start.")
-        time.sleep(0.02)
-    return server, thread, port
 
 
 def _drain(state: Any, progress: Progress | None, timeout: float = 120.0) -> None:
