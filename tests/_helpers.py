@@ -186,3 +186,15 @@ async def asgi_get(app: Any, path: str, query: bytes = b"") -> tuple[int, Any]:
     status = next(m["status"] for m in messages if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
     return status, json.loads(body)
+
+
+def one_fake_model(price: float) -> dict[str, Any]:
+    """A provider's `models` with the fake upstream's one model at `price` per million input
+    tokens (output three times that): the cheap or strong side of an `auto` pool."""
+    model = {
+        "id": "fake-model",
+        "slug": "fake-model",
+        "input_price": price,
+        "output_price": price * 3,
+    }
+    return {"models": [model]}

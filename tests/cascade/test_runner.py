@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from _cascade_synth import CHEAP, STRONG, sum_answer, sum_prompt, write_pair
-from _helpers import http_json, http_raw
+from _helpers import http_json, http_raw, one_fake_model
 from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.routing.auto.data import load_dataset
 from tokenport.routing.auto.train import train_router
@@ -38,22 +38,10 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _gateway(
     factory: Any, cheap: FakeUpstream, strong: FakeUpstream, artifact: Path, **pool: Any
 ) -> Any:
-    def priced(price: float) -> dict[str, Any]:
-        return {
-            "models": [
-                {
-                    "id": "fake-model",
-                    "slug": "fake-model",
-                    "input_price": price,
-                    "output_price": price * 3,
-                }
-            ]
-        }
-
     return factory(
         {"cheap": cheap, "strong": strong},
-        cheap_extra=priced(0.1),
-        strong_extra=priced(10.0),
+        cheap_extra=one_fake_model(0.1),
+        strong_extra=one_fake_model(10.0),
         auto={
             "artifact": str(artifact),
             "pools": {

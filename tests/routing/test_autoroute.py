@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from _helpers import http_json
+from _helpers import http_json, one_fake_model
 from tokenport.lab.fake import FakeUpstream
 from tokenport.routing.auto.data import load_dataset
 from tokenport.routing.auto.train import train_router
@@ -31,22 +31,10 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _gateway(factory: Any, fake: FakeUpstream, fake2: FakeUpstream, artifact: Path) -> Any:
-    def models(price: float) -> dict[str, Any]:
-        return {
-            "models": [
-                {
-                    "id": "fake-model",
-                    "slug": "fake-model",
-                    "input_price": price,
-                    "output_price": price * 3,
-                }
-            ]
-        }
-
     return factory(
         {"cheap": fake, "strong": fake2},
-        cheap_extra=models(0.1),
-        strong_extra=models(10.0),
+        cheap_extra=one_fake_model(0.1),
+        strong_extra=one_fake_model(10.0),
         auto={
             "artifact": str(artifact),
             "feedback_per_key_per_minute": 100,
