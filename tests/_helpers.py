@@ -198,3 +198,11 @@ def one_fake_model(price: float) -> dict[str, Any]:
         "output_price": price * 3,
     }
     return {"models": [model]}
+
+
+def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.1) -> None:
+    """Poll `predicate` until it holds; fail the test naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval)

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from _grammar import parse_sse
-from _helpers import free_port, http_json, serve
+from _helpers import free_port, http_json, serve, wait_until
 from _nginx import start_nginx, wait_nginx
 from tokenport.db import Database
 from tokenport.lab.fake import FakeUpstream, Script
@@ -134,13 +134,6 @@ def _reserved(db: Database, key_id: str) -> int:
     return int(rows[0][0])
 
 
-def _wait(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def test_three_replicas_behind_nginx_survive_a_sigkill(
     tmp_path: Path, fake: FakeUpstream, fake2: FakeUpstream, pg_url: str, redis_url: str
 ) -> None:
@@ -216,7 +209,7 @@ def test_three_replicas_behind_nginx_survive_a_sigkill(
         holders = [threading.Thread(target=hold) for _ in range(3)]
         for t in holders:
             t.start()
-        _wait(lambda: _reserved(db, held_id) > 0, 10, "the victim's holds")
+        wait_until(lambda: _reserved(db, held_id) > 0, 10, "the victim's holds")
         time.sleep(max(0.0, KILL_AT_S - (time.monotonic() - t0)))
         kill_at = time.monotonic()
         procs[victim].send_signal(signal.SIGKILL)
@@ -224,7 +217,9 @@ def test_three_replicas_behind_nginx_survive_a_sigkill(
         dead_seen = time.monotonic()
         assert _reserved(db, held_id) > 0  # nothing settled them: the process is gone
         # The survivors sweep the silent holder after key_hold_ttl_s (2 s).
-        _wait(lambda: _reserved(db, held_id) == 0, 15, "the dead replica's holds to be released")
+        wait_until(
+            lambda: _reserved(db, held_id) == 0, 15, "the dead replica's holds to be released"
+        )
         released_after = time.monotonic() - kill_at
         time.sleep(max(0.0, LOAD_S - (time.monotonic() - t0)))
         load.stop.set()
@@ -232,7 +227,7 @@ def test_three_replicas_behind_nginx_survive_a_sigkill(
             t.join(timeout=60)
         # systemd's Restart=always: the replica comes back and replays its journal.
         procs[victim] = serve(cfg, ports[victim], logs[victim], env)
-        _wait(
+        wait_until(
             lambda: all(
                 http_json("GET", f"http://127.0.0.1:{p}/healthz")[1]["ledger_backlog"] == 0
                 for p in ports

@@ -21,7 +21,7 @@ from typing import Any
 import openai
 import pytest
 
-from _helpers import free_port, http_json, serve
+from _helpers import free_port, http_json, serve, wait_until
 from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.security.keys import to_nano
 
@@ -51,13 +51,6 @@ def _ledger_costs(db: Path, key_id: str) -> list[float]:
     return [float(r[0]) for r in rows]
 
 
-def _until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def test_answered_requests_are_charged_after_sigkill(tmp_path: Path, fake: FakeUpstream) -> None:
     db = tmp_path / "ledger.db"
     cfg = tmp_path / "tokenport.toml"
@@ -85,7 +78,7 @@ def test_answered_requests_are_charged_after_sigkill(tmp_path: Path, fake: FakeU
     callers = [threading.Thread(target=call) for _ in range(REQUESTS)]
     for c in callers:
         c.start()
-    _until(lambda: len(fake.requests) == REQUESTS, 10, "every request to reach the upstream")
+    wait_until(lambda: len(fake.requests) == REQUESTS, 10, "every request to reach the upstream")
     lock = sqlite3.connect(db, isolation_level=None, timeout=10)
     lock.execute("BEGIN IMMEDIATE")  # from here no charge (and no ledger insert) can commit
     try:
@@ -103,7 +96,7 @@ def test_answered_requests_are_charged_after_sigkill(tmp_path: Path, fake: FakeU
     try:
         # The new process replays the dead one's journal (charging each record) and sweeps
         # its silent holder (giving back what it still held).
-        _until(
+        wait_until(
             lambda: len(_ledger_costs(db, key_id)) == REQUESTS and _key_row(db, key_id)[1] == 0,
             30,
             "the journal replay and the sweep",

@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import openai
 
-from _helpers import free_port, serve
+from _helpers import free_port, serve, wait_until
 from _helpers import http_json as _call
 from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.security.keystore import KeyStore
@@ -28,13 +27,6 @@ def _reserved(db: str, key_id: str) -> int:
         return store.get(key_id).reserved_nano
     finally:
         store.close()
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_reservation_of_a_killed_gateway_is_given_back(tmp_path: Path, fake: FakeUpstream) -> None:
@@ -65,7 +57,7 @@ def test_reservation_of_a_killed_gateway_is_given_back(tmp_path: Path, fake: Fak
 
     caller = threading.Thread(target=call)
     caller.start()
-    _wait(lambda: _reserved(db, key_id) > 0, 10, "the request's reservation")
+    wait_until(lambda: _reserved(db, key_id) > 0, 10, "the request's reservation", interval=0.05)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     caller.join(timeout=10)
@@ -77,7 +69,12 @@ def test_reservation_of_a_killed_gateway_is_given_back(tmp_path: Path, fake: Fak
     try:
         # The dead holder goes silent for key_hold_ttl_s (1 s); the new process's next
         # sweep (every ttl/6) gives its reservation back.
-        _wait(lambda: _reserved(db, key_id) == 0, 15, "the dead gateway's hold to be released")
+        wait_until(
+            lambda: _reserved(db, key_id) == 0,
+            15,
+            "the dead gateway's hold to be released",
+            interval=0.05,
+        )
         store = KeyStore(db)
         try:
             key = store.get(key_id)
