@@ -34,7 +34,7 @@ from tokenport.security.appname import normalize_app
 from tokenport.security.clientip import client_ip
 from tokenport.security.keys import ApiKey
 from tokenport.telemetry.watch import Watch
-from tokenport.values import ChatRequest, Route
+from tokenport.values import ChatRequest, Door, Route
 
 log = logging.getLogger("tokenport.api")
 Scope = MutableMapping[str, Any]
@@ -65,6 +65,45 @@ def api_key(headers: dict[str, str]) -> str | None:
     return f"Bearer {key}" if key else None
 
 
+Handler = Callable[[Scope, dict[str, str], Receive, Send, Watch], Awaitable[None]]
+ErrorSender = Callable[[Send, TokenportError], Awaitable[None]]
+
+
+async def guarded(
+    st: State,
+    door: Door,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    handle: Handler,
+    send_error: ErrorSender,
+) -> None:
+    """Run one raw-ASGI POST endpoint inside the boundary they all share: its `Watch` opened
+    and closed, a `TokenportError` answered in the endpoint's own error shape, a client gone
+    mid-body left alone, a draining process's cut ending the answer early, and anything else
+    logged and answered 500."""
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    watch = st.telemetry.start(door, headers)
+    error: TokenportError | None = None
+    try:
+        await handle(scope, headers, receive, send, watch)
+    except TokenportError as exc:
+        error = exc
+        await send_error(send, exc)
+    except BodyAbandoned:
+        return
+    except asyncio.CancelledError as exc:
+        if not is_cut(exc):
+            raise
+        uncut()  # cut by a draining process while sending: the answer ends early
+    except Exception:
+        log.exception("unhandled error on POST %s", scope.get("path"))
+        error = INTERNAL
+        await send_error(send, INTERNAL)
+    finally:
+        watch.close(error)
+
+
 class DoorEndpoint:
     """One door's ASGI endpoint over the shared pipeline."""
 
@@ -73,26 +112,7 @@ class DoorEndpoint:
         self.door = door
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        watch = self.st.telemetry.start(self.door.name, headers)
-        error: TokenportError | None = None
-        try:
-            await self._handle(scope, headers, receive, send, watch)
-        except TokenportError as exc:
-            error = exc
-            await self._send_error(send, exc)
-        except BodyAbandoned:
-            return
-        except asyncio.CancelledError as exc:
-            if not is_cut(exc):
-                raise
-            uncut()  # cut by a draining process while sending: the stream ends early
-        except Exception:
-            log.exception("unhandled error on POST %s", scope.get("path"))
-            error = INTERNAL
-            await self._send_error(send, INTERNAL)
-        finally:
-            watch.close(error)
+        await guarded(self.st, self.door.name, scope, receive, send, self._handle, self._send_error)
 
     async def _handle(
         self,
@@ -125,7 +145,7 @@ class DoorEndpoint:
         extra_headers = door.headers(call)
         extra: dict[str, Any] = {}
         if choice is not None and plan is None:
-            extra_headers += _header_pairs(choice.headers())
+            extra_headers += header_pairs(choice.headers())
             extra["auto"] = choice.summary()
         if key is not None:
             held, held_routes = plan.reservation(request) if plan else (request, routes)
@@ -138,7 +158,7 @@ class DoorEndpoint:
             with st.drain.tracked():
                 if cascade is not None:
                     served = await cascade.complete()
-                    extra_headers += _header_pairs(cascade.headers())
+                    extra_headers += header_pairs(cascade.headers())
                     extra["auto"] = cascade.summary(choice.requested if choice else "auto")
                 else:
                     served = await st.gateway.complete(request, ctx, routes)
@@ -150,7 +170,7 @@ class DoorEndpoint:
         with st.drain.tracked():
             if cascade is not None:
                 opened = await cascade.open_stream()
-                extra_headers += _header_pairs(cascade.headers())
+                extra_headers += header_pairs(cascade.headers())
                 extra["auto"] = cascade.summary(choice.requested if choice else "auto")
             else:
                 opened = await st.gateway.open_stream(request, ctx, routes)
@@ -164,10 +184,6 @@ class DoorEndpoint:
     async def _send_error(self, send: Send, exc: TokenportError) -> None:
         body = self.door.error_body(exc, error_message(exc))
         await send_json(send, exc.status, body, header_pairs(error_headers(exc)))
-
-
-def _header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
 
 async def admit(

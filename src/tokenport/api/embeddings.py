@@ -6,8 +6,6 @@ ledger), over the embedding models' own catalog; only OpenAI-compatible upstream
 
 from __future__ import annotations
 
-import logging
-
 import msgspec
 
 from tokenport.api.edge import (
@@ -18,18 +16,18 @@ from tokenport.api.edge import (
     admit,
     api_key,
     context,
+    guarded,
     header_pairs,
     read_body,
     send_json,
 )
-from tokenport.api.errors import INTERNAL, error_headers, error_payload
+from tokenport.api.errors import error_headers, error_payload
 from tokenport.api.state import State
 from tokenport.errors import TokenportError
 from tokenport.telemetry.watch import Watch
 from tokenport.values import ChatRequest, Message
 from tokenport.wire import embeddings
 
-log = logging.getLogger("tokenport.api")
 _encoder = msgspec.json.Encoder()
 
 
@@ -38,20 +36,7 @@ class EmbeddingsEndpoint:
         self.st = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        watch = self.st.telemetry.start("embeddings", headers)
-        error: TokenportError | None = None
-        try:
-            await self._handle(scope, headers, receive, send, watch)
-        except TokenportError as exc:
-            error = exc
-            await _send_error(send, exc)
-        except Exception:
-            log.exception("unhandled error on POST /v1/embeddings")
-            error = INTERNAL
-            await _send_error(send, INTERNAL)
-        finally:
-            watch.close(error)
+        await guarded(self.st, "embeddings", scope, receive, send, self._handle, _send_error)
 
     async def _handle(
         self,
