@@ -237,7 +237,8 @@ class FakeUpstream:
         body = {"object": "list", "data": data, "has_more": False, **ends}
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
-    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+    async def _receive(self, request: web.Request) -> tuple[dict[str, str], Any]:
+        """Read and record a request; its body is None when it is not JSON."""
         raw = await request.read()
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
@@ -246,6 +247,10 @@ class FakeUpstream:
             body = None
         with self._lock:
             self._records.append(Received(request.method, request.path, headers, body, raw))
+        return headers, body
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        headers, body = await self._receive(request)
         script = self._next_script()
         if script.latency_ms:
             await asyncio.sleep(script.latency_ms / 1000)
@@ -260,14 +265,7 @@ class FakeUpstream:
         return await self._chat(request, "anthropic")
 
     async def _chat(self, request: web.Request, protocol: Protocol) -> web.StreamResponse:
-        raw = await request.read()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            body = None
-        with self._lock:
-            self._records.append(Received(request.method, request.path, headers, body, raw))
+        headers, body = await self._receive(request)
         script = self._next_script()
         if script.hang:
             assert self._closing is not None
