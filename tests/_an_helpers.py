@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
+from tokenport.analytics import rollups
+from tokenport.db import Database
 from tokenport.ledger import LedgerRecord, open_store
 from tokenport.ledger.store import UsageRow
 
@@ -90,3 +94,21 @@ class Served:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+
+
+def assert_narrow_tables_match(db: Database, nonempty: bool = False) -> None:
+    """Each narrow rollup table holds exactly `rollup_hourly` summed over its dimension."""
+    sums = ", ".join(f"SUM({c})" for c in rollups.SUMS)
+    for table, column in rollups.DIMENSIONS.values():
+        want = db.rows(
+            f"SELECT hour, {column}, {sums} FROM rollup_hourly GROUP BY hour, {column} "
+            "ORDER BY 1, 2"
+        )
+        got = db.rows(
+            f"SELECT hour, {column}, {', '.join(rollups.SUMS)} FROM {table} ORDER BY 1, 2"
+        )
+        assert len(got) == len(want), table
+        assert got or not nonempty, table
+        for w, g in zip(want, got, strict=True):
+            assert w[:8] == g[:8], table
+            assert w[8:] == pytest.approx(g[8:]), table

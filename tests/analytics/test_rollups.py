@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from _an_helpers import END, HOUR
+from _an_helpers import END, HOUR, assert_narrow_tables_match
 from tokenport.analytics import rollups
 from tokenport.analytics.periods import period_plan
 from tokenport.analytics.service import compute, parse_query
@@ -20,19 +20,7 @@ pytestmark = pytest.mark.timeout(120)
 def _assert_in_step(url: str) -> None:
     db = Database(url)
     try:
-        for table, column in rollups.DIMENSIONS.values():
-            sums = ", ".join(f"SUM({c})" for c in rollups.SUMS)
-            want = db.rows(
-                f"SELECT hour, {column}, {sums} FROM rollup_hourly GROUP BY hour, {column} "
-                "ORDER BY 1, 2"
-            )
-            got = db.rows(
-                f"SELECT hour, {column}, {', '.join(rollups.SUMS)} FROM {table} ORDER BY 1, 2"
-            )
-            assert len(got) == len(want), table
-            for w, g in zip(want, got, strict=True):
-                assert w[:8] == g[:8], table
-                assert w[8:] == pytest.approx(g[8:]), table
+        assert_narrow_tables_match(db)
     finally:
         db.close()
 

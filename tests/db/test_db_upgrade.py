@@ -18,6 +18,7 @@ from urllib.parse import unquote
 import psycopg
 import pytest
 
+from _an_helpers import assert_narrow_tables_match
 from conftest import PG_DSN
 from tokenport.analytics import rollups
 from tokenport.db import MIGRATIONS, Database, applied, migrate
@@ -82,19 +83,7 @@ def _assert_in_step(db: Database, requests: int) -> None:
     assert db.rows("SELECT COUNT(*), (SELECT SUM(requests) FROM rollup_hourly) FROM requests")[
         0
     ] == (requests, requests)
-    for table, column in rollups.DIMENSIONS.values():
-        sums = ", ".join(f"SUM({c})" for c in rollups.SUMS)
-        want = db.rows(
-            f"SELECT hour, {column}, {sums} FROM rollup_hourly GROUP BY hour, {column} "
-            "ORDER BY 1, 2"
-        )
-        got = db.rows(
-            f"SELECT hour, {column}, {', '.join(rollups.SUMS)} FROM {table} ORDER BY 1, 2"
-        )
-        assert len(got) == len(want) > 0, table
-        for w, g in zip(want, got, strict=True):
-            assert w[:8] == g[:8], table
-            assert w[8:] == pytest.approx(g[8:]), table
+    assert_narrow_tables_match(db, nonempty=True)
 
 
 def test_an_old_database_upgrades(old_db: tuple[str, str], tmp_path: Path) -> None:
