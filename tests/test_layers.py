@@ -37,6 +37,7 @@ LAYERS = [
     "redaction",
     "errors",
     "values",
+    "ids",
 ]
 
 

@@ -19,8 +19,6 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ulid import ULID
-
 from tokenport.api.door import FrontDoor
 from tokenport.api.errors import INTERNAL, error_headers, error_message
 from tokenport.api.state import State
@@ -28,6 +26,7 @@ from tokenport.cascade import Cascade
 from tokenport.config import Settings
 from tokenport.errors import BadRequest, PayloadTooLarge, RequestTimeout, TokenportError
 from tokenport.gateway import RequestContext, is_cut
+from tokenport.ids import ulid
 from tokenport.ledger.signals import RequestSignals
 from tokenport.security.abuse import signals
 from tokenport.security.appname import normalize_app
@@ -268,7 +267,7 @@ async def _read_parts(receive: Receive, limit: int) -> bytes:
 
 def context(headers: dict[str, str], simulation: bool) -> RequestContext:
     ctx = RequestContext(
-        gen_id=f"gen-{ULID()}",
+        gen_id=f"gen-{ulid()}",
         app=normalize_app(
             headers.get("x-title") or headers.get("http-referer") or headers.get("referer")
         ),
@@ -277,7 +276,7 @@ def context(headers: dict[str, str], simulation: bool) -> RequestContext:
     if sim is not None:
         try:
             ctx.ts = float(sim)
-            ctx.gen_id = f"gen-{ULID.from_timestamp(ctx.ts)}"  # ids stay time-sortable
+            ctx.gen_id = f"gen-{ulid(ctx.ts)}"  # ids stay time-sortable
         except ValueError as exc:
             raise BadRequest("X-Tokenport-Sim-Time must be Unix seconds.") from exc
     return ctx

@@ -96,7 +96,10 @@ def client_ip(
     return _canonical(nearest)
 
 
+@functools.lru_cache(maxsize=65_536)
 def _canonical(address: str) -> str:
+    # Cached: parsing through `ipaddress` costs more than the rest of `client_ip`, and a
+    # gateway sees the same peers (its proxies, clients on keep-alive) again and again.
     ip = _parse(address)
     return str(ip) if ip is not None else address
 

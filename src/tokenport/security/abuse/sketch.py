@@ -13,8 +13,10 @@ Hashing is vectorised with numpy (a per-shingle CRC32, then multiply-add permuta
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +30,14 @@ _B = _RNG.integers(0, 2**63, size=BANDS * ROWS, dtype=np.uint64)
 _MIX = np.array([0x9E3779B97F4A7C15 >> i for i in range(ROWS)], dtype=np.uint64)
 _MASK63 = (1 << 63) - 1
 _PAIR = np.uint64(0x100000001B3)
+_PAIR_SALT = np.uint64(0x632BE59BD9B4E019)
+_MASK64 = (1 << 64) - 1
+_PAIR_INT, _SALT_INT = int(_PAIR), int(_PAIR_SALT)
+_AB_INT = [(int(a), int(b)) for a, b in zip(_A, _B, strict=True)]
+_MIX_INT = [int(m) for m in _MIX]
+_U32, _U31, _U32MASK, _ONE = np.uint64(32), np.uint64(31), np.uint64(0xFFFFFFFF), np.uint64(1)
+_EMPTY = (0,) * BANDS
+_SMALL = 16  # shingles (about 8 words): the pure-Python path is cheaper up to here
 
 
 def h63(text: str) -> int:
@@ -41,12 +51,15 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def _crc(ws: list[str]) -> list[int]:
+    return [zlib.crc32(w.encode()) for w in ws]
+
+
 def shingles(ws: list[str]) -> npt.NDArray[np.uint64]:
     """Hashes of the words and of each pair of neighbours."""
-    h = np.fromiter(map(zlib.crc32, map(str.encode, ws)), np.uint64, len(ws))
-    with np.errstate(over="ignore"):
-        pairs = h[:-1] * _PAIR + h[1:] + np.uint64(0x632BE59BD9B4E019)
-    return np.concatenate((h, pairs))
+    h = np.array(_crc(ws), dtype=np.uint64)
+    # uint64 array arithmetic wraps modulo 2**64 without a warning (scalars would warn).
+    return np.concatenate((h, h[:-1] * _PAIR + h[1:] + _PAIR_SALT))
 
 
 def bands(text: str) -> tuple[int, ...]:
@@ -55,16 +68,54 @@ def bands(text: str) -> tuple[int, ...]:
 
 def bands_of(ws: list[str]) -> tuple[int, ...]:
     """`BANDS` 32-bit band values; all 0 for a text without words."""
-    if not ws:
-        return (0,) * BANDS
-    base = shingles(ws)
-    with np.errstate(over="ignore"):
-        perm = base[None, :] * _A[:, None] + _B[:, None]
-    mins = (perm >> np.uint64(32)).min(axis=1).reshape(BANDS, ROWS)
-    with np.errstate(over="ignore"):
-        mixed = (mins * _MIX[None, :]).sum(axis=1, dtype=np.uint64)
-    out = ((mixed >> np.uint64(31)) & np.uint64(0xFFFFFFFF)) | np.uint64(1)
-    return tuple(int(v) for v in out)
+    return bands_many([ws])[0]
+
+
+def bands_many(texts: Sequence[list[str]]) -> list[tuple[int, ...]]:
+    """`bands_of` for several word lists in one numpy pass (a request's prompt and its
+    template; a batch of prompts): numpy's cost is mostly per call, not per shingle.
+
+    Short texts take a pure-Python path instead, which is exact to the same bits (the same
+    products modulo 2**64) and cheaper below `_SMALL` shingles, where numpy's fixed cost of
+    about ten calls would dominate."""
+    out: list[tuple[int, ...]] = [_EMPTY] * len(texts)
+    large: list[int] = []
+    for i, ws in enumerate(texts):
+        if not ws:
+            continue
+        if 2 * len(ws) - 1 <= _SMALL:
+            out[i] = _bands_py(_crc(ws))
+        else:
+            large.append(i)
+    if large:
+        for i, b in zip(large, _bands_np([texts[i] for i in large]), strict=True):
+            out[i] = b
+    return out
+
+
+def _bands_py(h: list[int]) -> tuple[int, ...]:
+    sh = h + [(a * _PAIR_INT + b + _SALT_INT) & _MASK64 for a, b in itertools.pairwise(h)]
+    # min(x >> 32) == min(x) >> 32: the shift is monotonic.
+    mins = [min([(x * a + b) & _MASK64 for x in sh]) >> 32 for a, b in _AB_INT]
+    out = []
+    for band in range(BANDS):
+        row = mins[band * ROWS : (band + 1) * ROWS]
+        mixed = sum(m * k for m, k in zip(row, _MIX_INT, strict=True)) & _MASK64
+        out.append(((mixed >> 31) & 0xFFFFFFFF) | 1)
+    return tuple(out)
+
+
+def _bands_np(texts: Sequence[list[str]]) -> list[tuple[int, ...]]:
+    parts = [shingles(ws) for ws in texts]
+    starts = np.cumsum([0] + [len(p) for p in parts[:-1]])
+    perm = np.multiply.outer(_A, np.concatenate(parts))
+    perm += _B[:, None]
+    perm >>= _U32
+    mins = np.minimum.reduceat(perm, starts, axis=1)  # (BANDS * ROWS, texts)
+    rows = mins.T.reshape(len(texts), BANDS, ROWS)
+    mixed = (rows * _MIX).sum(axis=2, dtype=np.uint64)
+    vals = ((mixed >> _U31) & _U32MASK) | _ONE
+    return [tuple(v) for v in vals.tolist()]
 
 
 def pack(values: tuple[int, ...]) -> tuple[int, int]:
