@@ -17,7 +17,6 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tokenport.economics.claims import load_claims
 from tokenport.economics.costmodel import (
     Basis,
     CostBreakdown,
@@ -107,7 +106,8 @@ def report(
     """Test the articles' claims against the model and data; write an HTML report."""
 
     def run(econ: Economics) -> None:
-        from tokenport.economics.report import build_report, render_html, report_json
+        from tokenport.lab.claims.claim import load_claims
+        from tokenport.lab.claims.page import build_report, render_html, report_json
 
         claim_overrides = (_read_overrides(overrides) or {}).get("claims")
         result = build_report(econ, load_claims(claim_overrides))

@@ -6,7 +6,7 @@ line by line with its inputs, so a reader of the report can redo every step by h
 
 from __future__ import annotations
 
-from tokenport.economics.claims import (
+from tokenport.lab.claims.claim import (
     Checker,
     Claim,
     ClaimContext,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tokenport.economics.claimchecks import check_claims
-from tokenport.economics.claims import ClaimResult, judge, load_claims
+from tokenport.lab.claims.checks import check_claims
+from tokenport.lab.claims.claim import ClaimResult, judge, load_claims
 from tokenport.economics.energy import EnergyTable
 from tokenport.economics.errors import CostInputError
 from tokenport.economics.settings import Economics

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tokenport.economics.report import Report, build_report, render_html, report_json
+from tokenport.lab.claims.page import Report, build_report, render_html, report_json
 
 CONFIG = re.compile(r"<script type='application/json' class='chart-config' [^>]*>(.*?)</script>")
 

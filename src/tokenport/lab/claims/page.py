@@ -13,9 +13,9 @@ from importlib.resources import files
 
 import msgspec
 
-from tokenport.economics import charts
-from tokenport.economics.claimchecks import check_claims
-from tokenport.economics.claims import Claim, ClaimResult
+from tokenport.lab.claims import charts
+from tokenport.lab.claims.checks import check_claims
+from tokenport.lab.claims.claim import Claim, ClaimResult
 from tokenport.economics.costmodel import (
     CostBreakdown,
     Deployment,

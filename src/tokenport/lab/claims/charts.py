@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tokenport.economics.claims import ClaimResult
+from tokenport.lab.claims.claim import ClaimResult
 from tokenport.economics.costmodel import CostBreakdown, PriceComparison
 from tokenport.economics.energy import EnergyCurve
 
