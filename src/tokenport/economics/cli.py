@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
 
 
 def costs(
-    model: Annotated[str, Opt(help="Measured model, e.g. Llama-3.1-70B")],
+    model: Annotated[str | None, Opt(help="Measured model, e.g. Llama-3.1-70B")] = None,
     gpu: Annotated[str, Opt(help="GPU type: H100, B200")] = "H100",
     region: Annotated[str, Opt(help="Region id, see `tokenport economics regions`")] = "us-avg",
     gpus: Annotated[int | None, Opt(help="GPU count (default: fewest measured)")] = None,
@@ -73,10 +73,20 @@ def costs(
     ] = False,
     as_json: Annotated[bool, Opt("--json", help="Print one JSON object")] = False,
     overrides: OverridesOpt = None,
+    reproduce: Annotated[
+        str | None, Opt(help="Rebuild a published cost disclosure: deepseek-2025-03")
+    ] = None,
 ) -> None:
     """USD per million output and input tokens, split into energy, hardware and other."""
 
     def run(econ: Economics) -> None:
+        if reproduce is not None:
+            from tokenport.lab.claims.terminal import print_reproduction
+
+            print_reproduction(reproduce, econ, as_json)
+            return
+        if model is None:
+            raise CostInputError("model", "missing: give --model, or --reproduce deepseek-2025-03")
         if hardware not in (None, "capex", "rental"):
             raise CostInputError("hardware", f"unknown basis {hardware!r}", ["capex", "rental"])
         basis: Basis | None = "rental" if hardware == "rental" else "capex" if hardware else None

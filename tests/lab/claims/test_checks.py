@@ -20,6 +20,14 @@ ARTICLE_CLAIMS = {
     "price_us",
     "price_eu",
     "gap_us_cn_west",
+    "green_saving_gpus",
+    "pue_west",
+    "pue_industry",
+    "training_energy",
+    "capability_gap",
+    "cost_gap",
+    "market_share",
+    "market_peak",
 }
 
 

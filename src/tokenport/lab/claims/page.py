@@ -25,7 +25,7 @@ from tokenport.economics.costmodel import (
     marginal_cost_per_mtok,
 )
 from tokenport.economics.inputs import data_toml
-from tokenport.economics.listprices import ListPrice, shipped_list_prices
+from tokenport.lab.claims.prices import ListPrice, shipped_list_prices
 from tokenport.economics.settings import Economics, default_economics
 
 REFERENCE = Deployment(model="Llama-3.1-70B", gpu="H100")

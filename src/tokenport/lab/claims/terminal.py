@@ -1,0 +1,50 @@
+"""Terminal tables: the claim report (`economics report`) and a disclosure reproduction
+(`costs --reproduce`). HTML and JSON are `page.py`'s."""
+
+from __future__ import annotations
+
+import msgspec
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from tokenport.economics.settings import Economics
+from tokenport.lab.claims.deepseek import TOLERANCE, reproduce
+
+
+def print_reproduction(name: str, econ: Economics, as_json: bool) -> None:
+    result = reproduce(name, econ)
+    if as_json:
+        typer.echo(msgspec.json.format(msgspec.json.encode(result)).decode())
+        return
+    console = Console()
+    src = result.source
+    console.print(
+        f"[bold]{src['title']}[/bold], {src['publisher']}, {src['published']} ({src['window']})",
+        highlight=False,
+    )
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("figure")
+    table.add_column("unit")
+    for header in ("disclosed", "reproduced", "error"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for r in result.rows:
+        table.add_row(r.figure, r.unit, _num(r.disclosed), _num(r.reproduced), f"{r.error:+.2%}")
+    console.print(table)
+    console.print("[bold]what carries each figure[/bold]")
+    for r in result.rows:
+        console.print(f"  {r.figure}: {r.carried_by}", highlight=False)
+    verdict = "within" if result.within_tolerance else "NOT within"
+    console.print(f"every figure {verdict} {TOLERANCE:.0%} of the disclosure", highlight=False)
+    console.print("[bold]assumptions[/bold]")
+    for key, why in result.assumptions.items():
+        console.print(f"  {key} = {why}", highlight=False)
+    console.print("[bold]sensitivity[/bold]")
+    for line in result.sensitivity:
+        console.print(f"  {line}", highlight=False)
+    console.print(f"source: {src['url']}", highlight=False, soft_wrap=True)
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 10_000 else f"{x:.5g}"
