@@ -118,6 +118,7 @@ def report(
     def run(econ: Economics) -> None:
         from tokenport.lab.claims.claim import load_claims
         from tokenport.lab.claims.page import build_report, render_html, report_json
+        from tokenport.lab.claims.terminal import print_report
 
         claim_overrides = (_read_overrides(overrides) or {}).get("claims")
         result = build_report(econ, load_claims(claim_overrides))
@@ -130,15 +131,7 @@ def report(
                 path.write_text(render_html(result, econ), encoding="utf-8")
             except OSError as exc:
                 raise CostInputError("out", f"cannot write {path}: {exc.strerror}") from None
-            console = Console(stderr=as_json)
-            table = Table("claim", "claimed", "data", "factor", "verdict")
-            for r in result.claims:
-                table.add_row(
-                    r.id, _span(r.claimed_low, r.claimed_high), _span(r.data_low, r.data_high),
-                    f"{r.factor:,.3g}x", r.verdict,
-                )  # fmt: skip
-            console.print(table)
-            console.print(f"wrote {path}")
+            print_report(result, str(path), Console(stderr=as_json))
 
     _guarded(run, overrides)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import msgspec
+
 from tokenport.economics.errors import CostInputError
 from tokenport.economics.inputs import data_toml, fraction, positive, table, text
 from tokenport.lab.claims.claim import Checker, Claim, ClaimContext, Evidence, param, word
@@ -24,7 +26,7 @@ class Score(NamedTuple):
     usd_per_call: float
 
 
-class Pair(NamedTuple):
+class Pair(msgspec.Struct, frozen=True):
     """A cheap model against a premium one: score ratio and cost ratio over the benchmarks."""
 
     cheap: str

@@ -6,12 +6,17 @@ as `checks.py`'s do; the sensitivity knobs are listed with each claim in `data/c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import msgspec
 
 from tokenport.economics.costmodel import HOURS_PER_YEAR, Deployment, marginal_cost_per_mtok
 from tokenport.economics.errors import CostInputError
+from tokenport.economics.gpus import GpuSpec
 from tokenport.economics.inputs import data_toml, positive, table, text
 from tokenport.economics.regions import Region
+from tokenport.economics.settings import Economics
 from tokenport.lab.claims.claim import Checker, Claim, ClaimContext, Evidence, param, word
 from tokenport.lab.claims.prices import PACKAGE
 
@@ -108,36 +113,50 @@ def pue_level(claim: Claim, ctx: ClaimContext) -> Evidence:
     )
 
 
-def training_energy(claim: Claim, ctx: ClaimContext) -> Evidence:
-    """Facility energy of published training runs, in GWh."""
-    econ = ctx.economics
+class TrainingRun(msgspec.Struct, frozen=True):
+    """One published run's facility energy, GWh; low == high when it was published as energy."""
+
+    model: str
+    low_gwh: float
+    high_gwh: float
+    how: str
+    source: str
+
+
+def training_runs(econ: Economics) -> tuple[list[TrainingRun], str]:
+    """The shipped runs costed in energy, and the line that says how GPU-hours were converted."""
     raw = data_toml("training_runs.toml", PACKAGE)
     pue = table("pue", raw["pue"])
     pue_low, pue_high = (positive(f"pue.{k}", pue[k]) for k in ("low", "high"))
     host = econ.assumptions.host_overhead
-    lows, highs, lines = [], [], []
-    for i, run in enumerate(raw.get("runs", [])):
-        run = table(f"runs[{i}]", run)
-        low, high, how = _run_energy(run, econ.gpu, host, (pue_low, pue_high))
-        lows.append(low)
-        highs.append(high)
-        lines.append(f"{text(f'runs[{i}].model', run.get('model'))}: {how}")
-    if not lows:
+    runs = []
+    for i, row in enumerate(raw.get("runs", [])):
+        row = table(f"runs[{i}]", row)
+        low, high, how = _run_energy(row, econ.gpu, host, (pue_low, pue_high))
+        model = text(f"runs[{i}].model", row.get("model"))
+        runs.append(TrainingRun(model, low, high, how, " ".join(str(row["source"]).split())))
+    if not runs:
         raise CostInputError("training_runs.toml", "no runs")
+    method = (
+        f"GPU-hour runs: x rated board power x host overhead {host:g} x PUE {pue_low:g}"
+        f" ({pue['low_source']}) to {pue_high:g} ({pue['high_source']})."
+    )
+    return runs, method
+
+
+def training_energy(claim: Claim, ctx: ClaimContext) -> Evidence:
+    """Facility energy of published training runs, in GWh."""
+    runs, method = training_runs(ctx.economics)
     return Evidence(
-        data_low=min(lows),
-        data_high=max(highs),
-        arithmetic=[
-            *lines,
-            f"GPU-hour runs: x rated board power x host overhead {host:g} x PUE {pue_low:g}"
-            f" ({pue['low_source']}) to {pue_high:g} ({pue['high_source']}).",
-        ],
-        sources=[" ".join(str(r.get("source", "")).split()) for r in raw.get("runs", [])],
+        data_low=min(r.low_gwh for r in runs),
+        data_high=max(r.high_gwh for r in runs),
+        arithmetic=[*(f"{r.model}: {r.how}" for r in runs), method],
+        sources=[r.source for r in runs],
     )
 
 
 def _run_energy(
-    run: Any, gpu_of: Any, host: float, pue: tuple[float, float]
+    run: Any, gpu_of: Callable[[str], GpuSpec], host: float, pue: tuple[float, float]
 ) -> tuple[float, float, str]:
     if "energy_mwh" in run:
         gwh = positive("energy_mwh", run["energy_mwh"]) / 1000

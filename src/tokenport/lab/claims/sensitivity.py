@@ -139,3 +139,17 @@ def _region(econ: Economics, row_id: str, field: str, factor: float) -> Economic
 def _gpus(econ: Economics, row_id: str, field: str, value: float) -> Economics:
     gpus = {**econ.gpus, row_id: msgspec.structs.replace(econ.gpus[row_id], **{field: value})}
     return Economics(econ.energy, econ.regions, gpus, econ.assumptions)
+
+
+def describe(flip: Flip) -> str:
+    """One line: the knob, its value now, and where (if anywhere) the verdict changes."""
+    if flip.flips_at is None:
+        return f"{flip.knob} = {_num(flip.value)}: no flip within {flip.searched:g}x either way"
+    return (
+        f"{flip.knob} = {_num(flip.value)}: {flip.to} at {_num(flip.flips_at)}"
+        f" ({flip.flips_at / flip.value:.3g}x)"
+    )
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"

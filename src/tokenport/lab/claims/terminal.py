@@ -11,6 +11,7 @@ from rich.table import Table
 
 from tokenport.economics.settings import Economics
 from tokenport.lab.claims.deepseek import TOLERANCE, reproduce
+from tokenport.lab.claims.page import Report, claimed_text, flips_text
 
 
 def print_reproduction(name: str, econ: Economics, as_json: bool) -> None:
@@ -48,3 +49,47 @@ def print_reproduction(name: str, econ: Economics, as_json: bool) -> None:
 
 def _num(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 10_000 else f"{x:.5g}"
+
+
+def print_report(report: Report, path: str, console: Console) -> None:
+    """Each claim in its own words, with units, verdict and what would flip it; then where the
+    HTML page went and how to choose it."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_lines=False)
+    table.add_column("claim (as the articles put it)", ratio=3)
+    table.add_column("claimed", justify="right", no_wrap=True)
+    table.add_column("data", justify="right", no_wrap=True)
+    table.add_column("unit", ratio=1)
+    table.add_column("verdict", no_wrap=True)
+    for r in report.claims:
+        mark = "" if r.independent else " *"
+        data = _span(r.data_low, r.data_high)
+        table.add_row(r.title, claimed_text(r, _short), data, r.unit, r.verdict + mark)
+    console.print(table)
+    console.print(
+        "* the data side rests on an estimate or on the articles themselves: a weak verdict",
+        highlight=False,
+    )
+    console.print("[bold]what would flip each verdict[/bold]")
+    for r in report.claims:
+        console.print(f"  {r.id}: {flips_text(r)}", highlight=False)
+    rep = report.reproduction
+    worst = max(rep.rows, key=lambda row: abs(row.error))
+    console.print(
+        f"DeepSeek's 2025-03 disclosure reproduced: worst error {worst.error:+.2%}"
+        f" ({worst.figure}); `tokenport costs --reproduce {rep.name}` for the table.",
+        highlight=False,
+    )
+    console.print(
+        f"wrote {path}: every claim's arithmetic, sources and charts (--out PATH to choose"
+        " where; --json for the data)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _short(x: float) -> str:
+    return f"{x:,.4g}"
+
+
+def _span(low: float, high: float) -> str:
+    return _short(low) if _short(low) == _short(high) else f"{_short(low)}-{_short(high)}"
