@@ -121,12 +121,16 @@ def test_models_and_regions_listings(app: typer.Typer) -> None:
 
 
 def test_costs_reproduce_prints_each_figure_beside_the_disclosure(app: typer.Typer) -> None:
-    result = runner.invoke(app, ["costs", "--reproduce", "deepseek-2025-03"], env={"COLUMNS": "120"})
+    result = runner.invoke(
+        app, ["costs", "--reproduce", "deepseek-2025-03"], env={"COLUMNS": "120"}
+    )
     assert result.exit_code == 0, result.output
     for text in ("disclosed", "reproduced", "error", "87,072", "562,027", "what carries each",
                  "within 5% of the disclosure", "cache_hit_cost = 0.1"):  # fmt: skip
         assert text in result.stdout, text
-    body = json.loads(runner.invoke(app, ["costs", "--reproduce", "deepseek-2025-03", "--json"]).stdout)
+    body = json.loads(
+        runner.invoke(app, ["costs", "--reproduce", "deepseek-2025-03", "--json"]).stdout
+    )
     assert body["within_tolerance"] and len(body["rows"]) == 10
 
 
@@ -147,6 +151,9 @@ def test_terminal_report_shows_claims_units_and_points_to_out(
     assert "Generating 100 tokens uses 0.8-1.2 kWh" in out  # the claim in its own words
     assert "kWh per 100 output tokens" in out and "GWh per training run" in out  # units
     assert "> 50" in out  # a one-sided claim as the articles put it
-    assert "what would flip each verdict" in out and "training_energy: assumptions.host_overhead" in out
+    assert (
+        "what would flip each verdict" in out
+        and "training_energy: assumptions.host_overhead" in out
+    )
     assert "wrote economics-report.html" in out and "--out PATH" in out
     assert (tmp_path / "economics-report.html").exists()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tokenport.lab.claims.checks import check_claims
-from tokenport.lab.claims.claim import ClaimResult, judge, load_claims
 from tokenport.economics.energy import EnergyTable
 from tokenport.economics.errors import CostInputError
 from tokenport.economics.settings import Economics
+from tokenport.lab.claims.checks import check_claims
+from tokenport.lab.claims.claim import ClaimResult, judge, load_claims
 
 ARTICLE_CLAIMS = {
     "energy_per_token",

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from tokenport.economics.errors import CostInputError
 from tokenport.economics.settings import Economics
 from tokenport.lab.claims.checks import CHECKERS, check_claims
-from tokenport.lab.claims.claim import ClaimContext, judge, load_claims
+from tokenport.lab.claims.claim import Claim, ClaimContext, judge, load_claims
 from tokenport.lab.claims.prices import shipped_list_prices
 from tokenport.lab.claims.sensitivity import describe, flips
 
 
-def _claim(claim_id: str, **over: object):  # type: ignore[no-untyped-def]
+def _claim(claim_id: str, **over: object) -> Claim:
     return next(c for c in load_claims({claim_id: over} if over else None) if c.id == claim_id)
 
 
@@ -21,7 +22,10 @@ def test_the_flip_point_brackets_a_verdict_change() -> None:
     [result] = check_claims(Economics.load(), [claim])
     flip = next(f for f in result.sensitivity if f.knob == "gpus.H100.capex_usd")
     assert flip.flips_at is not None
-    for capex, verdict in ((flip.flips_at * 1.01, "overstated"), (flip.flips_at * 0.99, "consistent")):
+    for capex, verdict in (
+        (flip.flips_at * 1.01, "overstated"),
+        (flip.flips_at * 0.99, "consistent"),
+    ):
         econ = Economics.load({"gpus": {"H100": {"capex_usd": capex}}})
         assert check_claims(econ, [claim])[0].verdict == verdict
     assert "consistent at 25,0" in describe(flip)
@@ -35,8 +39,7 @@ def test_a_robust_verdict_says_so() -> None:
 
 def test_an_unknown_knob_names_the_claim() -> None:
     claim = _claim("price_us")
-    claim = type(claim)(**{**{f: getattr(claim, f) for f in claim.__struct_fields__},
-                           "sensitivity": ["regions.mars.pue"]})  # fmt: skip
+    claim = msgspec.structs.replace(claim, sensitivity=["regions.mars.pue"])
     ctx = ClaimContext(Economics.load(), shipped_list_prices())
     with pytest.raises(CostInputError) as err:
         flips(claim, ctx, CHECKERS[claim.kind])

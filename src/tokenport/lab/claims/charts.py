@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tokenport.economics.costmodel import CostBreakdown, PriceComparison
+from tokenport.economics.energy import EnergyCurve
 from tokenport.lab.claims.checks_market import Pair
 from tokenport.lab.claims.checks_power import TrainingRun
 from tokenport.lab.claims.claim import ClaimResult
 from tokenport.lab.claims.deepseek import Row
-from tokenport.economics.costmodel import CostBreakdown, PriceComparison
-from tokenport.economics.energy import EnergyCurve
 
 ChartConfig = dict[str, Any]
 COLORS = {"energy": "#e8a33d", "hardware": "#4c72b0", "other": "#9aa5b1"}

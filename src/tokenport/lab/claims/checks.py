@@ -6,6 +6,18 @@ line by line with its inputs, so a reader of the report can redo every step by h
 
 from __future__ import annotations
 
+from tokenport.economics.costmodel import (
+    HOURS_PER_YEAR,
+    J_PER_KWH,
+    CostBreakdown,
+    Deployment,
+    marginal_cost_per_mtok,
+)
+from tokenport.economics.energy import EnergyCurve
+from tokenport.economics.errors import CostInputError
+from tokenport.economics.regions import Region
+from tokenport.economics.settings import Economics, default_economics
+from tokenport.lab.claims import checks_market, checks_power
 from tokenport.lab.claims.claim import (
     Checker,
     Claim,
@@ -18,19 +30,7 @@ from tokenport.lab.claims.claim import (
     source_notes,
     word,
 )
-from tokenport.economics.costmodel import (
-    HOURS_PER_YEAR,
-    J_PER_KWH,
-    CostBreakdown,
-    Deployment,
-    marginal_cost_per_mtok,
-)
-from tokenport.economics.energy import EnergyCurve
-from tokenport.economics.errors import CostInputError
 from tokenport.lab.claims.prices import ListPrice, by_label, shipped_list_prices
-from tokenport.economics.regions import Region
-from tokenport.economics.settings import Economics, default_economics
-from tokenport.lab.claims import checks_market, checks_power
 from tokenport.lab.claims.sensitivity import flips
 
 ENERGY_SOURCE = "ML.ENERGY leaderboard v3 (data/ml_energy_llm.csv), GPU energy per output token"

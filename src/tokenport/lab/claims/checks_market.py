@@ -56,7 +56,9 @@ def benchmark_source() -> str:
 
 def pairs(claim: Claim) -> list[Pair]:
     scores = load_scores()
-    weights = {k.removeprefix("weight_"): param(claim, k) for k in claim.params if k.startswith("weight_")}
+    weights = {
+        k.removeprefix("weight_"): param(claim, k) for k in claim.params if k.startswith("weight_")
+    }
     if not weights:
         raise CostInputError(f"claims.{claim.id}.params", "needs weight_<dataset> entries")
     out = []
@@ -145,10 +147,16 @@ def load_market() -> Market:
 def market_share(claim: Claim, ctx: ClaimContext) -> Evidence:
     """Article two's 61 % against article one's top-ten volumes for the same month."""
     m = load_market()
-    top, cn = positive("top_ten_t", m.one["top_ten_t"]), positive("chinese", m.one["chinese_top_ten_t"])
+    top, cn = (
+        positive("top_ten_t", m.one["top_ten_t"]),
+        positive("chinese", m.one["chinese_top_ten_t"]),
+    )
     share = cn / top
     models = sum(float(v) for v in table("models_t", m.one["models_t"]).values())
-    growth, us_ratio = positive("growth", m.two["growth_three_weeks"]), positive("us", m.two["us_growth_ratio"])
+    growth, us_ratio = (
+        positive("growth", m.two["growth_three_weeks"]),
+        positive("us", m.two["us_growth_ratio"]),
+    )
     peak = positive("weekly_peak_t", m.two["weekly_peak_t"])
     us_week = (top - cn) / 4
     us_growth = growth / us_ratio  # "about three times the US models' growth"
@@ -164,7 +172,8 @@ def market_share(claim: Claim, ctx: ClaimContext) -> Evidence:
             f" for the month by {m.two['chinese_share'] / share:.2f}x.",
             f"A peak-week share fits 61 % better: Chinese peak {peak:g}T against the US top-ten"
             f" models' {us_last:.2f}T (growing {us_growth:+.0%} in three weeks) to"
-            f" {us_week:.2f}T (flat) = {peak / (peak + us_last):.1%}-{peak / (peak + us_week):.1%}.",
+            f" {us_week:.2f}T (flat) = {peak / (peak + us_last):.1%}-"
+            f"{peak / (peak + us_week):.1%}.",
             f"Users: {m.two['users_us']:.2%} US, {users_cn:.2%} China. Even if every Chinese"
             f" user used only Chinese models, at the average user's volume, at least"
             f" {(share - users_cn) / share:.0%} of the Chinese models' tokens came from users"
@@ -180,7 +189,7 @@ def market_peak(claim: Claim, ctx: ClaimContext) -> Evidence:
     m = load_market()
     month = positive("chinese_top_ten_t", m.one["chinese_top_ten_t"])
     growth = 1 + positive("growth_three_weeks", m.two["growth_three_weeks"])
-    weekly = growth ** (1 / 3)
+    weekly: float = growth ** (1 / 3)
     geometric = 1 + sum(weekly**-k for k in (1, 2, 3))  # month / peak, steady weekly growth
     linear = 2 * (1 + 1 / growth)  # month / peak, four weeks evenly spaced
     peaks = (month / linear, month / geometric)
@@ -203,7 +212,7 @@ def market_peak(claim: Claim, ctx: ClaimContext) -> Evidence:
 
 def _last_week(month: float, growth: float) -> float:
     """The fourth week of a month of four weeks growing steadily by `growth` over three."""
-    weekly = growth ** (1 / 3)
+    weekly: float = growth ** (1 / 3)
     return month / (1 + sum(weekly**-k for k in (1, 2, 3)))
 
 

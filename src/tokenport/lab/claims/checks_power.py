@@ -43,7 +43,8 @@ def green_saving(claim: Claim, ctx: ClaimContext) -> Evidence:
             f" x average draw {draw:g} of nameplate x {HOURS_PER_YEAR} h = {kwh:,.0f} kWh.",
             f"Saving per IT kWh: {dear.id} ${dear.usd_per_kwh_low:.4f}-${dear.usd_per_kwh_high:.4f}"
             f" x PUE {dear.pue:g} - {cheap.id} ${cheap.usd_per_kwh_low:.4f}-"
-            f"${cheap.usd_per_kwh_high:.4f} x PUE {cheap.pue:g} = ${deltas[0]:.4f}-${deltas[1]:.4f}.",
+            f"${cheap.usd_per_kwh_high:.4f} x PUE {cheap.pue:g} ="
+            f" ${deltas[0]:.4f}-${deltas[1]:.4f}.",
             f"CNY {saving / 1e6:g} M/yr at CNY {fx:g}/USD therefore implies a centre of"
             f" {gpus[1]:,.0f}-{gpus[0]:,.0f} {gpu.id}s ({mw[1]:.1f}-{mw[0]:.1f} MW of IT load).",
             f"{years:g} years of saving per GPU = ${years * kwh * deltas[0]:,.0f}-"
@@ -165,9 +166,13 @@ def _run_energy(
     gpu = gpu_of(str(run.get("gpu")))
     gpu_gwh = hours * gpu.board_power_w / 1e9
     low, high = gpu_gwh * host * pue[0], gpu_gwh * host * pue[1]
-    return low, high, (
-        f"{hours / 1e6:.3g}M {gpu.id} GPU-hours x {gpu.board_power_w:g} W = {gpu_gwh:.3g} GWh"
-        f" of GPU energy -> {low:.3g}-{high:.3g} GWh at the facility."
+    return (
+        low,
+        high,
+        (
+            f"{hours / 1e6:.3g}M {gpu.id} GPU-hours x {gpu.board_power_w:g} W = {gpu_gwh:.3g} GWh"
+            f" of GPU energy -> {low:.3g}-{high:.3g} GWh at the facility."
+        ),
     )
 
 

@@ -18,8 +18,8 @@ import msgspec
 
 from tokenport.economics.errors import CostInputError
 from tokenport.economics.inputs import Table, data_toml, positive, require, table, text
-from tokenport.lab.claims.prices import PACKAGE, ListPrice
 from tokenport.economics.settings import Economics
+from tokenport.lab.claims.prices import PACKAGE, ListPrice
 
 Verdict = Literal["consistent", "overstated", "understated"]
 Bound = Literal["range", "at_least", "at_most"]

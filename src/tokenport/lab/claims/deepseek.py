@@ -143,9 +143,7 @@ def _implied(ins: dict[str, float], hit_cost: float) -> tuple[float, float, floa
     return output, blended, uncached, hit_cost * uncached
 
 
-def _rows(
-    ins: dict[str, float], out: dict[str, float], p: _Parts, got: _Figures
-) -> list[Row]:
+def _rows(ins: dict[str, float], out: dict[str, float], p: _Parts, got: _Figures) -> list[Row]:
     output, blended, uncached, cached = _implied(ins, p.hit_cost)
     volumes = "token volumes, decode rate, prefill_speedup, utilisation"
     split = f"as input, split by cache_hit_cost {p.hit_cost:g} on both sides (not disclosed)"
@@ -198,10 +196,10 @@ def _sensitivity(
         ("prefill_speedup 2.5", p._replace(speedup=2.5)),
         ("prefill_speedup 10", p._replace(speedup=10.0)),
     ]
+    gpn, rate = ins["gpus_per_node"], ins["usd_per_gpu_hour"]
     lines = [
-        f"disclosed cost check: {nodes:g} nodes x {ins['gpus_per_node']:g} GPUs x 24 h x"
-        f" ${ins['usd_per_gpu_hour']:g} = ${nodes * ins['gpus_per_node'] * 24 * ins['usd_per_gpu_hour']:,.0f}"
-        f"/day (disclosed ${out['cost_usd_per_day']:,.0f})"
+        f"disclosed cost check: {nodes:g} nodes x {gpn:g} GPUs x 24 h x ${rate:g}"
+        f" = ${nodes * gpn * 24 * rate:,.0f}/day (disclosed ${out['cost_usd_per_day']:,.0f})"
     ]
     for label, parts in cases:
         run = _run(ins, nodes, parts)

@@ -13,13 +13,6 @@ from importlib.resources import files
 
 import msgspec
 
-from tokenport.lab.claims import charts
-from tokenport.lab.claims.checks import check_claims
-from tokenport.lab.claims.checks_market import Pair, pairs
-from tokenport.lab.claims.checks_power import TrainingRun, training_runs
-from tokenport.lab.claims.claim import Claim, ClaimResult, load_claims
-from tokenport.lab.claims.deepseek import TOLERANCE, Reproduction, reproduce
-from tokenport.lab.claims.sensitivity import describe
 from tokenport.economics.costmodel import (
     CostBreakdown,
     Deployment,
@@ -29,8 +22,15 @@ from tokenport.economics.costmodel import (
     marginal_cost_per_mtok,
 )
 from tokenport.economics.inputs import data_toml
-from tokenport.lab.claims.prices import ListPrice, shipped_list_prices
 from tokenport.economics.settings import Economics, default_economics
+from tokenport.lab.claims import charts
+from tokenport.lab.claims.checks import check_claims
+from tokenport.lab.claims.checks_market import Pair, pairs
+from tokenport.lab.claims.checks_power import TrainingRun, training_runs
+from tokenport.lab.claims.claim import Claim, ClaimResult, load_claims
+from tokenport.lab.claims.deepseek import TOLERANCE, Reproduction, reproduce
+from tokenport.lab.claims.prices import ListPrice, shipped_list_prices
+from tokenport.lab.claims.sensitivity import describe
 
 REFERENCE = Deployment(model="Llama-3.1-70B", gpu="H100")
 J_PER_100_KWH = 3.6e6 / 100  # kWh per 100 tokens -> J per token
@@ -225,9 +225,9 @@ def _summary(results: Sequence[ClaimResult]) -> str:
     )
     return (
         "<table><tr><th>claim</th><th>claimed</th><th>data</th><th>unit</th><th>factor</th>"
-        f"<th>verdict</th><th>what would flip it</th></tr>{rows}</table><p class='note'>* the data side rests on a region"
-        " row that is our estimate or taken from the articles themselves (see its source), not"
-        " a published statistic, so read that verdict as weak.</p>"
+        f"<th>verdict</th><th>what would flip it</th></tr>{rows}</table>"
+        "<p class='note'>* the data side rests on our estimate or on the articles themselves"
+        " (see its sources), not a published statistic, so read that verdict as weak.</p>"
     )
 
 
