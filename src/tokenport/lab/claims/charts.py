@@ -1,6 +1,6 @@
 """The report's charts, as Chart.js configurations drawn by the page itself.
 
-Each function returns a plain JSON-able Chart.js 4 config; `report.py` inlines the Chart.js
+Each function returns a plain JSON-able Chart.js 4 config; `page.py` inlines the Chart.js
 the dashboard already vendors (`analytics/static/chart.umd.min.js`), so the page still
 needs no network, and `tokenport economics report` needs nothing beyond the gateway's own
 dependencies (matplotlib was a dev-only package, so the README's install crashed here).

@@ -1,7 +1,7 @@
 """Test the press claims in `data/claims.toml` against the cost model and the measured data.
 
 A claim is data: a claimed range, a unit, a source, a `kind` and the parameters of its
-check. A checker (one per kind, in `claimchecks.py`, which also runs them) turns the
+check. A checker (one per kind, in `checks.py`, `checks_power.py` and `checks_market.py`; `checks.py` runs them) turns the
 economics into a data range plus the arithmetic behind it; `judge` then compares the two
 ranges. No verdict is stored anywhere: change a claimed number, a region price or an
 assumption and the verdict follows.

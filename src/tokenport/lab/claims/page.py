@@ -2,7 +2,7 @@
 
 The page carries its charts as Chart.js configurations plus Chart.js itself (the copy the
 dashboard vendors, inlined), so it needs no network and no plotting package. Every verdict
-on it comes from `claimchecks.check_claims`; this module only lays the results out.
+on it comes from `checks.check_claims`; this module only lays the results out.
 """
 
 from __future__ import annotations
