@@ -1,9 +1,10 @@
 """Test the press claims in `data/claims.toml` against the cost model and the measured data.
 
-A claim is data: a claimed range, a unit, a source, a `kind` and the parameters of its
-check. A checker (one per kind, in `checks.py`, `checks_power.py` and `checks_market.py`; `checks.py` runs them) turns the
-economics into a data range plus the arithmetic behind it; `judge` then compares the two
-ranges. No verdict is stored anywhere: change a claimed number, a region price or an
+A claim is data: a claimed range (or a one-sided bound), a unit, a source, a `kind`, the
+parameters of its check and the knobs whose flip points the report computes. A checker (one
+per kind, in `checks.py`, `checks_power.py` and `checks_market.py`; `checks.py` runs them)
+turns the economics into a data range plus the arithmetic behind it; `judge` then compares
+the two ranges. No verdict is stored anywhere: change a claimed number, a region price or an
 assumption and the verdict follows.
 """
 
