@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tokenport.economics.errors import CostInputError
 from tokenport.economics.settings import Economics
-from tokenport.lab.claims.deepseek import TOLERANCE, Reproduction, reproduce
+from tokenport.lab.claims.deepseek import TOLERANCE, Reproduction, figure_text, reproduce
 
 
 def _rows(rep: Reproduction) -> dict[str, float]:
@@ -75,3 +77,13 @@ def test_an_unknown_disclosure_names_the_known_ones() -> None:
     with pytest.raises(CostInputError) as err:
         reproduce("openai-2026")
     assert err.value.field == "reproduce" and "deepseek-2025-03" in err.value.message
+
+
+def test_the_docs_table_is_todays_reproduction(shipped: Reproduction) -> None:
+    page = (Path(__file__).resolve().parents[3] / "docs" / "economics.md").read_text("utf-8")
+    for r in shipped.rows:
+        row = (
+            f"| {r.figure} | {r.unit} | {figure_text(r.disclosed)} | {figure_text(r.reproduced)} |"
+        )
+        assert row in page, row
+        assert f"{r.error:+.2%}".replace("%", " %") in page

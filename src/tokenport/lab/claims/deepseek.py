@@ -71,6 +71,11 @@ class _Figures(NamedTuple):
     margin: float
 
 
+def figure_text(x: float) -> str:
+    """A figure as the disclosure writes it: whole units when large, five digits otherwise."""
+    return f"{x:,.0f}" if abs(x) >= 10_000 else f"{x:.5g}"
+
+
 def reproduce(name: str = "deepseek-2025-03", economics: Economics | None = None) -> Reproduction:
     if name not in DISCLOSURES:
         raise CostInputError("reproduce", f"unknown disclosure {name!r}", sorted(DISCLOSURES))

@@ -28,7 +28,7 @@ from tokenport.lab.claims.checks import check_claims
 from tokenport.lab.claims.checks_market import Pair, pairs
 from tokenport.lab.claims.checks_power import TrainingRun, training_runs
 from tokenport.lab.claims.claim import Claim, ClaimResult, load_claims
-from tokenport.lab.claims.deepseek import TOLERANCE, Reproduction, reproduce
+from tokenport.lab.claims.deepseek import TOLERANCE, Reproduction, figure_text, reproduce
 from tokenport.lab.claims.prices import ListPrice, shipped_list_prices
 from tokenport.lab.claims.sensitivity import describe
 
@@ -253,7 +253,8 @@ def _claim_sections(results: Sequence[ClaimResult], pictures: dict[str, str]) ->
 def _reproduction_section(rep: Reproduction, picture: str | None) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(r.figure)}</td><td>{html.escape(r.unit)}</td>"
-        f"<td>{_fmt(r.disclosed)}</td><td>{_fmt(r.reproduced)}</td><td>{r.error:+.2%}</td>"
+        f"<td>{figure_text(r.disclosed)}</td><td>{figure_text(r.reproduced)}</td>"
+        f"<td>{r.error:+.2%}</td>"
         f"<td class='note'>{html.escape(r.carried_by)}</td></tr>"
         for r in rep.rows
     )

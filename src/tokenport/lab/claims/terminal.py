@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tokenport.economics.settings import Economics
-from tokenport.lab.claims.deepseek import TOLERANCE, reproduce
+from tokenport.lab.claims.deepseek import TOLERANCE, figure_text, reproduce
 from tokenport.lab.claims.page import Report, claimed_text, flips_text
 
 
@@ -31,7 +31,9 @@ def print_reproduction(name: str, econ: Economics, as_json: bool) -> None:
     for header in ("disclosed", "reproduced", "error"):
         table.add_column(header, justify="right", no_wrap=True)
     for r in result.rows:
-        table.add_row(r.figure, r.unit, _num(r.disclosed), _num(r.reproduced), f"{r.error:+.2%}")
+        table.add_row(
+            r.figure, r.unit, figure_text(r.disclosed), figure_text(r.reproduced), f"{r.error:+.2%}"
+        )
     console.print(table)
     console.print("[bold]what carries each figure[/bold]")
     for r in result.rows:
@@ -45,10 +47,6 @@ def print_reproduction(name: str, econ: Economics, as_json: bool) -> None:
     for line in result.sensitivity:
         console.print(f"  {line}", highlight=False)
     console.print(f"source: {src['url']}", highlight=False, soft_wrap=True)
-
-
-def _num(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 10_000 else f"{x:.5g}"
 
 
 def print_report(report: Report, path: str, console: Console) -> None:
