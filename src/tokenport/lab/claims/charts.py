@@ -254,7 +254,9 @@ def training_chart(runs: Sequence[TrainingRun], claimed_gwh: float) -> ChartConf
         },
         "options": {
             "plugins": {"title": _title("Training energy of published runs vs the claim")},
-            "scales": {"y": _axis("GWh per training run", "logarithmic", min=0.1)},
+            "scales": {
+                "y": _axis("GWh per training run", "logarithmic", min=0.1, max=claimed_gwh * 4)
+            },
         },
     }
 
