@@ -30,6 +30,7 @@ from tokenport.lab.claims.claim import (
     source_notes,
     word,
 )
+from tokenport.lab.claims.deepseek import disclosed_fleet
 from tokenport.lab.claims.prices import ListPrice, by_label, shipped_list_prices
 from tokenport.lab.claims.sensitivity import flips
 
@@ -134,8 +135,13 @@ def _share_line(c: CostBreakdown, target: float) -> str:
 
 
 def _deepseek_share(claim: Claim, econ: Economics) -> tuple[float, list[str]]:
-    nodes, per_node = param(claim, "deepseek_nodes"), param(claim, "deepseek_gpus_per_node")
-    rate, node_kw = param(claim, "deepseek_usd_per_gpu_hour"), param(claim, "deepseek_node_kw")
+    # The fleet as DeepSeek disclosed it (data/deepseek_2025_03.toml); a claim param overrides.
+    fleet = disclosed_fleet()
+    nodes, per_node, rate = (
+        param(claim, f"deepseek_{k}") if f"deepseek_{k}" in claim.params else fleet[k]
+        for k in ("nodes", "gpus_per_node", "usd_per_gpu_hour")
+    )
+    node_kw = param(claim, "deepseek_node_kw")
     region = econ.region(word(claim, "deepseek_region"))
     gpu_day = nodes * per_node * 24 * rate
     kwh_day = nodes * node_kw * 24 * region.pue

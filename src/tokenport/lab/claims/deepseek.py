@@ -103,6 +103,17 @@ def reproduce(name: str = "deepseek-2025-03", economics: Economics | None = None
     )
 
 
+def disclosed_fleet(name: str = "deepseek-2025-03") -> dict[str, float]:
+    """The disclosed fleet: average nodes, GPUs per node and the GPU-hour price DeepSeek used."""
+    raw = data_toml(DISCLOSURES[name], PACKAGE)
+    ins, out = _section(raw, "inputs"), _section(raw, "outputs")
+    return {
+        "nodes": positive("disclosed.outputs.nodes", out["nodes"]),
+        "gpus_per_node": positive("disclosed.inputs.gpus_per_node", ins["gpus_per_node"]),
+        "usd_per_gpu_hour": positive("disclosed.inputs.usd_per_gpu_hour", ins["usd_per_gpu_hour"]),
+    }
+
+
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return dict(table(f"disclosed.{name}", table("disclosed", raw["disclosed"])[name]))
 
