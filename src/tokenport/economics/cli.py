@@ -48,7 +48,9 @@ def register(app: typer.Typer) -> None:
 
 
 def costs(
-    model: Annotated[str | None, Opt(help="Measured model, e.g. Llama-3.1-70B")] = None,
+    model: Annotated[
+        str | None, Opt(help="Measured model, e.g. Llama-3.1-70B (unless --reproduce)")
+    ] = None,
     gpu: Annotated[str, Opt(help="GPU type: H100, B200")] = "H100",
     region: Annotated[str, Opt(help="Region id, see `tokenport economics regions`")] = "us-avg",
     gpus: Annotated[int | None, Opt(help="GPU count (default: fewest measured)")] = None,
