@@ -92,7 +92,7 @@ def test_report_writes_html_and_prints_json(app: typer.Typer, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     verdicts = {c["id"]: c["verdict"] for c in json.loads(result.stdout)["claims"]}
     assert verdicts["energy_per_token"] == "overstated"
-    assert out.read_text().count("class='chart-config'") == 4  # Chart.js charts
+    assert out.read_text().count("class='chart-config'") == 8  # Chart.js charts
 
 
 def test_report_takes_claim_overrides(app: typer.Typer, tmp_path: Path) -> None:
@@ -118,3 +118,42 @@ def test_models_and_regions_listings(app: typer.Typer) -> None:
     assert "B200" not in models.stdout
     regions = runner.invoke(app, ["economics", "regions"])
     assert regions.exit_code == 0 and "cn-west" in regions.stdout
+
+
+def test_costs_reproduce_prints_each_figure_beside_the_disclosure(app: typer.Typer) -> None:
+    result = runner.invoke(
+        app, ["costs", "--reproduce", "deepseek-2025-03"], env={"COLUMNS": "120"}
+    )
+    assert result.exit_code == 0, result.output
+    for text in ("disclosed", "reproduced", "error", "87,072", "562,027", "what carries each",
+                 "within 5% of the disclosure", "cache_hit_cost = 0.1"):  # fmt: skip
+        assert text in result.stdout, text
+    body = json.loads(
+        runner.invoke(app, ["costs", "--reproduce", "deepseek-2025-03", "--json"]).stdout
+    )
+    assert body["within_tolerance"] and len(body["rows"]) == 10
+
+
+def test_costs_needs_a_model_or_a_disclosure(app: typer.Typer) -> None:
+    result = runner.invoke(app, ["costs"])
+    assert result.exit_code == 2 and "error: model: missing" in result.output
+    result = runner.invoke(app, ["costs", "--reproduce", "acme-2030"])
+    assert result.exit_code == 2 and "error: reproduce: unknown disclosure" in result.output
+
+
+def test_terminal_report_shows_claims_units_and_points_to_out(
+    app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["economics", "report"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Generating 100 tokens uses 0.8-1.2 kWh" in out  # the claim in its own words
+    assert "kWh per 100 output tokens" in out and "GWh per training run" in out  # units
+    assert "> 50" in out  # a one-sided claim as the articles put it
+    assert (
+        "what would flip each verdict" in out
+        and "training_energy: assumptions.host_overhead" in out
+    )
+    assert "wrote economics-report.html" in out and "--out PATH" in out
+    assert (tmp_path / "economics-report.html").exists()

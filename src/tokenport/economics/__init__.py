@@ -4,11 +4,12 @@
     regions.py      electricity price and PUE per region, with sources   (data/regions.toml)
     gpus.py         board power, capex and rental per GPU                  (data/gpus.toml)
     settings.py     `Economics`: all of the above + defaults, loaded once, config overrides
-    costmodel.py    `Deployment` -> `CostBreakdown` (energy / hardware / other), per request
-    claims.py       press claims as data, and the verdict rule           (data/claims.toml)
-    claimchecks.py  one checker per claim kind; `check_claims`
-    report.py       the HTML / JSON claim report; charts.py: its Chart.js configs
+    costmodel.py    `Deployment` -> `CostBreakdown` (energy / hardware / other), per request;
+                    `usd_per_mtok`: a per-GPU-hour cost spread over a million tokens
     api.py          `GET /api/v1/economics`;  cli.py: `tokenport costs`, `tokenport economics`
+
+The press claims checked against this model, and the DeepSeek reproduction, are offline work
+in `tokenport.lab.claims`; the CLI imports it lazily.
 
 Importing this package reads no file; data load on first use (`default_economics()`).
 starlette and typer are imported only by api and cli.

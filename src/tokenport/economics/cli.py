@@ -17,7 +17,6 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tokenport.economics.claims import load_claims
 from tokenport.economics.costmodel import (
     Basis,
     CostBreakdown,
@@ -49,7 +48,9 @@ def register(app: typer.Typer) -> None:
 
 
 def costs(
-    model: Annotated[str, Opt(help="Measured model, e.g. Llama-3.1-70B")],
+    model: Annotated[
+        str | None, Opt(help="Measured model, e.g. Llama-3.1-70B (unless --reproduce)")
+    ] = None,
     gpu: Annotated[str, Opt(help="GPU type: H100, B200")] = "H100",
     region: Annotated[str, Opt(help="Region id, see `tokenport economics regions`")] = "us-avg",
     gpus: Annotated[int | None, Opt(help="GPU count (default: fewest measured)")] = None,
@@ -74,10 +75,20 @@ def costs(
     ] = False,
     as_json: Annotated[bool, Opt("--json", help="Print one JSON object")] = False,
     overrides: OverridesOpt = None,
+    reproduce: Annotated[
+        str | None, Opt(help="Rebuild a published cost disclosure: deepseek-2025-03")
+    ] = None,
 ) -> None:
     """USD per million output and input tokens, split into energy, hardware and other."""
 
     def run(econ: Economics) -> None:
+        if reproduce is not None:
+            from tokenport.lab.claims.terminal import print_reproduction
+
+            print_reproduction(reproduce, econ, as_json)
+            return
+        if model is None:
+            raise CostInputError("model", "missing: give --model, or --reproduce deepseek-2025-03")
         if hardware not in (None, "capex", "rental"):
             raise CostInputError("hardware", f"unknown basis {hardware!r}", ["capex", "rental"])
         basis: Basis | None = "rental" if hardware == "rental" else "capex" if hardware else None
@@ -107,7 +118,9 @@ def report(
     """Test the articles' claims against the model and data; write an HTML report."""
 
     def run(econ: Economics) -> None:
-        from tokenport.economics.report import build_report, render_html, report_json
+        from tokenport.lab.claims.claim import load_claims
+        from tokenport.lab.claims.page import build_report, render_html, report_json
+        from tokenport.lab.claims.terminal import print_report
 
         claim_overrides = (_read_overrides(overrides) or {}).get("claims")
         result = build_report(econ, load_claims(claim_overrides))
@@ -120,15 +133,7 @@ def report(
                 path.write_text(render_html(result, econ), encoding="utf-8")
             except OSError as exc:
                 raise CostInputError("out", f"cannot write {path}: {exc.strerror}") from None
-            console = Console(stderr=as_json)
-            table = Table("claim", "claimed", "data", "factor", "verdict")
-            for r in result.claims:
-                table.add_row(
-                    r.id, _span(r.claimed_low, r.claimed_high), _span(r.data_low, r.data_high),
-                    f"{r.factor:,.3g}x", r.verdict,
-                )  # fmt: skip
-            console.print(table)
-            console.print(f"wrote {path}")
+            print_report(result, str(path), Console(stderr=as_json))
 
     _guarded(run, overrides)
 

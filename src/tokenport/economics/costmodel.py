@@ -113,6 +113,14 @@ class PriceComparison(msgspec.Struct, frozen=True):
     verdict: Literal["margin", "subsidy"]
 
 
+def usd_per_mtok(
+    gpus: float, usd_per_gpu_hour: float, tokens_per_s: float, utilization: float
+) -> float:
+    """A per-GPU-hour cost spread over a million tokens: `gpus` paid every hour, serving
+    `tokens_per_s` for the `utilization` share of hours (the module docstring's hardware line)."""
+    return gpus * usd_per_gpu_hour * 1e6 / (tokens_per_s * 3600 * utilization)
+
+
 def marginal_cost_per_mtok(
     deployment: Deployment,
     *,
@@ -232,12 +240,11 @@ class _Costing:
         if point.clamped:
             self.used.append(f"batch_size clamped to the measured range: {point.batch_size:g}")
         facility_j = point.energy_j_per_token * i.host * i.pue
-        mtok_hours = 1e6 / (point.tokens_per_s * 3600 * i.util)  # deployment-hours per Mtok
-        n = self.curve.gpu_count
+        n, rate = self.curve.gpu_count, point.tokens_per_s
         out = components(
             energy=facility_j * 1e6 / J_PER_KWH * i.price,
-            hardware=n * i.gpu_hour * mtok_hours,
-            other=n * i.other * mtok_hours,
+            hardware=usd_per_mtok(n, i.gpu_hour, rate, i.util),
+            other=usd_per_mtok(n, i.other, rate, i.util),
         )
         speedup = self.econ.assumptions.prefill_speedup
         return CostBreakdown(

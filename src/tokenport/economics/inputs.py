@@ -18,13 +18,13 @@ from tokenport.economics.errors import CostInputError
 Table = Mapping[str, Any]
 
 
-def data_text(name: str) -> str:
-    """The text of a file shipped in `economics/data/`."""
-    return (resources.files("tokenport.economics") / "data" / name).read_text(encoding="utf-8")
+def data_text(name: str, package: str = "tokenport.economics") -> str:
+    """The text of a file shipped in `package`'s `data/` folder (default `economics/data/`)."""
+    return (resources.files(package) / "data" / name).read_text(encoding="utf-8")
 
 
-def data_toml(name: str) -> dict[str, Any]:
-    return tomllib.loads(data_text(name))
+def data_toml(name: str, package: str = "tokenport.economics") -> dict[str, Any]:
+    return tomllib.loads(data_text(name, package))
 
 
 def number(field: str, value: object) -> float:

@@ -8,6 +8,8 @@
     synth.py                synthetic ledgers for benchmarks
     bench_rankings.py       the rankings benchmark
     cli.py                  `tokenport simulate`
+    claims/                 the press claims checked against the cost model; DeepSeek's
+                            disclosure reproduced (`economics report`, `costs --reproduce`)
 
 It sits above everything: it may import the runtime packages, and no runtime package
 imports it.

@@ -23,7 +23,7 @@ def report_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_is_written_without_matplotlib(report_page: Path) -> None:
     page = report_page.read_text(encoding="utf-8")
-    assert page.count("class='chart-config'") == 4 and "data:image/png" not in page
+    assert page.count("class='chart-config'") == 8 and "data:image/png" not in page
 
 
 def test_report_charts_draw_in_headless_chromium(report_page: Path) -> None:
@@ -55,5 +55,5 @@ def test_report_charts_draw_in_headless_chromium(report_page: Path) -> None:
         finally:
             browser.close()
     assert errors == []
-    assert len(drawn) == 4 and all(n > 0 for n in drawn), drawn
+    assert len(drawn) == 8 and all(n > 0 for n in drawn), drawn
     assert all(n > 1000 for n in inked), inked

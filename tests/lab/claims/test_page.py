@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tokenport.economics.report import Report, build_report, render_html, report_json
+from tokenport.lab.claims.page import Report, build_report, render_html, report_json
 
 CONFIG = re.compile(r"<script type='application/json' class='chart-config' [^>]*>(.*?)</script>")
 
@@ -28,7 +28,10 @@ def test_page_is_self_contained(page: str) -> None:
     assert not re.search(r"""(src|href)=["']https?://""", page)
     assert "Chart.js v4.6.1" in page  # the vendored copy, inlined
     configs = [json.loads(c) for c in CONFIG.findall(page)]
-    assert [c["type"] for c in configs] == ["scatter", "bar", "bar", "bar"]
+    # energy, electricity share, regional prices, PUE, training energy, capability vs cost,
+    # the DeepSeek reproduction, list prices
+    types = ["scatter", "bar", "bar", "bar", "bar", "scatter", "bar", "bar"]
+    assert [c["type"] for c in configs] == types
     assert all(d["data"] for c in configs for d in c["data"]["datasets"])
 
 
@@ -51,3 +54,18 @@ def test_json_carries_the_same_verdicts(report: Report) -> None:
     data = json.loads(report_json(report))
     assert [c["verdict"] for c in data["claims"]] == [r.verdict for r in report.claims]
     assert data["regions"][0]["output"]["total"] <= data["regions"][-1]["output"]["total"]
+
+
+def test_each_claim_says_what_would_flip_it(report: Report, page: str) -> None:
+    training = next(r for r in report.claims if r.id == "training_energy")
+    assert training.sensitivity and training.sensitivity[0].flips_at is not None
+    assert "What would flip it" in page and "assumptions.host_overhead = 1.5" in page
+    assert "&gt; 50" in page  # a one-sided claim reads as the articles put it
+
+
+def test_the_reproduction_has_its_own_section(report: Report, page: str) -> None:
+    assert "id='reproduction'" in page and "costs --reproduce deepseek-2025-03" in page
+    assert report.reproduction.within_tolerance
+    data = json.loads(report_json(report))
+    assert data["reproduction"]["rows"][0]["figure"] == "nodes (24 h average)"
+    assert {p["cheap"] for p in data["pairs"]} >= {"zero-one-ai/Yi-34B-Chat"}

@@ -2,20 +2,17 @@
 
 The page carries its charts as Chart.js configurations plus Chart.js itself (the copy the
 dashboard vendors, inlined), so it needs no network and no plotting package. Every verdict
-on it comes from `claimchecks.check_claims`; this module only lays the results out.
+on it comes from `checks.check_claims`; this module only lays the results out.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib.resources import files
 
 import msgspec
 
-from tokenport.economics import charts
-from tokenport.economics.claimchecks import check_claims
-from tokenport.economics.claims import Claim, ClaimResult
 from tokenport.economics.costmodel import (
     CostBreakdown,
     Deployment,
@@ -25,8 +22,15 @@ from tokenport.economics.costmodel import (
     marginal_cost_per_mtok,
 )
 from tokenport.economics.inputs import data_toml
-from tokenport.economics.listprices import ListPrice, shipped_list_prices
 from tokenport.economics.settings import Economics, default_economics
+from tokenport.lab.claims import charts
+from tokenport.lab.claims.checks import check_claims
+from tokenport.lab.claims.checks_market import Pair, pairs
+from tokenport.lab.claims.checks_power import TrainingRun, training_runs
+from tokenport.lab.claims.claim import Claim, ClaimResult, load_claims
+from tokenport.lab.claims.deepseek import TOLERANCE, Reproduction, figure_text, reproduce
+from tokenport.lab.claims.prices import ListPrice, shipped_list_prices
+from tokenport.lab.claims.sensitivity import describe
 
 REFERENCE = Deployment(model="Llama-3.1-70B", gpu="H100")
 J_PER_100_KWH = 3.6e6 / 100  # kWh per 100 tokens -> J per token
@@ -50,6 +54,9 @@ class Report(msgspec.Struct, frozen=True):
     regions: list[CostBreakdown]
     prices: list[PriceRow]
     assumptions: dict[str, str]
+    reproduction: Reproduction
+    training_runs: list[TrainingRun]
+    pairs: list[Pair]  # the capability claim's model pairs, for its chart
 
 
 def build_report(
@@ -59,11 +66,16 @@ def build_report(
 ) -> Report:
     econ = economics or default_economics()
     prices = shipped_list_prices() if list_prices is None else list_prices
+    claims = load_claims() if claims is None else claims
+    capability = [c for c in claims if c.kind == "capability_cost"]
     return Report(
         claims=check_claims(econ, claims, prices),
         regions=compare_regions(REFERENCE, economics=econ),
         prices=[_price_row(p, econ) for p in prices if p.proxy_model and p.proxy_gpu],
         assumptions={k: " ".join(v.split()) for k, v in econ.assumptions.why.items()},
+        reproduction=reproduce("deepseek-2025-03", econ),
+        training_runs=training_runs(econ)[0],
+        pairs=pairs(capability[0]) if capability else [],
     )
 
 
@@ -110,6 +122,7 @@ def render_html(report: Report, economics: Economics | None = None) -> str:
         " many times apart the nearest ends are.</p>",
         _summary(report.claims),
         *_claim_sections(report.claims, pictures),
+        _reproduction_section(report.reproduction, pictures.get("reproduction")),
         _prices_section(report.prices, pictures.get("prices")),
         _assumptions_section(report.assumptions, econ),
         _chart_scripts(),
@@ -159,6 +172,18 @@ def _charts(report: Report, econ: Economics) -> dict[str, charts.ChartConfig]:
     ranged = [r for r in report.claims if r.unit == "CNY/kWh"]
     if ranged:
         out["region_price"] = charts.range_chart(ranged, "CNY/kWh")
+    pue = [r for r in report.claims if r.unit == "PUE"]
+    if pue:
+        out["pue"] = charts.range_chart(pue, "PUE", "Data-centre PUE")
+    training = next((r for r in report.claims if r.id == "training_energy"), None)
+    if training is not None and report.training_runs:
+        out["training_energy"] = charts.training_chart(report.training_runs, training.claimed_low)
+    capability = next((r for r in report.claims if r.id == "capability_gap"), None)
+    cost = next((r for r in report.claims if r.id == "cost_gap"), None)
+    if capability is not None and cost is not None and report.pairs:
+        floor, least = capability.claimed_low, cost.claimed_low
+        out["capability_gap"] = charts.capability_chart(report.pairs, floor, least)
+    out["reproduction"] = charts.reproduction_chart(report.reproduction.rows, TOLERANCE)
     if report.prices:
         out["prices"] = charts.price_chart([(p.typical, p.best) for p in report.prices])
     return out
@@ -172,39 +197,83 @@ def _range(low: float, high: float) -> str:
     return _fmt(low) if low == high else f"{_fmt(low)}&ndash;{_fmt(high)}"
 
 
+def claimed_text(r: ClaimResult, fmt: Callable[[float], str]) -> str:
+    """The claimed side as the claim says it: a range, "more than x" or "less than x"."""
+    if r.bound == "at_least":
+        return f"> {fmt(r.claimed_low)}"
+    if r.bound == "at_most":
+        return f"< {fmt(r.claimed_high)}"
+    low, high = fmt(r.claimed_low), fmt(r.claimed_high)
+    return low if low == high else f"{low}-{high}"
+
+
+def flips_text(r: ClaimResult) -> str:
+    if not r.sensitivity:
+        return "no assumption on the data side (published figures only)"
+    return "; ".join(describe(f) for f in r.sensitivity)
+
+
 def _summary(results: Sequence[ClaimResult]) -> str:
     rows = "".join(
         f"<tr><td><a href='#{r.id}'>{html.escape(r.title)}</a></td>"
-        f"<td>{_range(r.claimed_low, r.claimed_high)}</td>"
+        f"<td>{html.escape(claimed_text(r, _fmt))}</td>"
         f"<td>{_range(r.data_low, r.data_high)}</td>"
         f"<td>{html.escape(r.unit)}</td><td>{r.factor:,.3g}&times;</td>"
-        f"<td class='{r.verdict}'>{r.verdict}{'' if r.independent else ' *'}</td></tr>"
+        f"<td class='{r.verdict}'>{r.verdict}{'' if r.independent else ' *'}</td>"
+        f"<td class='note'>{html.escape(flips_text(r))}</td></tr>"
         for r in results
     )
     return (
         "<table><tr><th>claim</th><th>claimed</th><th>data</th><th>unit</th><th>factor</th>"
-        f"<th>verdict</th></tr>{rows}</table><p class='note'>* the data side rests on a region"
-        " row that is our estimate or taken from the articles themselves (see its source), not"
-        " a published statistic, so read that verdict as weak.</p>"
+        f"<th>verdict</th><th>what would flip it</th></tr>{rows}</table>"
+        "<p class='note'>* the data side rests on our estimate or on the articles themselves"
+        " (see its sources), not a published statistic, so read that verdict as weak.</p>"
     )
 
 
 def _claim_sections(results: Sequence[ClaimResult], pictures: dict[str, str]) -> Iterable[str]:
     shown: set[str] = set()
     for r in results:
-        kind = "region_price" if r.unit == "CNY/kWh" else r.id
+        kind = {"CNY/kWh": "region_price", "PUE": "pue"}.get(r.unit, r.id)
         picture = pictures.get(kind) if kind not in shown else None
         shown.add(kind)
         steps = "".join(f"<li>{html.escape(line)}</li>" for line in r.arithmetic)
         sources = "; ".join(html.escape(s.rstrip(".")) for s in [r.source, *r.sources])
         yield (
             f"<h2 id='{r.id}'>{html.escape(r.title)}</h2>"
-            f"<p><b>Claimed</b> {_range(r.claimed_low, r.claimed_high)} {html.escape(r.unit)};"
+            f"<p><b>Claimed</b> {html.escape(claimed_text(r, _fmt))} {html.escape(r.unit)};"
             f" <b>data</b> {_range(r.data_low, r.data_high)}; <b>factor</b> {r.factor:,.3g}&times;;"
             f" <b>gap</b> {r.gap:,.3g}&times; against tolerance {r.tolerance:g}&times;"
             f" &rarr; <span class='{r.verdict}'>{r.verdict}</span>.</p>"
-            f"<ol>{steps}</ol><p class='note'>Sources: {sources}</p>{picture or ''}"
+            f"<ol>{steps}</ol><p><b>What would flip it:</b> {html.escape(flips_text(r))}</p>"
+            f"<p class='note'>Sources: {sources}</p>{picture or ''}"
         )
+
+
+def _reproduction_section(rep: Reproduction, picture: str | None) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(r.figure)}</td><td>{html.escape(r.unit)}</td>"
+        f"<td>{figure_text(r.disclosed)}</td><td>{figure_text(r.reproduced)}</td>"
+        f"<td>{r.error:+.2%}</td>"
+        f"<td class='note'>{html.escape(r.carried_by)}</td></tr>"
+        for r in rep.rows
+    )
+    assumed = "".join(
+        f"<li><b>{html.escape(k)}</b> = {html.escape(v)}</li>" for k, v in rep.assumptions.items()
+    )
+    what_if = "".join(f"<li>{html.escape(line)}</li>" for line in rep.sensitivity)
+    src = rep.source
+    verdict = "within" if rep.within_tolerance else "NOT within"
+    return (
+        f"<h2 id='reproduction'>DeepSeek's cost disclosure, reproduced ({html.escape(rep.name)})"
+        f"</h2><p>{html.escape(src['title'])}, {html.escape(src['publisher'])},"
+        f" {html.escape(src['published'])} ({html.escape(src['window'])}). Rebuilt from the cost"
+        f" model's parts; every figure is {verdict} {TOLERANCE:.0%} of the disclosure."
+        " <code>tokenport costs --reproduce deepseek-2025-03</code> prints the same.</p>"
+        "<table><tr><th>figure</th><th>unit</th><th>disclosed</th><th>reproduced</th>"
+        f"<th>error</th><th>carried by</th></tr>{rows}</table>{picture or ''}"
+        f"<p><b>Assumptions</b></p><ul>{assumed}</ul><p><b>Sensitivity</b></p><ul>{what_if}</ul>"
+    )
 
 
 def _prices_section(rows: Sequence[PriceRow], picture: str | None) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tokenport.economics.claimchecks import check_claims
-from tokenport.economics.claims import ClaimResult, judge, load_claims
 from tokenport.economics.energy import EnergyTable
 from tokenport.economics.errors import CostInputError
 from tokenport.economics.settings import Economics
+from tokenport.lab.claims.checks import check_claims
+from tokenport.lab.claims.claim import ClaimResult, judge, load_claims
 
 ARTICLE_CLAIMS = {
     "energy_per_token",
@@ -20,6 +20,14 @@ ARTICLE_CLAIMS = {
     "price_us",
     "price_eu",
     "gap_us_cn_west",
+    "green_saving_gpus",
+    "pue_west",
+    "pue_industry",
+    "training_energy",
+    "capability_gap",
+    "cost_gap",
+    "market_share",
+    "market_peak",
 }
 
 

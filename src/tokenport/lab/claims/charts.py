@@ -1,6 +1,6 @@
 """The report's charts, as Chart.js configurations drawn by the page itself.
 
-Each function returns a plain JSON-able Chart.js 4 config; `report.py` inlines the Chart.js
+Each function returns a plain JSON-able Chart.js 4 config; `page.py` inlines the Chart.js
 the dashboard already vendors (`analytics/static/chart.umd.min.js`), so the page still
 needs no network, and `tokenport economics report` needs nothing beyond the gateway's own
 dependencies (matplotlib was a dev-only package, so the README's install crashed here).
@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tokenport.economics.claims import ClaimResult
 from tokenport.economics.costmodel import CostBreakdown, PriceComparison
 from tokenport.economics.energy import EnergyCurve
+from tokenport.lab.claims.checks_market import Pair
+from tokenport.lab.claims.checks_power import TrainingRun
+from tokenport.lab.claims.claim import ClaimResult
+from tokenport.lab.claims.deepseek import Row
 
 ChartConfig = dict[str, Any]
 COLORS = {"energy": "#e8a33d", "hardware": "#4c72b0", "other": "#9aa5b1"}
@@ -158,7 +161,9 @@ def price_chart(rows: Sequence[tuple[PriceComparison, PriceComparison]]) -> Char
     }
 
 
-def range_chart(results: Sequence[ClaimResult], unit: str) -> ChartConfig:
+def range_chart(
+    results: Sequence[ClaimResult], unit: str, title: str = "Industrial electricity price"
+) -> ChartConfig:
     """Claimed range beside data range, one row per claim (floating bars)."""
 
     def span(low: float, high: float) -> list[float]:
@@ -184,8 +189,119 @@ def range_chart(results: Sequence[ClaimResult], unit: str) -> ChartConfig:
         },
         "options": {
             "indexAxis": "y",
-            "plugins": {"title": _title("Industrial electricity price: claimed vs data")},
-            "scales": {"x": _axis(unit, min=0)},
+            "plugins": {"title": _title(f"{title}: claimed vs data")},
+            "scales": {"x": _axis(unit, min=0 if unit != "PUE" else 1)},
         },
         "height": 60 * len(results) + 120,
+    }
+
+
+def _flat(label: str, value: float, count: int, color: str = CLAIM_COLOR) -> dict[str, Any]:
+    """A horizontal line across a category chart: Chart.js has no annotation plugin here."""
+    return {
+        "type": "line",
+        "label": label,
+        "data": [value] * count,
+        "borderColor": color,
+        "borderDash": [6, 4],
+        "pointRadius": 0,
+        "fill": False,
+    }
+
+
+def reproduction_chart(rows: Sequence[Row], tolerance: float) -> ChartConfig:
+    """Each reproduced figure's error against the disclosure, inside the tolerance band."""
+    n = len(rows)
+    return {
+        "type": "bar",
+        "data": {
+            "labels": [r.figure for r in rows],
+            "datasets": [
+                {
+                    "label": "reproduced / disclosed - 1, %",
+                    "data": [r.error * 100 for r in rows],
+                    "backgroundColor": DATA_COLOR,
+                },
+                _flat(f"+{tolerance:.0%}", tolerance * 100, n),
+                _flat(f"-{tolerance:.0%}", -tolerance * 100, n),
+            ],
+        },
+        "options": {
+            "plugins": {"title": _title("DeepSeek's disclosure: error of each reproduced figure")},
+            "scales": {"y": _axis("error, %", min=-tolerance * 200, max=tolerance * 200)},
+        },
+    }
+
+
+def training_chart(runs: Sequence[TrainingRun], claimed_gwh: float) -> ChartConfig:
+    """Each published run's facility energy (a range for GPU-hour runs) under the claimed floor."""
+
+    def span(low: float, high: float) -> list[float]:
+        return [low, high] if high > low else [low * 0.97, high * 1.03]
+
+    return {
+        "type": "bar",
+        "data": {
+            "labels": [r.model for r in runs],
+            "datasets": [
+                {
+                    "label": "facility energy, GWh (range: PUE and host overhead)",
+                    "data": [span(r.low_gwh, r.high_gwh) for r in runs],
+                    "backgroundColor": DATA_COLOR,
+                },
+                _flat(f"claimed: more than {claimed_gwh:g} GWh", claimed_gwh, len(runs)),
+            ],
+        },
+        "options": {
+            "plugins": {"title": _title("Training energy of published runs vs the claim")},
+            "scales": {
+                "y": _axis("GWh per training run", "logarithmic", min=0.1, max=claimed_gwh * 4)
+            },
+        },
+    }
+
+
+def capability_chart(pairs: Sequence[Pair], floor: float, least: float) -> ChartConfig:
+    """Score ratio against cost gap per pair (and per benchmark); the claim is the top right."""
+    gaps = [g for p in pairs for _, _, g in p.per_dataset] + [least]
+    span = (min(gaps) / 1.5, max(gaps) * 1.5)
+    points = [
+        {
+            "label": f"{p.cheap.split('/')[-1]} vs {p.premium}",
+            "data": [{"x": p.cost_gap, "y": p.ratio}]
+            + [{"x": g, "y": r} for _, r, g in p.per_dataset],
+            "backgroundColor": PALETTE[i % len(PALETTE)],
+            "pointRadius": [7] + [3] * len(p.per_dataset),
+        }
+        for i, p in enumerate(pairs)
+    ]
+    lines = [
+        {
+            "label": f"claimed: score ratio > {floor:g}, cost gap > {least:g}x",
+            "data": [{"x": least, "y": floor}, {"x": span[1], "y": floor}],
+            "borderColor": CLAIM_COLOR,
+            "pointRadius": 0,
+            "showLine": True,
+        },
+        {
+            "label": "claimed (cost edge)",
+            "data": [{"x": least, "y": floor}, {"x": least, "y": 1.1}],
+            "borderColor": CLAIM_COLOR,
+            "pointRadius": 0,
+            "showLine": True,
+            "legendHidden": True,
+        },
+    ]
+    return {
+        "type": "scatter",
+        "data": {"datasets": [*points, *lines]},
+        "options": {
+            "plugins": {
+                "title": _title("Capability vs cost per pair (large: all benchmarks; small: each)")
+            },
+            "scales": {
+                "x": _axis("cost gap, premium / cheap per call", "logarithmic", min=span[0]),
+                "y": _axis("score ratio, cheap / premium", min=0.3, max=1.1),
+            },
+        },
     }

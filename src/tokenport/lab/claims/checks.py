@@ -6,16 +6,6 @@ line by line with its inputs, so a reader of the report can redo every step by h
 
 from __future__ import annotations
 
-from tokenport.economics.claims import (
-    Checker,
-    Claim,
-    ClaimContext,
-    ClaimResult,
-    Evidence,
-    load_claims,
-    result,
-    source_notes,
-)
 from tokenport.economics.costmodel import (
     HOURS_PER_YEAR,
     J_PER_KWH,
@@ -25,10 +15,24 @@ from tokenport.economics.costmodel import (
 )
 from tokenport.economics.energy import EnergyCurve
 from tokenport.economics.errors import CostInputError
-from tokenport.economics.inputs import positive, text
-from tokenport.economics.listprices import ListPrice, by_label, shipped_list_prices
 from tokenport.economics.regions import Region
 from tokenport.economics.settings import Economics, default_economics
+from tokenport.lab.claims import checks_market, checks_power
+from tokenport.lab.claims.claim import (
+    Checker,
+    Claim,
+    ClaimContext,
+    ClaimResult,
+    Evidence,
+    load_claims,
+    param,
+    result,
+    source_notes,
+    word,
+)
+from tokenport.lab.claims.deepseek import disclosed_fleet
+from tokenport.lab.claims.prices import ListPrice, by_label, shipped_list_prices
+from tokenport.lab.claims.sensitivity import flips
 
 ENERGY_SOURCE = "ML.ENERGY leaderboard v3 (data/ml_energy_llm.csv), GPU energy per output token"
 
@@ -48,20 +52,21 @@ def check_claims(
     for claim in load_claims() if claims is None else claims:
         if claim.kind not in CHECKERS:
             raise CostInputError(f"claims.{claim.id}.kind", "no checker", sorted(CHECKERS))
-        out.append(result(claim, CHECKERS[claim.kind](claim, ctx), notes))
+        checker = CHECKERS[claim.kind]
+        out.append(result(claim, checker(claim, ctx), notes, flips(claim, ctx, checker)))
     return out
 
 
 def energy_per_token(claim: Claim, ctx: ClaimContext) -> Evidence:
     econ = ctx.economics
     host = econ.assumptions.host_overhead
-    pue_low, pue_high = _param(claim, "pue_low"), _param(claim, "pue_high")
+    pue_low, pue_high = param(claim, "pue_low"), param(claim, "pue_high")
     lo_curve, lo_i = _extreme(econ, lowest=True)
     hi_curve, hi_i = _extreme(econ, lowest=False)
     e_lo, e_hi = lo_curve.energy[lo_i], hi_curve.energy[hi_i]
     j_lo, j_hi = e_lo * host * pue_low, e_hi * host * pue_high
     per_100 = 100 / J_PER_KWH
-    ref = econ.energy.find(_text(claim, "reference_model"), _text(claim, "reference_gpu"))
+    ref = econ.energy.find(word(claim, "reference_model"), word(claim, "reference_gpu"))
     ref_points = ", ".join(
         f"{e:.3g} J at batch {b:.0f}" for b, e in zip(ref.batch, ref.energy, strict=True)
     )
@@ -89,7 +94,7 @@ def energy_per_token(claim: Claim, ctx: ClaimContext) -> Evidence:
 
 def electricity_share(claim: Claim, ctx: ClaimContext) -> Evidence:
     econ = ctx.economics
-    model, gpu = _text(claim, "model"), _text(claim, "gpu")
+    model, gpu = word(claim, "model"), word(claim, "gpu")
     costs = [
         marginal_cost_per_mtok(Deployment(model=model, gpu=gpu, region=r), economics=econ)
         for r in econ.regions
@@ -130,9 +135,14 @@ def _share_line(c: CostBreakdown, target: float) -> str:
 
 
 def _deepseek_share(claim: Claim, econ: Economics) -> tuple[float, list[str]]:
-    nodes, per_node = _param(claim, "deepseek_nodes"), _param(claim, "deepseek_gpus_per_node")
-    rate, node_kw = _param(claim, "deepseek_usd_per_gpu_hour"), _param(claim, "deepseek_node_kw")
-    region = econ.region(_text(claim, "deepseek_region"))
+    # The fleet as DeepSeek disclosed it (data/deepseek_2025_03.toml); a claim param overrides.
+    fleet = disclosed_fleet()
+    nodes, per_node, rate = (
+        param(claim, f"deepseek_{k}") if f"deepseek_{k}" in claim.params else fleet[k]
+        for k in ("nodes", "gpus_per_node", "usd_per_gpu_hour")
+    )
+    node_kw = param(claim, "deepseek_node_kw")
+    region = econ.region(word(claim, "deepseek_region"))
     gpu_day = nodes * per_node * 24 * rate
     kwh_day = nodes * node_kw * 24 * region.pue
     power_day = kwh_day * region.usd_per_kwh
@@ -147,7 +157,7 @@ def _deepseek_share(claim: Claim, econ: Economics) -> tuple[float, list[str]]:
 
 
 def price_gap(claim: Claim, ctx: ClaimContext) -> Evidence:
-    premium = by_label(ctx.list_prices, _text(claim, "premium"))
+    premium = by_label(ctx.list_prices, word(claim, "premium"))
     cheap = [by_label(ctx.list_prices, str(label)) for label in claim.params.get("cheap", [])]
     if not cheap:
         raise CostInputError(
@@ -177,9 +187,9 @@ def price_gap(claim: Claim, ctx: ClaimContext) -> Evidence:
 
 def _article_ratios(claim: Claim) -> str:
     """The ratios the articles' own price ranges imply, to show where 16.7x comes from."""
-    p_in, p_out = (_param(claim, f"article_premium_{k}") for k in ("input", "output"))
-    lo_in, hi_in = (_param(claim, f"article_cheap_input_{k}") for k in ("low", "high"))
-    lo_out, hi_out = (_param(claim, f"article_cheap_output_{k}") for k in ("low", "high"))
+    p_in, p_out = (param(claim, f"article_premium_{k}") for k in ("input", "output"))
+    lo_in, hi_in = (param(claim, f"article_cheap_input_{k}") for k in ("low", "high"))
+    lo_out, hi_out = (param(claim, f"article_cheap_output_{k}") for k in ("low", "high"))
     return (
         f"The articles' own prices: ${p_in:g} / ${hi_in:g}-${lo_in:g}"
         f" = {p_in / hi_in:.1f}-{p_in / lo_in:.1f}x on input; ${p_out:g} / ${hi_out:g}-${lo_out:g}"
@@ -189,9 +199,9 @@ def _article_ratios(claim: Claim) -> str:
 
 def price_gap_electricity(claim: Claim, ctx: ClaimContext) -> Evidence:
     econ = ctx.economics
-    model, gpu = _text(claim, "model"), _text(claim, "gpu")
+    model, gpu = word(claim, "model"), word(claim, "gpu")
     cheap = marginal_cost_per_mtok(
-        Deployment(model=model, gpu=gpu, region=_text(claim, "cheap_region")), economics=econ
+        Deployment(model=model, gpu=gpu, region=word(claim, "cheap_region")), economics=econ
     )
     dear = [
         marginal_cost_per_mtok(Deployment(model=model, gpu=gpu, region=str(r)), economics=econ)
@@ -200,8 +210,8 @@ def price_gap_electricity(claim: Claim, ctx: ClaimContext) -> Evidence:
     if not dear:
         raise CostInputError(f"claims.{claim.id}.params.dear_regions", "needs at least one region")
     ratios = [d.output.total / cheap.output.total for d in dear]
-    premium = by_label(ctx.list_prices, _text(claim, "premium"))
-    low = by_label(ctx.list_prices, _text(claim, "cheap"))
+    premium = by_label(ctx.list_prices, word(claim, "premium"))
+    low = by_label(ctx.list_prices, word(claim, "cheap"))
     price_diff = premium.output - low.output
     lines = [
         f"Same model ({cheap.model_id}, {cheap.gpu_count}x{gpu}), same hardware cost and"
@@ -229,8 +239,8 @@ def price_gap_electricity(claim: Claim, ctx: ClaimContext) -> Evidence:
 
 
 def region_price(claim: Claim, ctx: ClaimContext) -> Evidence:
-    region = ctx.economics.region(_text(claim, "region"))
-    fx = _param(claim, "cny_per_usd")
+    region = ctx.economics.region(word(claim, "region"))
+    fx = param(claim, "cny_per_usd")
     low, high = region.usd_per_kwh_low * fx, region.usd_per_kwh_high * fx
     return Evidence(
         data_low=low,
@@ -249,8 +259,8 @@ def region_price(claim: Claim, ctx: ClaimContext) -> Evidence:
 def region_gap(claim: Claim, ctx: ClaimContext) -> Evidence:
     econ = ctx.economics
     dear, cheap = (
-        econ.region(_text(claim, "dear_region")),
-        econ.region(_text(claim, "cheap_region")),
+        econ.region(word(claim, "dear_region")),
+        econ.region(word(claim, "cheap_region")),
     )
     low, high = (
         dear.usd_per_kwh_low / cheap.usd_per_kwh_high,
@@ -272,7 +282,7 @@ def region_gap(claim: Claim, ctx: ClaimContext) -> Evidence:
 
 def _saving_line(claim: Claim, dear: Region, cheap: Region) -> str:
     # saving/yr = IT kW x 8760 h x (price_dear x PUE_dear - price_cheap x PUE_cheap); solve for kW.
-    saving, fx = _param(claim, "saving_cny_per_year"), _param(claim, "cny_per_usd")
+    saving, fx = param(claim, "saving_cny_per_year"), param(claim, "cny_per_usd")
     per_kw_year = (
         (dear.usd_per_kwh * dear.pue - cheap.usd_per_kwh * cheap.pue) * fx * HOURS_PER_YEAR
     )
@@ -296,17 +306,6 @@ def _extreme(econ: Economics, lowest: bool) -> tuple[EnergyCurve, int]:
     return curve, i
 
 
-def _param(claim: Claim, key: str) -> float:
-    field = f"claims.{claim.id}.params.{key}"
-    if key not in claim.params:
-        raise CostInputError(field, "missing")
-    return positive(field, claim.params[key])
-
-
-def _text(claim: Claim, key: str) -> str:
-    return text(f"claims.{claim.id}.params.{key}", claim.params.get(key))
-
-
 CHECKERS: dict[str, Checker] = {
     "energy_per_token": energy_per_token,
     "electricity_share": electricity_share,
@@ -314,4 +313,6 @@ CHECKERS: dict[str, Checker] = {
     "price_gap_electricity": price_gap_electricity,
     "region_price": region_price,
     "region_gap": region_gap,
+    **checks_power.CHECKERS,
+    **checks_market.CHECKERS,
 }
