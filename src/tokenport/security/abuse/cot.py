@@ -55,10 +55,13 @@ _HINTS = ("step", "chain", "cot", "show", "reason", "think", "<", "scratch", "an
           "deriv", "monologue", "deliberat", "justify", "work")  # fmt: skip
 
 
+_HINT = re.compile("|".join(re.escape(h) for h in _HINTS))
+
+
 def asks_for_reasoning(text: str) -> bool:
     head = text[:8000]
     low = head.lower()
-    if not any(h in low for h in _HINTS):
+    if _HINT.search(low) is None:
         return False
     return _PATTERN.search(head) is not None
 

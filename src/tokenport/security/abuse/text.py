@@ -92,6 +92,7 @@ def template(text: str) -> str:
     out: list[str] = []
     previous = ""
     for token in t.split():
-        out.append(_slot(token, previous))
+        # Most words are plain lower-case words, which no slot rule touches: skip the rules.
+        out.append(token if token.isalpha() and token.islower() else _slot(token, previous))
         previous = token
     return " ".join(out).lower()
