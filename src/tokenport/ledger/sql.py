@@ -62,7 +62,7 @@ def signal_values(record: LedgerRecord) -> tuple[object, ...]:
         record.completion_tokens,
         record.model_requested,
     )
-    return own + tuple(getattr(s, f) for f in signals.SIGNAL_FIELDS)
+    return own + msgspec.structs.astuple(s)  # SIGNAL_FIELDS is the struct's field order
 
 
 def row_record(row: Sequence[Any]) -> LedgerRecord:
