@@ -98,10 +98,12 @@ def create_app(
         state.admission.start()
         gauges = Gauges(state)  # metrics' gauges, the metrics port, SIGTERM's drain
         gauges.start()
+        state.router.start()  # route speed shared through Redis (routing/speed_share.py)
         try:
             yield
         finally:
             await gauges.stop()
+            await state.router.aclose()
             await state.gateway.aclose()
             await state.ledger.stop()
             await state.admission.aclose()
