@@ -6,7 +6,11 @@
 A gateway (in this process, uvicorn in a thread) in front of three equal upstreams that
 serve one model (`lab/prefix_fake.py`): same price (input $1/M, cache read $0.10/M,
 output $4/M), each caching prompt prefixes honestly (cached tokens are reported only for
-a prefix that same upstream processed before) and each with a load that swings over time.
+a prefix that same upstream processed before) and each with a load that swings over time
+(25 ms +- 15 ms over `--drift-period`, out of phase, plus 0-6 ms jitter). Other tenants'
+short requests (`--background`), pinned to each upstream in turn, keep every route's
+measured latency current (`--window` answers per route), so `sort: "latency"` follows
+the load, as it does in production; they are not counted below.
 The trace: `--agents` coding agents, interleaved, each a system prompt and tool schemas
 (~900 words), then `--turns` turns that each add the upstream's answer and a tool result
 of 80-300 words, like an agent loop. Requests go one at a time.
@@ -64,6 +68,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--agents", type=int, default=16)
     p.add_argument("--turns", type=int, default=12)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--window", type=int, default=16, help="routing.speed_window (answers)")
+    p.add_argument("--drift-period", type=float, default=8.0, help="upstream load swing (s)")
+    p.add_argument(
+        "--background", type=int, default=2, help="one other-tenant request per N trace requests"
+    )
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "sticky.json")
     return p.parse_args(argv)
 
@@ -105,6 +114,18 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
         return answer
 
 
+def _background(url: str, n: int, upstreams: int) -> None:
+    """Another tenant's short request, pinned to each upstream in turn (`provider.order`):
+    it keeps every route's measured latency current, as other traffic does in production.
+    Its prompt is its own, so it neither warms nor hits an agent's cache."""
+    body = {
+        "model": "agent-model",
+        "messages": [{"role": "user", "content": f"background {n}"}],
+        "provider": {"order": [f"up{n % upstreams}"]},
+    }
+    _post(url + "/v1/chat/completions", body)
+
+
 def start(settings: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
     from tokenport.api.app import create_app
 
@@ -128,7 +149,12 @@ def run(args: argparse.Namespace, sort: str | None, sticky: bool) -> dict[str, A
 
     fakes = [
         PrefixCacheUpstream.start_in_thread(
-            latency_ms=25, drift_ms=15, drift_period_s=3.0, phase=2.1 * i, jitter_ms=6, seed=i
+            latency_ms=25,
+            drift_ms=15,
+            drift_period_s=args.drift_period,
+            phase=2.1 * i,
+            jitter_ms=6,
+            seed=i,
         )
         for i in range(3)
     ]
@@ -141,7 +167,7 @@ def run(args: argparse.Namespace, sort: str | None, sticky: bool) -> dict[str, A
             "data_dir": tempfile.mkdtemp(prefix="tokenport-sticky-bench-"),
             "local": {"enabled": False},
             "providers": providers,
-            "routing": {"sticky": sticky},
+            "routing": {"sticky": sticky, "speed_window": args.window},
         }
     )
     url, server, thread = start(settings)
@@ -153,6 +179,7 @@ def run(args: argparse.Namespace, sort: str | None, sticky: bool) -> dict[str, A
     prompt = cached = 0
     cost = 0.0
     followups = followup_hits = 0
+    sent = 0
     try:
         for turn in range(1, args.turns + 1):
             for a, conv in enumerate(convs):
@@ -165,6 +192,9 @@ def run(args: argparse.Namespace, sort: str | None, sticky: bool) -> dict[str, A
                 if sort is not None:
                     body["provider"] = {"sort": sort}
                 answer = _post(url + "/v1/chat/completions", body)
+                sent += 1
+                if args.background and sent % args.background == 0:
+                    _background(url, sent, len(fakes))
                 usage = answer["usage"]
                 hit = usage["prompt_tokens_details"]["cached_tokens"]
                 prompt += usage["prompt_tokens"]

@@ -32,6 +32,7 @@ from tokenport.api.operations import Gauges
 from tokenport.api.operations import routes as operations_routes
 from tokenport.api.responses import ResponsesDoor
 from tokenport.api.responses import routes as responses_routes
+from tokenport.api.speeds import routes as speeds_routes
 from tokenport.api.state import State, build_state
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings, load_settings
@@ -119,6 +120,7 @@ def create_app(
             *responses_routes(lambda: state),
             *operations_routes(lambda: state),
             *abuse_routes(lambda: state),
+            *speeds_routes(lambda: state),
         ],
         exception_handlers={**EXCEPTION_HANDLERS, 404: not_found},
         lifespan=lifespan,
