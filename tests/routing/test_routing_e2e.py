@@ -30,7 +30,9 @@ def ups() -> Iterator[dict[str, PrefixCacheUpstream]]:
 def _ask(client: openai.OpenAI, turns: list[dict[str, Any]], **provider: Any) -> Any:
     extra = {"provider": provider} if provider else None
     return client.chat.completions.create(
-        model="fake-model", messages=turns, extra_body=extra  # type: ignore[arg-type]
+        model="fake-model",
+        messages=turns,
+        extra_body=extra,  # type: ignore[arg-type]
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
-from tokenport.routing.sticky import MemorySticky, Sticky, conversation_key, discounted
+from tokenport.routing.sticky import MemorySticky, Pin, Sticky, conversation_key, discounted
 from tokenport.values import ChatRequest, Message, Pricing, ProviderPrefs, Route
 
 CACHED = Pricing(1.0, 2.0, cache_read=0.1)
@@ -53,7 +54,9 @@ def test_discount() -> None:
     assert not discounted(Route("x", "m", "x/m", Pricing(1.0, 2.0, cache_read=1.0)))
 
 
-def _order(sticky: Sticky, request: ChatRequest, up=_up) -> tuple[list[str], object]:  # type: ignore[no-untyped-def]
+def _order(
+    sticky: Sticky, request: ChatRequest, up: Callable[[str], bool] = _up
+) -> tuple[list[str], Pin | None]:
     routes = list(ROUTES)
     pin = asyncio.run(sticky.pin(request, "k", routes, up))
     return [r.provider for r in routes], pin
@@ -67,8 +70,9 @@ def test_a_conversation_stays_on_the_route_that_served_it_until_the_ttl() -> Non
     asyncio.run(pin.served(ROUTES[1]))  # "a" failed over to "b", which now holds the cache
     order, pin = _order(sticky, _turns(2))
     assert order == ["b", "a", "c"]
+    assert pin is not None
     clock.now += 59  # each use renews the TTL
-    asyncio.run(pin.served(ROUTES[1]))  # type: ignore[attr-defined]
+    asyncio.run(pin.served(ROUTES[1]))
     clock.now += 59
     assert _order(sticky, _turns(3))[0] == ["b", "a", "c"]
     clock.now += 61
@@ -78,7 +82,8 @@ def test_a_conversation_stays_on_the_route_that_served_it_until_the_ttl() -> Non
 def test_provider_order_turns_it_off() -> None:
     sticky = Sticky(MemorySticky(), ttl_s=60)
     _, pin = _order(sticky, _turns(1))
-    asyncio.run(pin.served(ROUTES[1]))  # type: ignore[attr-defined]
+    assert pin is not None
+    asyncio.run(pin.served(ROUTES[1]))
     order, pin = _order(sticky, _turns(2, ProviderPrefs(order=["a"])))
     assert order == ["a", "b", "c"] and pin is None
 
@@ -87,9 +92,10 @@ def test_only_discounted_routes_are_pinned_and_a_down_route_is_not_forced() -> N
     store = MemorySticky()
     sticky = Sticky(store, ttl_s=60)
     _, pin = _order(sticky, _turns(1))
-    asyncio.run(pin.served(ROUTES[2]))  # type: ignore[attr-defined]  # "c" has no cache price
+    assert pin is not None
+    asyncio.run(pin.served(ROUTES[2]))  # "c" has no cache price
     assert _order(sticky, _turns(2))[0] == ["a", "b", "c"]
-    asyncio.run(pin.served(ROUTES[1]))  # type: ignore[attr-defined]
+    asyncio.run(pin.served(ROUTES[1]))
     order, _ = _order(sticky, _turns(2), up=lambda p: p != "b")  # b's breaker is open
     assert order == ["a", "b", "c"]
 
