@@ -27,7 +27,7 @@ from typing import Protocol
 
 import msgspec
 
-from tokenport.values import ChatRequest, Message, Route
+from tokenport.values import JSON, ChatRequest, Message, Route
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +113,27 @@ def _head(messages: list[Message]) -> list[Message]:
     return messages
 
 
+_EDGE = 256  # characters sampled from each end of a long head turn
+
+
+def _sample(content: str | list[JSON] | None) -> str:
+    text = content if isinstance(content, str) else msgspec.json.encode(content).decode()
+    if len(text) <= 2 * _EDGE:
+        return text
+    return f"{len(text)}:{text[:_EDGE]}{text[-_EDGE:]}"
+
+
 def conversation_key(request: ChatRequest, key_id: str | None) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    h.update((key_id or "").encode())
-    h.update(b"\0")
-    h.update(msgspec.json.encode((request.tools, _head(request.messages))))
-    return h.hexdigest()
+    """The key and a fixed-size sample of the conversation's head: its tools' names, and
+    each head turn's role, length and first and last characters. Hashing a whole agent
+    prompt (tens of KB of instructions and tool schemas) would cost more than routing
+    does; conversations that differ only inside a long turn's middle share a pin, which
+    is harmless (it is a hint about where a cache may be)."""
+    names = [str(t.get("function", {}).get("name", "")) for t in request.tools or ()]
+    parts = [key_id or "", ",".join(names)]
+    for m in _head(request.messages):
+        parts += [m.role, _sample(m.content)]
+    return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
 
 
 @dataclass(slots=True)
