@@ -94,13 +94,13 @@ def _preferred(routes: list[Route], prefs: ProviderPrefs, book: SpeedBook) -> li
     """Routes that meet `preferred_min_throughput` / `preferred_max_latency` first; the
     others after them, in their order (a preference never excludes)."""
     tps, lat = prefs.preferred_min_throughput, prefs.preferred_max_latency
+    # OpenRouter gives latency in seconds; tokenport measures milliseconds.
+    ms = _seconds_to_ms(lat) if lat is not None else None
 
     def good(r: Route) -> bool:
         s: RouteSpeed | None = book.speed(r.model_id)
         if tps is not None and not _meets(tps, s.throughput if s else None, at_least=True):
             return False
-        # OpenRouter gives latency in seconds; tokenport measures milliseconds.
-        ms = _seconds_to_ms(lat) if lat is not None else None
         return ms is None or _meets(ms, s.ttft_ms if s else None, at_least=False)
 
     marks = [good(r) for r in routes]
