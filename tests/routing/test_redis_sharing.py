@@ -88,3 +88,19 @@ def test_redis_down_routes_unpinned_rather_than_failing() -> None:
             await gone.aclose()
 
     asyncio.run(go())
+
+
+def test_redis_down_leaves_each_replica_on_its_own_figures() -> None:
+    async def go() -> None:
+        book = SpeedBook(sharing=True)
+        share = SpeedShare("redis://127.0.0.1:1/0", book, interval_s=0.01)
+        share.start()
+        try:
+            book.record("p/m", 42.0, 7.0)
+            await asyncio.sleep(0.1)  # several failed syncs, logged, not raised
+            s = book.speed("p/m")
+            assert s is not None and s.ttft_ms is not None and s.ttft_ms.p50 == 42.0
+        finally:
+            await share.aclose()
+
+    asyncio.run(go())
