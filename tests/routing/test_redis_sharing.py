@@ -68,9 +68,12 @@ def test_a_pin_made_on_one_replica_holds_on_another_until_its_ttl(redis_url: str
         one, two = RedisSticky(redis_url), RedisSticky(redis_url)
         try:
             await one.put("conv", "b/m", 0.3)
-            assert await two.get("conv") == "b/m"
+            await asyncio.sleep(0.2)
+            assert await two.get("conv", 0.3) == "b/m"  # the read renews the TTL
+            await asyncio.sleep(0.2)
+            assert await one.get("conv", 0.3) == "b/m"  # 0.4 s after the write: renewed
             await asyncio.sleep(0.45)
-            assert await two.get("conv") is None
+            assert await two.get("conv", 0.3) is None
         finally:
             await one.aclose()
             await two.aclose()
@@ -83,7 +86,7 @@ def test_redis_down_routes_unpinned_rather_than_failing() -> None:
         gone = RedisSticky("redis://127.0.0.1:1/0")
         try:
             await gone.put("conv", "b/m", 10)
-            assert await gone.get("conv") is None
+            assert await gone.get("conv", 10) is None
         finally:
             await gone.aclose()
 

@@ -71,12 +71,13 @@ def test_a_conversation_stays_on_the_route_that_served_it_until_the_ttl() -> Non
     order, pin = _order(sticky, _turns(2))
     assert order == ["b", "a", "c"]
     assert pin is not None
-    clock.now += 59  # each use renews the TTL
-    asyncio.run(pin.served(ROUTES[1]))
-    clock.now += 59
+    asyncio.run(pin.served(ROUTES[1]))  # served where pinned: nothing to write
+    clock.now += 59  # each turn's read renews the TTL
     assert _order(sticky, _turns(3))[0] == ["b", "a", "c"]
+    clock.now += 59
+    assert _order(sticky, _turns(4))[0] == ["b", "a", "c"]
     clock.now += 61
-    assert _order(sticky, _turns(4))[0] == ["a", "b", "c"]  # expired: plain order again
+    assert _order(sticky, _turns(5))[0] == ["a", "b", "c"]  # expired: plain order again
 
 
 def test_provider_order_turns_it_off() -> None:
@@ -114,6 +115,6 @@ def test_memory_store_is_bounded() -> None:
     async def go() -> list[str | None]:
         for k in ("x", "y", "z"):
             await store.put(k, k, 60)
-        return [await store.get(k) for k in ("x", "y", "z")]
+        return [await store.get(k, 60) for k in ("x", "y", "z")]
 
     assert asyncio.run(go()) == [None, "y", "z"]

@@ -12,7 +12,9 @@ after its last use.
 Only routes whose cache-read price is below their prompt price are remembered or moved;
 `provider.order` (the client's own order) turns it off; a one-route model or a pinned route
 whose breaker is open is left alone. Nothing here runs unless a request has several
-routes and one of them is discounted. With Redis the pins are shared by every replica.
+routes and one of them is discounted. Reading a pin renews its TTL (Redis `GETEX`), and a
+pin is written only when a conversation is served by another route than its pin's: one
+Redis round trip per request in the common case. With Redis every replica shares the pins.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ log = logging.getLogger(__name__)
 
 
 class StickyStore(Protocol):
-    async def get(self, key: str) -> str | None: ...
+    async def get(self, key: str, ttl_s: float) -> str | None:
+        """The pin, its TTL renewed (one round trip: the pin is usually followed)."""
+        ...
 
     async def put(self, key: str, model_id: str, ttl_s: float) -> None: ...
 
@@ -48,13 +52,16 @@ class MemorySticky:
     clock: Callable[[], float] = time.monotonic
     _items: OrderedDict[str, tuple[str, float]] = field(default_factory=OrderedDict)
 
-    async def get(self, key: str) -> str | None:
+    async def get(self, key: str, ttl_s: float) -> str | None:
         item = self._items.get(key)
         if item is None:
             return None
-        if item[1] <= self.clock():
+        now = self.clock()
+        if item[1] <= now:
             del self._items[key]
             return None
+        self._items[key] = (item[0], now + ttl_s)
+        self._items.move_to_end(key)
         return item[0]
 
     async def put(self, key: str, model_id: str, ttl_s: float) -> None:
@@ -76,11 +83,11 @@ class RedisSticky:
         self.redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self.prefix = prefix
 
-    async def get(self, key: str) -> str | None:
+    async def get(self, key: str, ttl_s: float) -> str | None:
         from redis.exceptions import RedisError
 
         try:
-            value = await self.redis.get(self.prefix + key)
+            value = await self.redis.getex(self.prefix + key, px=max(1, int(ttl_s * 1000)))
         except (RedisError, OSError) as exc:
             log.warning("sticky routing: Redis read failed: %s", exc)
             return None
@@ -145,7 +152,8 @@ class Pin:
     held: str | None  # the route it was pinned to, if any
 
     async def served(self, route: Route) -> None:
-        if discounted(route):
+        # Reading the pin renewed it; only a new route is written.
+        if route.model_id != self.held and discounted(route):
             await self.sticky.store.put(self.key, route.model_id, self.sticky.ttl_s)
 
 
@@ -172,7 +180,7 @@ class Sticky:
         if not self.applies(request, routes):
             return None
         key = conversation_key(request, key_id)
-        held = await self.store.get(key)
+        held = await self.store.get(key, self.ttl_s)
         if held is not None:
             for i, r in enumerate(routes):
                 if r.model_id == held:
