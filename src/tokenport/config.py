@@ -29,6 +29,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from tokenport.errors import ConfigError
+from tokenport.values import DataCollection, Parameter, Quantization
 
 RankingSection = Literal["model", "author", "country", "app", "key", "geography"]
 
@@ -77,6 +78,17 @@ class DeploymentConfig(_Strict):
     batch_size: float | None = Field(None, gt=0)
 
 
+class EndpointConfig(_Strict):
+    """One model's data policy and serving facts at a provider, where they differ from the
+    provider's (`[providers.NAME.endpoints."upstream-model-id"]`)."""
+
+    data_collection: DataCollection | None = None
+    zdr: bool | None = None
+    quantization: Quantization | None = None
+    supported_parameters: list[Parameter] | None = None
+    region: str | None = None
+
+
 class ProviderConfig(_Strict):
     """Adds a provider or overrides a built-in one's fields."""
 
@@ -98,6 +110,14 @@ class ProviderConfig(_Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     rtt_ms: float | None = Field(None, ge=0, description="network round trip from the gateway")
     deployment: DeploymentConfig | None = None
+    # Data policy and serving facts (docs/provider-routing.md): does the provider keep or
+    # train on prompts ("allow") or not ("deny"), zero data retention, the weights'
+    # quantization, the OpenRouter parameters it honours; per model under `endpoints`.
+    data_collection: DataCollection | None = None
+    zdr: bool | None = None
+    quantization: Quantization | None = None
+    supported_parameters: list[Parameter] | None = None
+    endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
 
     @field_validator("base_url")
     @classmethod
@@ -243,6 +263,21 @@ class AbuseConfig(_Strict):
     refresh_s: float = Field(5.0, gt=0, le=3600)
 
 
+class RoutingConfig(_Strict):
+    """`[routing]`: sticky routing for prompt caching and measured route speed
+    (docs/provider-routing.md)."""
+
+    # Keep a conversation (key + hash of its cacheable prefix) on the route that served it,
+    # while that route's cache-read price is below its prompt price.
+    sticky: bool = True
+    sticky_ttl_s: float = Field(300.0, gt=0, le=86400)
+    sticky_max_entries: int = Field(100_000, gt=0, description="in-memory store (no Redis)")
+    # Answers per route in the rolling speed window (p50/p90 TTFT and throughput).
+    speed_window: int = Field(64, ge=8, le=4096)
+    # How often each replica shares its speed samples through Redis (with redis_url).
+    speed_sync_s: float = Field(2.0, gt=0, le=300)
+
+
 class Settings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -323,6 +358,7 @@ class Settings(_Strict):
     cache: CacheConfig = CacheConfig()
     drain: DrainConfig = DrainConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    routing: RoutingConfig = RoutingConfig()
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -11,6 +11,7 @@
     │   │   ├── AbuseBlocked        403  the abuse policy blocked the key (`abuse_blocked`)
     │   │   └── AbuseReview         403  the key awaits an admin's review (`abuse_review`)
     │   ├── NotFound                404  unknown model (with close matches) or generation id
+    │   │   └── NoEndpoints         404  the `provider` filters left no route (names each filter)
     │   ├── RequestTimeout          408  the body did not arrive within body_timeout_s
     │   ├── PayloadTooLarge         413  body over the configured limit
     │   └── RateLimited             429  the key's own RPM/TPM limit (carries Retry-After)
@@ -114,6 +115,13 @@ class ModelNotFound(NotFound):
         )
         self.model = model
         self.suggestions = list(suggestions)
+
+
+class NoEndpoints(NotFound):
+    """Every route of the model was excluded by a `provider` filter (data policy,
+    quantization, required parameters); OpenRouter answers the same 404."""
+
+    code = "no_endpoints_found"
 
 
 class RequestTimeout(ClientError):

@@ -68,6 +68,46 @@ class MaxPrice(msgspec.Struct, omit_defaults=True):
     completion: float | None = None
 
 
+DataCollection = Literal["allow", "deny"]
+# OpenRouter's quantization vocabulary; "unknown" where a provider does not say.
+Quantization = Literal["int4", "int8", "fp4", "fp6", "fp8", "fp16", "bf16", "fp32", "unknown"]
+# OpenRouter's request parameter names, as an endpoint's `supported_parameters` lists them.
+Parameter = Literal[
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "top_a",
+    "min_p",
+    "stop",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+    "structured_outputs",
+    "reasoning",
+    "include_reasoning",
+    "verbosity",
+    "web_search_options",
+]
+
+
+class Percentiles(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Cut-offs per percentile, for `preferred_min_throughput` / `preferred_max_latency`."""
+
+    p50: float | None = None
+    p75: float | None = None
+    p90: float | None = None
+    p99: float | None = None
+
+
 class ProviderPrefs(msgspec.Struct, omit_defaults=True):
     """OpenRouter-compatible `provider` routing preferences."""
 
@@ -80,6 +120,15 @@ class ProviderPrefs(msgspec.Struct, omit_defaults=True):
     # tokenport extensions: how far away (network round trip) a route may be.
     latency: Literal["interactive", "tolerant"] | None = None
     max_rtt_ms: float | None = None
+    # Filters on provider data (`EndpointPolicy`, see docs/provider-routing.md).
+    data_collection: DataCollection | None = None
+    zdr: bool | None = None
+    quantizations: list[Quantization] | None = None
+    require_parameters: bool = False
+    # Soft preferences on measured speed: routes that miss them go last, never away.
+    # Throughput in output tokens per second; latency (time to first token) in seconds.
+    preferred_min_throughput: float | Percentiles | None = None
+    preferred_max_latency: float | Percentiles | None = None
 
 
 class StreamOptions(msgspec.Struct, omit_defaults=True):
@@ -199,6 +248,21 @@ class Pricing(msgspec.Struct, frozen=True, omit_defaults=True):
     cache_write: float | None = None
 
 
+class EndpointPolicy(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+    """What a provider does with a model's traffic, as OpenRouter models an endpoint.
+
+    `None` is "not declared": the filters treat it as failing (a route is kept by
+    `data_collection: "deny"` only when it is declared to deny). `supported_parameters`
+    uses OpenRouter's parameter names (see `routing.filters.PARAMETERS`).
+    """
+
+    data_collection: DataCollection | None = None
+    zdr: bool | None = None
+    quantization: Quantization | None = None
+    supported_parameters: frozenset[Parameter] | None = None
+    region: str | None = None
+
+
 class Route(msgspec.Struct, frozen=True):
     """One concrete way to serve a request: which provider, which upstream model, at what price."""
 
@@ -208,6 +272,7 @@ class Route(msgspec.Struct, frozen=True):
     pricing: Pricing
     context_length: int | None = None
     max_output: int | None = None  # the most output tokens the route may produce, if known
+    policy: EndpointPolicy | None = None  # data policy, quantization, parameters, region
 
 
 class Attempt(msgspec.Struct, omit_defaults=True):
@@ -297,3 +362,25 @@ class ProviderSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     region: str | None = None
     reasoning: ReasoningControl = "effort"
     capabilities: Capabilities = Capabilities()
+    # Data policy and serving facts, for the whole provider and per upstream model id
+    # (`endpoints` entries override the provider's fields): see `EndpointPolicy`.
+    data_collection: DataCollection | None = None
+    zdr: bool | None = None
+    quantization: Quantization | None = None
+    supported_parameters: frozenset[Parameter] | None = None
+    endpoints: dict[str, EndpointPolicy] = msgspec.field(default_factory=dict)
+
+    def policy(self, upstream_model: str | None = None) -> EndpointPolicy:
+        """The provider's policy, with `upstream_model`'s own entry over it."""
+        base = EndpointPolicy(
+            self.data_collection,
+            self.zdr,
+            self.quantization,
+            self.supported_parameters,
+            self.region,
+        )
+        own = self.endpoints.get(upstream_model) if upstream_model else None
+        if own is None:
+            return base
+        merged = {k: v for k, v in msgspec.structs.asdict(own).items() if v is not None}
+        return msgspec.structs.replace(base, **merged)

@@ -32,6 +32,7 @@ from tokenport.api.operations import Gauges
 from tokenport.api.operations import routes as operations_routes
 from tokenport.api.responses import ResponsesDoor
 from tokenport.api.responses import routes as responses_routes
+from tokenport.api.speeds import routes as speeds_routes
 from tokenport.api.state import State, build_state
 from tokenport.catalog.store import Catalog
 from tokenport.config import Settings, load_settings
@@ -98,10 +99,12 @@ def create_app(
         state.admission.start()
         gauges = Gauges(state)  # metrics' gauges, the metrics port, SIGTERM's drain
         gauges.start()
+        state.router.start()  # route speed shared through Redis (routing/speed_share.py)
         try:
             yield
         finally:
             await gauges.stop()
+            await state.router.aclose()
             await state.gateway.aclose()
             await state.ledger.stop()
             await state.admission.aclose()
@@ -117,6 +120,7 @@ def create_app(
             *responses_routes(lambda: state),
             *operations_routes(lambda: state),
             *abuse_routes(lambda: state),
+            *speeds_routes(lambda: state),
         ],
         exception_handlers={**EXCEPTION_HANDLERS, 404: not_found},
         lifespan=lifespan,

@@ -136,6 +136,8 @@ class DoorEndpoint:
         await door.prepare(call, ctx)
         ctx.signals = abuse_signals(st.settings, scope, headers, request)
         decision = st.router.decide(request, ctx.app, ctx.gen_id)
+        if st.router.sticky is not None:  # prompt-cache stickiness (routing/sticky.py)
+            ctx.pin = await st.router.stick(request, ctx.key_id, decision)
         ctx.requested_model = decision.requested
         routes = decision.routes
         choice = decision.auto

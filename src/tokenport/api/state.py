@@ -24,6 +24,9 @@ from tokenport.routing.aliases import Aliases
 from tokenport.routing.autoroute import AutoRouting
 from tokenport.routing.health import Health
 from tokenport.routing.router import Router
+from tokenport.routing.speed import SpeedBook
+from tokenport.routing.speed_share import SpeedShare
+from tokenport.routing.sticky import MemorySticky, RedisSticky, Sticky, StickyStore
 from tokenport.security.abuse.actions import ActionStore
 from tokenport.security.abuse.guard import AbuseGuard
 from tokenport.security.access import Access
@@ -86,7 +89,8 @@ def build_state(
         hold_ttl_s=settings.key_hold_ttl_s,
         abuse=AbuseGuard(ActionStore(settings.ledger_url()), settings.abuse),
     )
-    health = Health(settings.breaker_failures, settings.breaker_cooldown_s)
+    speed = SpeedBook(settings.routing.speed_window, sharing=bool(settings.redis_url))
+    health = Health(settings.breaker_failures, settings.breaker_cooldown_s, speed=speed)
     gateway = Gateway(
         providers=registry.providers,
         health=health,
@@ -110,6 +114,12 @@ def build_state(
         tolerant_apps=tuple(a.lower() for a in settings.tolerant_apps),
         resolve_embedding=embedding_catalog.resolve,
         suggest_embedding=embedding_catalog.suggest,
+        sticky=_sticky(settings),
+        speed_share=(
+            SpeedShare(settings.redis_url, speed, settings.routing.speed_sync_s)
+            if settings.redis_url
+            else None
+        ),
     )
     return State(
         settings,
@@ -136,6 +146,17 @@ def build_state(
         CachePolicy(settings.cache),
         Drain(settings.drain),
     )
+
+
+def _sticky(settings: Settings) -> Sticky | None:
+    if not settings.routing.sticky:
+        return None
+    store: StickyStore = (
+        RedisSticky(settings.redis_url)
+        if settings.redis_url
+        else MemorySticky(settings.routing.sticky_max_entries)
+    )
+    return Sticky(store, settings.routing.sticky_ttl_s)
 
 
 def _cache_store(settings: Settings) -> CacheStore:

@@ -19,6 +19,7 @@ from tokenport.cache.policy import CacheAsk
 from tokenport.errors import ServiceUnavailable, TokenportError
 from tokenport.ledger.record import KeyHold, LedgerRecord
 from tokenport.ledger.signals import RequestSignals
+from tokenport.routing.sticky import Pin
 from tokenport.telemetry.watch import NULL_WATCH, Watch
 from tokenport.values import (
     Attempt,
@@ -63,6 +64,8 @@ class RequestContext:
     cache_status: str | None = None  # "HIT" or "MISS", for the X-Tokenport-Cache header
     # What the edge saw of the request, for the abuse scan (security/abuse/signals.py).
     signals: RequestSignals | None = None
+    # Sticky routing (routing/sticky.py): told at settlement which route answered.
+    pin: Pin | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

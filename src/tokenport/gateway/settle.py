@@ -104,6 +104,8 @@ class Settler:
             self.health.record_success(
                 route.provider, route.model_id, ttft_ms, answer_tokens, gen_s
             )
+        if ctx.pin is not None and error is None and hit is None:
+            await ctx.pin.served(route)
         await self.append(ctx, self.metered(record))
         await ctx.done(cost, usage.total_tokens)
         return usage, cost

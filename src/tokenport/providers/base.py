@@ -10,8 +10,8 @@ A provider turns a `ChatRequest` into a call to one upstream and the answer back
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from tokenport.values import (
@@ -20,6 +20,7 @@ from tokenport.values import (
     Chunk,
     EmbeddingRequest,
     EmbeddingResponse,
+    EndpointPolicy,
     Pricing,
     ProviderSpec,
     Route,
@@ -36,6 +37,13 @@ class ProviderState:
     missing_key_env: str | None = None
     rtt_ms: float | None = None  # network round trip from the gateway, when configured
     cost: Pricing | None = None  # marginal serving cost of a self-hosted deployment
+    # Data policy, quantization, parameters, region: the provider's, and per upstream model
+    # where an `endpoints` entry differs (merged by the registry at start).
+    policy: EndpointPolicy | None = None
+    endpoints: Mapping[str, EndpointPolicy] = field(default_factory=dict)
+
+    def policy_of(self, upstream_model: str) -> EndpointPolicy | None:
+        return self.endpoints.get(upstream_model, self.policy) if self.endpoints else self.policy
 
 
 class Provider(Protocol):

@@ -10,6 +10,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,7 +23,8 @@ from tokenport.providers.anthropic import AnthropicProvider
 from tokenport.providers.base import Provider, ProviderState
 from tokenport.providers.deployments import EnergyRate, profile
 from tokenport.providers.openai_compat import OpenAICompatProvider
-from tokenport.values import Capabilities, Pricing, ProviderSpec
+from tokenport.tokens import bundled_gguf
+from tokenport.values import Capabilities, Parameter, Pricing, ProviderSpec, Quantization
 
 LOCAL = "local"
 _ADAPTERS: dict[str, Callable[[ProviderSpec, str | None], Provider]] = {
@@ -33,10 +35,35 @@ _ADAPTERS: dict[str, Callable[[ProviderSpec, str | None], Provider]] = {
 
 def builtin_specs() -> dict[str, ProviderSpec]:
     text = resources.files("tokenport.providers").joinpath("providers.toml").read_text("utf-8")
-    return {
-        name: msgspec.convert({"name": name, **fields}, ProviderSpec)
-        for name, fields in tomllib.loads(text).items()
-    }
+    return {name: _spec(name, fields) for name, fields in tomllib.loads(text).items()}
+
+
+def _spec(name: str, fields: dict[str, Any]) -> ProviderSpec:
+    """A provider's fields as a checked `ProviderSpec`; a bad value is a ConfigError."""
+    try:
+        spec = msgspec.convert({"name": name, **fields}, ProviderSpec)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"providers.{name}: {exc}") from None
+    _check_parameters(spec)
+    return spec
+
+
+def _check_parameters(spec: ProviderSpec) -> None:
+    """A parameter the provider drops or refuses cannot also be one it supports."""
+    dropped = set(spec.exclude) | set(spec.unsupported)
+    for where, policy in [
+        ("", spec.policy()),
+        *((f".endpoints.{m!r}", spec.policy(m)) for m in spec.endpoints),
+    ]:
+        both = sorted(dropped & set(policy.supported_parameters or ()))
+        if both:
+            raise ConfigError(
+                f"providers.{spec.name}{where}.supported_parameters: {', '.join(both)} "
+                "also in exclude/unsupported (the provider drops or refuses them)"
+            )
+
+
+_POLICY_FIELDS = ("data_collection", "zdr", "quantization", "supported_parameters")
 
 
 def _merge(base: ProviderSpec | None, name: str, cfg: ProviderConfig) -> ProviderSpec:
@@ -52,10 +79,16 @@ def _merge(base: ProviderSpec | None, name: str, cfg: ProviderConfig) -> Provide
         "headers",
         "region",
         "reasoning",
+        *_POLICY_FIELDS,
     ):
         value = getattr(cfg, key)
         if value is not None:
             fields[key] = value
+    for model, own in cfg.endpoints.items():
+        endpoints = fields.setdefault("endpoints", {})
+        before = endpoints.get(model)
+        merged = msgspec.to_builtins(before) if before is not None else {}
+        endpoints[model] = {**merged, **own.model_dump(exclude_none=True)}
     if cfg.capabilities:
         known = set(Capabilities.__struct_fields__)
         unknown = sorted(set(cfg.capabilities) - known)
@@ -69,16 +102,62 @@ def _merge(base: ProviderSpec | None, name: str, cfg: ProviderConfig) -> Provide
         fields["capabilities"] = {**caps, **cfg.capabilities}
     if not fields.get("base_url"):
         raise ConfigError(f"providers.{name}: `base_url` is required for a new provider")
-    return msgspec.convert(fields, ProviderSpec)
+    return _spec(name, {k: v for k, v in msgspec.to_builtins(fields).items() if k != "name"})
 
 
-def local_spec(base_url: str) -> ProviderSpec:
+def gguf_quantization(filename: str) -> Quantization:
+    """OpenRouter's name for a GGUF file's quantization, read from its conventional name
+    (`...Q4_1.gguf`, `...Q8_0.gguf`, `...F16.gguf`); "unknown" where it has none (Q5, Q6, ...)."""
+    stem = filename.rsplit(".gguf", 1)[0].upper()
+    tag = stem.replace("-", ".").rsplit(".", 1)[-1]
+    for prefix, name in _GGUF_QUANT:
+        if tag.startswith(prefix):
+            return name
+    return "unknown"
+
+
+_GGUF_QUANT: tuple[tuple[str, Quantization], ...] = (
+    ("IQ4", "int4"),
+    ("Q4", "int4"),
+    ("Q8", "int8"),
+    ("BF16", "bf16"),
+    ("F16", "fp16"),
+    ("F32", "fp32"),
+)
+
+
+def local_spec(base_url: str, gguf_name: str = "") -> ProviderSpec:
+    # Nothing leaves the machine: no one collects or retains the prompts. The quantization
+    # is the GGUF's (the bundled SmolLM2 file is Q4_1: int4).
     return ProviderSpec(
         name=LOCAL,
         base_url=base_url.rstrip("/") + "/v1",
         display_name="Local llama.cpp",
         region="local",
+        data_collection="deny",
+        zdr=True,
+        quantization=gguf_quantization(gguf_name),
+        supported_parameters=frozenset(LOCAL_PARAMETERS),
     )
+
+
+# What llama.cpp's OpenAI-compatible server honours (llama-cpp-python's server).
+LOCAL_PARAMETERS: tuple[Parameter, ...] = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "stop",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+)
 
 
 def local_entry(cfg: LocalModelConfig) -> ModelEntry:
@@ -145,7 +224,8 @@ def build_registry(
         extra.extend(config_entries(name, cfg))
         embeddings.extend(config_entries(name, cfg, "embedding"))
     if local_base_url and settings.local.enabled:
-        specs[LOCAL] = local_spec(local_base_url)
+        gguf = settings.local.model_path or str(bundled_gguf() or "")
+        specs[LOCAL] = local_spec(local_base_url, Path(gguf).name)
         extra.append(local_entry(settings.local))
     providers: dict[str, Provider] = {}
     states: dict[str, ProviderState] = {}
@@ -161,6 +241,8 @@ def build_registry(
             None if available else spec.key_env,
             rtt_ms=user.rtt_ms if user else None,
             cost=costs.get(name),
+            policy=spec.policy(),
+            endpoints={m: spec.policy(m) for m in spec.endpoints},
         )
         if available:
             providers[name] = _ADAPTERS[spec.protocol](spec, key)

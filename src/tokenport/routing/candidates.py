@@ -2,7 +2,12 @@
 
 OpenRouter-compatible: `model` (a `provider/model` id or a model slug several providers
 serve, with optional `:floor` / `:nitro` suffix), `models` (ordered fallbacks) and
-`provider` preferences (order, allow_fallbacks, sort, max_price, only, ignore).
+`provider` preferences (order, allow_fallbacks, sort, max_price, only, ignore; the data
+filters of `routing.filters`; `preferred_min_throughput` / `preferred_max_latency`).
+
+`sort: "latency" | "throughput"` and the `preferred_*` cut-offs read the figures tokenport
+measures itself (`routing.speed`); a route with no figures yet sorts after every measured
+one (then by price), and counts as missing a preference.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from tokenport.catalog.model import ModelEntry
 from tokenport.errors import BadRequest, ModelNotFound, ProviderUnavailable
 from tokenport.providers.base import ProviderState
+from tokenport.routing import filters
 from tokenport.routing.health import Health
-from tokenport.values import ChatRequest, ProviderPrefs, Route, Sort
+from tokenport.routing.speed import RouteSpeed, SpeedBook
+from tokenport.values import ChatRequest, Percentiles, ProviderPrefs, Route, Sort
 
 _SUFFIX_SORT: dict[str, Sort] = {"floor": "price", "nitro": "throughput"}
 
@@ -25,8 +32,16 @@ def split_suffix(model: str) -> tuple[str, Sort | None]:
     return model, None
 
 
-def _route(e: ModelEntry) -> Route:
-    return Route(e.provider, e.upstream_id, e.id, e.pricing, e.context_length, e.max_output)
+def _route(e: ModelEntry, state: ProviderState) -> Route:
+    return Route(
+        e.provider,
+        e.upstream_id,
+        e.id,
+        e.pricing,
+        e.context_length,
+        e.max_output,
+        state.policy_of(e.upstream_id),
+    )
 
 
 def _price_key(r: Route) -> float:
@@ -48,13 +63,58 @@ def _sorted(
 
         return sorted(routes, key=cost)
     if sort == "latency":
-        return sorted(routes, key=lambda r: (health.ttft_ms(r.model_id) or 1e9, _price_key(r)))
+        return sorted(routes, key=lambda r: _speed_key(health.ttft_ms(r.model_id), r))
     if sort == "throughput":
-        return sorted(
-            routes, key=lambda r: (-(health.throughput(r.model_id) or 0.0), _price_key(r))
-        )
+        return sorted(routes, key=lambda r: _speed_key(_neg(health.throughput(r.model_id)), r))
     # Default and "price": the cheapest route first, as the product promises.
     return sorted(routes, key=_price_key)
+
+
+def _neg(x: float | None) -> float | None:
+    return -x if x is not None else None
+
+
+def _speed_key(figure: float | None, r: Route) -> tuple[int, float, float]:
+    """Measured routes by their figure, then the unmeasured ones; price breaks ties."""
+    return (0, figure, _price_key(r)) if figure is not None else (1, 0.0, _price_key(r))
+
+
+def _meets(cut: float | Percentiles, got: Percentiles | None, at_least: bool) -> bool:
+    if got is None:
+        return False
+    cuts = Percentiles(p50=cut) if isinstance(cut, int | float) else cut
+    for name in ("p50", "p75", "p90", "p99"):
+        want, have = getattr(cuts, name), getattr(got, name)
+        if want is not None and (have < want if at_least else have > want):
+            return False
+    return True
+
+
+def _preferred(routes: list[Route], prefs: ProviderPrefs, book: SpeedBook) -> list[Route]:
+    """Routes that meet `preferred_min_throughput` / `preferred_max_latency` first; the
+    others after them, in their order (a preference never excludes)."""
+    tps, lat = prefs.preferred_min_throughput, prefs.preferred_max_latency
+    # OpenRouter gives latency in seconds; tokenport measures milliseconds.
+    ms = _seconds_to_ms(lat) if lat is not None else None
+
+    def good(r: Route) -> bool:
+        s: RouteSpeed | None = book.speed(r.model_id)
+        if tps is not None and not _meets(tps, s.throughput if s else None, at_least=True):
+            return False
+        return ms is None or _meets(ms, s.ttft_ms if s else None, at_least=False)
+
+    marks = [good(r) for r in routes]
+    return [r for r, m in zip(routes, marks, strict=True) if m] + [
+        r for r, m in zip(routes, marks, strict=True) if not m
+    ]
+
+
+def _seconds_to_ms(cut: float | Percentiles) -> float | Percentiles:
+    if isinstance(cut, int | float):
+        return cut * 1000.0
+    return Percentiles(
+        *(None if v is None else v * 1000.0 for v in (cut.p50, cut.p75, cut.p90, cut.p99))
+    )
 
 
 def _prefs_filter(routes: list[Route], prefs: ProviderPrefs | None) -> list[Route]:
@@ -125,41 +185,52 @@ def plan(
     names = _dedupe([request.model, *(request.models or [])])
     prefs = request.provider
     sent = _set_fields(request)
+    policed = filters.wanted(prefs)
+    speedy = prefs is not None and (
+        prefs.preferred_min_throughput is not None or prefs.preferred_max_latency is not None
+    )
     routes: list[Route] = []
     unknown: list[str] = []
     unconfigured: set[str] = set()
     refused: list[str] = []
     too_far: list[str] = []
+    excluded: list[str] = []
     for name in names:
         base, suffix_sort = split_suffix(name)
         entries = resolve(base)
         if not entries:
             unknown.append(base)
             continue
-        found = [_route(e) for e in entries]
         usable = []
-        for r in found:
-            state = providers.get(r.provider)
+        for e in entries:
+            state = providers.get(e.provider)
             if state is None or not state.available:
                 unconfigured.add(
-                    f"{r.provider} (set {state.missing_key_env})"
+                    f"{e.provider} (set {state.missing_key_env})"
                     if state and state.missing_key_env
-                    else r.provider
+                    else e.provider
                 )
                 continue
             blocked = sent & state.unsupported
             if blocked:
-                refused.append(f"{r.provider} does not support {', '.join(sorted(blocked))}")
+                refused.append(f"{e.provider} does not support {', '.join(sorted(blocked))}")
                 continue
-            usable.append(r)
+            usable.append(_route(e, state))
+        if policed and prefs is not None:
+            usable = filters.keep(usable, prefs, request, excluded)
         sort = suffix_sort or (prefs.sort if prefs else None)
         near = _within_reach(usable, providers, max_rtt_ms)
         too_far += [r.provider for r in usable if r not in near]
-        routes.extend(_prefs_filter(_sorted(near, sort, health, providers), prefs))
+        ranked = _sorted(near, sort, health, providers)
+        if speedy and prefs is not None:
+            ranked = _preferred(ranked, prefs, health.speed)
+        routes.extend(_prefs_filter(ranked, prefs))
     if unknown and len(unknown) == len(names):
         raise ModelNotFound(unknown[0], suggest(unknown[0]))
     if routes:
         return _healthy_first(_dedupe_routes(routes), health)
+    if excluded:
+        raise filters.no_endpoints(excluded)
     if refused:
         raise BadRequest("No provider for this model accepts the request: " + "; ".join(refused))
     if unconfigured:

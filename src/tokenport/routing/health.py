@@ -1,7 +1,8 @@
 """Live provider health: circuit breakers, Retry-After cool-downs, latency and throughput.
 
-All estimates come from live traffic. Latency is an exponentially weighted mean of time
-to first token; throughput of completion tokens per second after the first token.
+All estimates come from live traffic. Latency (time to first token) and throughput
+(completion tokens per second after the first token) are rolling percentiles over each
+route's last answers (`routing.speed`); `ttft_ms` and `throughput` give their medians.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-_ALPHA = 0.2  # weight of the newest observation in the moving averages
+from tokenport.routing.speed import RouteSpeed, SpeedBook
 
 
 @dataclass(slots=True)
@@ -20,8 +21,6 @@ class _Breaker:
 
 @dataclass(slots=True)
 class _Stats:
-    ttft_ms: float | None = None
-    tokens_per_s: float | None = None
     ok: int = 0
     errors: int = 0
 
@@ -32,6 +31,7 @@ class Health:
     cooldown_s: float = 30.0
     _breakers: dict[str, _Breaker] = field(default_factory=dict)
     _stats: dict[str, _Stats] = field(default_factory=dict)
+    speed: SpeedBook = field(default_factory=SpeedBook)
 
     def _now(self) -> float:
         return time.monotonic()
@@ -46,14 +46,11 @@ class Health:
         b = self._breakers.get(provider)
         if b is not None:
             b.failures, b.open_until = 0, 0.0
-        s = self._stats.setdefault(route_key, _Stats())
+        s = self._stats.get(route_key)
+        if s is None:
+            s = self._stats[route_key] = _Stats()
         s.ok += 1
-        s.ttft_ms = ttft_ms if s.ttft_ms is None else (1 - _ALPHA) * s.ttft_ms + _ALPHA * ttft_ms
-        if tokens > 1 and gen_s > 0:
-            tps = tokens / gen_s
-            s.tokens_per_s = (
-                tps if s.tokens_per_s is None else ((1 - _ALPHA) * s.tokens_per_s + _ALPHA * tps)
-            )
+        self.speed.record(route_key, ttft_ms, tokens / gen_s if tokens > 1 and gen_s > 0 else None)
 
     def record_failure(self, provider: str, route_key: str, retry_after: float | None) -> None:
         b = self._breakers.setdefault(provider, _Breaker())
@@ -67,20 +64,25 @@ class Health:
             b.open_until = max(b.open_until, now + self.cooldown_s)
 
     def ttft_ms(self, route_key: str) -> float | None:
-        s = self._stats.get(route_key)
-        return s.ttft_ms if s else None
+        """The route's median time to first token (ms), None before its first answer."""
+        s = self.speed.speed(route_key)
+        return s.ttft_ms.p50 if s and s.ttft_ms else None
 
     def throughput(self, route_key: str) -> float | None:
-        s = self._stats.get(route_key)
-        return s.tokens_per_s if s else None
+        """The route's median output tokens per second, None before it was measured."""
+        s = self.speed.speed(route_key)
+        return s.throughput.p50 if s and s.throughput else None
+
+    def route_speed(self, route_key: str) -> RouteSpeed | None:
+        return self.speed.speed(route_key)
 
     def snapshot(self) -> dict[str, dict[str, float | int | None]]:
         now = self._now()
         out: dict[str, dict[str, float | int | None]] = {}
         for key, s in self._stats.items():
             out[key] = {
-                "ttft_ms": s.ttft_ms,
-                "tokens_per_s": s.tokens_per_s,
+                "ttft_ms": self.ttft_ms(key),
+                "tokens_per_s": self.throughput(key),
                 "ok": s.ok,
                 "errors": s.errors,
             }

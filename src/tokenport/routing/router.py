@@ -4,7 +4,11 @@ aliases (names an agent asks for -> real models) -> `model: auto` (the trained r
 a pool model) -> the latency budget (interactive work stays near, tolerant work may go far)
 -> `candidates.plan` (catalog, providers, preferences, health). The API edge calls
 `decide` once per request; admission reserves against the routes it returns and the gateway
-tries them in order.
+tries them in order. Then, where sticky routing is on, `stick` moves the conversation's
+cached route first (`routing.sticky`; async, because the pins may live in Redis).
+
+`speed` / `speeds` are the measured figures (`routing.speed.RouteSpeed`) that the endpoints
+API and the dashboard show.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from tokenport.routing.aliases import Aliases
 from tokenport.routing.autoroute import AutoChoice, AutoRouting, is_auto
 from tokenport.routing.candidates import plan
 from tokenport.routing.health import Health
+from tokenport.routing.speed import RouteSpeed
+from tokenport.routing.speed_share import SpeedShare
+from tokenport.routing.sticky import Pin, Sticky
 from tokenport.values import ChatRequest, Route
 
 
@@ -53,6 +60,34 @@ class Router:
     # The embedding models' catalog (chat and embedding routes never mix).
     resolve_embedding: Callable[[str], list[ModelEntry]] = _none
     suggest_embedding: Callable[[str], list[str]] = _no_suggestions
+    sticky: Sticky | None = None  # sticky routing for prompt caches (None: off)
+    speed_share: SpeedShare | None = None  # route speed shared through Redis
+
+    async def stick(
+        self, request: ChatRequest, key_id: str | None, decision: Decision
+    ) -> Pin | None:
+        """Sticky routing: the conversation's cached route first. The returned pin is told
+        (`Pin.served`) which route answered, at settlement."""
+        if self.sticky is None or decision.auto is not None:
+            return None
+        return await self.sticky.pin(request, key_id, decision.routes, self.health.available)
+
+    def speed(self, route_key: str) -> RouteSpeed | None:
+        """A route's measured speed (`model_id`, e.g. "groq/llama-3.3-70b"), None if unmeasured."""
+        return self.health.speed.speed(route_key)
+
+    def speeds(self) -> dict[str, RouteSpeed]:
+        return self.health.speed.speeds()
+
+    def start(self) -> None:
+        if self.speed_share is not None:
+            self.speed_share.start()
+
+    async def aclose(self) -> None:
+        if self.speed_share is not None:
+            await self.speed_share.aclose()
+        if self.sticky is not None:
+            await self.sticky.store.aclose()
 
     def latency_budget(self, request: ChatRequest, app: str | None) -> float | None:
         """Round-trip budget: interactive work stays near; tolerant work may go far."""

@@ -250,6 +250,30 @@
     }
   }
 
+  async function loadSpeeds() {
+    // Route speed (routing/speed.py): its own endpoint, shown whatever the ledger holds.
+    try {
+      const resp = await fetch(`${root}/api/v1/route-speeds`);
+      if (!resp.ok) return;
+      const body = await resp.json();
+      const ms = (p, k) => (p && p[k] != null ? Math.round(p[k]).toLocaleString() : "–");
+      const tps = (p, k) => (p && p[k] != null ? p[k].toFixed(1) : "–");
+      const rows = body.data.map((r) => [
+        r.route, r.samples.toLocaleString(), ms(r.ttft_ms, "p50"), ms(r.ttft_ms, "p90"),
+        tps(r.throughput, "p50"), tps(r.throughput, "p90"),
+      ]);
+      const tbody = $("table-speeds").querySelector("tbody");
+      tbody.replaceChildren(...rows.map((cells) => {
+        const tr = document.createElement("tr");
+        cells.forEach((text, i) => tr.appendChild(cell(text, i ? "num" : "")));
+        return tr;
+      }));
+      report.speeds = body.data.length;
+    } catch (err) {
+      report.speeds = `error: ${err}`;
+    }
+  }
+
   $("controls").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const form = ev.target;
@@ -259,4 +283,5 @@
     load();
   });
   load();
+  loadSpeeds();
 })();
