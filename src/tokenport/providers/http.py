@@ -8,6 +8,7 @@ request, which is most of a gateway's overhead.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import ssl
@@ -18,6 +19,7 @@ from time import time
 
 import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
+from yarl import URL
 
 from tokenport.errors import (
     ConfigError,
@@ -108,6 +110,14 @@ def error_for_status(
 _JSON_HEADERS = {"Content-Type": "application/json"}
 
 
+@functools.lru_cache(maxsize=256)
+def _limits(timeout: float, stream: bool) -> aiohttp.ClientTimeout:
+    """A call's timeouts (immutable, so one object serves every call with the same figures)."""
+    if stream:
+        return aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+    return aiohttp.ClientTimeout(total=timeout)
+
+
 class UpstreamClient:
     """A pooled session to one provider's base URL."""
 
@@ -125,6 +135,13 @@ class UpstreamClient:
             if k.lower() in ("authorization", "x-api-key", "api-key") and v.strip()
         )
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, URL] = {}  # parsed once per path: yarl's parse is per call
+
+    def _url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self.base_url + path)
+        return url
 
     def _session_now(self) -> aiohttp.ClientSession:
         # Created lazily: a ClientSession must be made inside the running event loop.
@@ -156,11 +173,7 @@ class UpstreamClient:
         longest allowed silence between reads, so a long generation is never cut while a
         stalled one still is.
         """
-        limits = (
-            aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
-            if stream
-            else aiohttp.ClientTimeout(total=timeout)
-        )
+        limits = _limits(timeout, stream)
         try:
             resp = await self._send(path, body, limits, headers)
             async with resp:
@@ -198,7 +211,7 @@ class UpstreamClient:
         for attempt in (1, 2):
             try:
                 return await self._session_now().post(
-                    self.base_url + path,
+                    self._url(path),
                     data=body,
                     headers=_JSON_HEADERS if headers is None else {**_JSON_HEADERS, **headers},
                     timeout=limits,
