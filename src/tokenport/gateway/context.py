@@ -26,6 +26,7 @@ from tokenport.values import (
     ChatResponse,
     Chunk,
     EmbeddingResponse,
+    PluginUse,
     Route,
     Usage,
 )
@@ -63,6 +64,10 @@ class RequestContext:
     cache_status: str | None = None  # "HIT" or "MISS", for the X-Tokenport-Cache header
     # What the edge saw of the request, for the abuse scan (security/abuse/signals.py).
     signals: RequestSignals | None = None
+    # The request's plugins (`tokenport.plugins`): what they did, for the answer and its
+    # record, and the hook that sees a non-streamed answer before it is settled.
+    plugins: list[PluginUse] | None = None
+    on_answer: Callable[[ChatRequest, ChatResponse], None] | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
