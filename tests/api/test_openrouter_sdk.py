@@ -105,7 +105,6 @@ def target(tmp_path_factory: pytest.TempPathFactory, catalog: Any) -> Iterator[T
         gen_id = answer["id"]
         url = f"{gw.base_url}/api/v1/generation?id={gen_id}"
         wait_until(lambda: http_json("GET", url, token=key)[0] == 200, 10, "the generation")
-        gw.state.ledger  # the record is durable; rollups follow the batch commit
         yield Target(gw.base_url, key, key_id, gen_id)
     finally:
         gw.stop()
@@ -169,11 +168,20 @@ def test_the_sdk_exposes_the_endpoints_tokenport_serves() -> None:
     assert len(PY_OPERATIONS) > 40
 
 
-def _call(target: Target, op: Operation) -> Any:
-    key = ADMIN if op.path in ADMIN_PATHS else target.key
-    client = openrouter.OpenRouter(
-        api_key=key, server_url=target.api, retry_config=None, timeout_ms=20_000
-    )
+@pytest.fixture(scope="module")
+def clients(target: Target) -> Iterator[dict[str, openrouter.OpenRouter]]:
+    """One client with the key, one with the admin key (OpenRouter's management key)."""
+    made = {
+        key: openrouter.OpenRouter(api_key=key, server_url=target.api, timeout_ms=20_000)
+        for key in (target.key, ADMIN)
+    }
+    yield made
+    for client in made.values():
+        client.__exit__(None, None, None)
+
+
+def _call(target: Target, clients: dict[str, openrouter.OpenRouter], op: Operation) -> Any:
+    client = clients[ADMIN if op.path in ADMIN_PATHS else target.key]
     fn = getattr(getattr(client, op.sdk), op.method)
     result = fn(**{name: target.value(name) for name in op.required})
     if hasattr(result, "next"):  # a pager: the first page is the answer
@@ -186,12 +194,14 @@ def _is_missing_route(exc: errors.OpenRouterError) -> bool:
 
 
 @pytest.mark.parametrize("op", PY_OPERATIONS, ids=str)
-def test_python_sdk_read_endpoint(target: Target, op: Operation) -> None:
+def test_python_sdk_read_endpoint(
+    target: Target, clients: dict[str, openrouter.OpenRouter], op: Operation
+) -> None:
     if op.path in SERVED:
-        assert _call(target, op) is not None
+        assert _call(target, clients, op) is not None
         return
     try:
-        _call(target, op)
+        _call(target, clients, op)
     except errors.ResponseValidationError as exc:
         pytest.fail(f"{op}: the SDK rejected tokenport's answer: {exc}")
     except errors.OpenRouterError as exc:
@@ -271,3 +281,29 @@ def test_typescript_sdk_pending(ts_results: dict[str, dict[str, Any]], path: str
         if r["outcome"] != "ok" and r.get("status") == 404 and "No route GET" in r["message"]:
             pytest.skip(f"{path} is built with the company features; its route is absent")
         assert r["outcome"] == "ok", json.dumps(r, indent=1)
+
+
+# -- the write calls the issue found broken, through the Python SDK ------------------------
+
+
+def test_responses_created_and_completed_at_are_integers(
+    target: Target, clients: dict[str, openrouter.OpenRouter]
+) -> None:
+    out = clients[target.key].beta.responses.send(model="fakeoa/fake-model", input="hello")
+    assert isinstance(out.created_at, int) and isinstance(out.completed_at, int)
+    assert out.completed_at >= out.created_at > 1_700_000_000
+
+
+def test_chat_error_is_the_sdks_typed_error(
+    target: Target, clients: dict[str, openrouter.OpenRouter]
+) -> None:
+    """An unknown model: OpenRouter's 404 body, which the SDK raises as its own typed error
+    (a string `code` made this a ResponseValidationError)."""
+    with pytest.raises(errors.NotFoundResponseError) as caught:
+        clients[target.key].chat.send(
+            model="nobody/no-such-model", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert caught.value.data.error.code == 404
+    assert "not in the catalog" in caught.value.data.error.message
+    assert caught.value.data.error.metadata is not None
+    assert caught.value.data.error.metadata["code"] == "model_not_found"
