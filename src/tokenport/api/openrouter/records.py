@@ -99,6 +99,7 @@ def generation_json(r: LedgerRecord) -> dict[str, Any]:
             "energy_cost": r.energy_cost,
             "provider_responses": [_provider_response(a) for a in r.attempts],
             "attempts": [msgspec.structs.asdict(a) for a in r.attempts],
+            "plugins": r.plugins,  # what the request's plugins did (healed, pages, cost)
         }
     }
 
