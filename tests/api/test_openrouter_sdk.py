@@ -218,6 +218,10 @@ def test_python_sdk_read_endpoint(
 # -- TypeScript: `@openrouter/sdk` ---------------------------------------------------------
 
 
+# The TypeScript half starts node: slow, as the other tests that start processes.
+TS = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def ts_results(target: Target) -> dict[str, dict[str, Any]]:
     node = shutil.which("node")
@@ -245,17 +249,20 @@ def ts_results(target: Target) -> dict[str, dict[str, Any]]:
     return {r["name"]: r for r in lines}
 
 
+@TS
 def test_typescript_sdk_finds_the_read_endpoints(ts_results: dict[str, dict[str, Any]]) -> None:
     paths = {r["path"] for r in ts_results.values()}
     assert paths >= SERVED | PENDING, (SERVED | PENDING) - paths
     assert len(ts_results) > 40
 
 
+@TS
 def test_typescript_sdk_accepts_every_served_answer(ts_results: dict[str, dict[str, Any]]) -> None:
     bad = {n: r for n, r in ts_results.items() if r["path"] in SERVED and r["outcome"] != "ok"}
     assert not bad, json.dumps(bad, indent=1)
 
 
+@TS
 def test_typescript_sdk_errors_cleanly_elsewhere(ts_results: dict[str, dict[str, Any]]) -> None:
     """No ResponseValidationError (nor an input or connection error) on any other endpoint."""
     bad = {}
@@ -275,6 +282,7 @@ def test_typescript_sdk_errors_cleanly_elsewhere(ts_results: dict[str, dict[str,
     assert not bad, json.dumps(bad, indent=1)
 
 
+@TS
 @pytest.mark.parametrize("path", sorted(PENDING))
 def test_typescript_sdk_pending(ts_results: dict[str, dict[str, Any]], path: str) -> None:
     results = [r for r in ts_results.values() if r["path"] == path]
