@@ -177,7 +177,7 @@ def clients(target: Target) -> Iterator[dict[str, openrouter.OpenRouter]]:
     }
     yield made
     for client in made.values():
-        client.__exit__(None, None, None)
+        client.__exit__(None, None, None)  # type: ignore[no-untyped-call]
 
 
 def _call(target: Target, clients: dict[str, openrouter.OpenRouter], op: Operation) -> Any:
@@ -210,9 +210,9 @@ def test_python_sdk_read_endpoint(
         return
     with pytest.raises(errors.OpenRouterError) as caught:
         _call(target, clients, op)
-    exc = caught.value
-    assert not isinstance(exc, errors.ResponseValidationError), f"{op}: rejected: {exc}"
-    assert 400 <= exc.status_code < 500, f"{op}: {exc.status_code} {exc}"
+    error = caught.value
+    assert not isinstance(error, errors.ResponseValidationError), f"{op}: rejected: {error}"
+    assert 400 <= error.status_code < 500, f"{op}: {error.status_code} {error}"
 
 
 # -- TypeScript: `@openrouter/sdk` ---------------------------------------------------------
