@@ -43,9 +43,13 @@ def test_v1_keeps_openais_shape_for_the_openai_sdk(gw: Any) -> None:
             model="nobody/nothing", messages=[{"role": "user", "content": "hi"}]
         )
     assert caught.value.code == "model_not_found"
-    status, body = http_json("GET", gw.base_url + "/v1/models/nobody/nothing")
-    assert status == 404 and body["error"]["code"] == "model_not_found"
-    assert body["error"]["type"] == "not_found_error"
+    for method, path, req in [
+        ("GET", "/v1/models/nobody/nothing", None),
+        ("POST", "/v1/embeddings", {"model": "nobody/nothing", "input": "hi"}),
+    ]:
+        status, body = http_json(method, gw.base_url + path, req)
+        assert status == 404 and body["error"]["code"] == "model_not_found", path
+        assert body["error"]["type"] == "not_found_error", path
 
 
 def test_api_v1_answers_in_openrouters_shape(gw: Any) -> None:
@@ -53,6 +57,7 @@ def test_api_v1_answers_in_openrouters_shape(gw: Any) -> None:
     for method, path, body in [
         ("POST", "/api/v1/chat/completions", chat),
         ("POST", "/api/v1/responses", {"model": "nobody/nothing", "input": "hi"}),
+        ("POST", "/api/v1/embeddings", {"model": "nobody/nothing", "input": "hi"}),
         ("GET", "/api/v1/models/nobody/nothing", None),
         ("GET", "/api/v1/model/nobody/nothing", None),
         ("GET", "/api/v1/no/such/route", None),

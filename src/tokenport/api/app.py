@@ -27,7 +27,7 @@ from tokenport.api.door import FrontDoor
 from tokenport.api.doors import ChatDoor, MessagesDoor
 from tokenport.api.edge import DoorEndpoint, Endpoint, Receive, Scope, Send
 from tokenport.api.embeddings import EmbeddingsEndpoint
-from tokenport.api.errors import EXCEPTION_HANDLERS, error_response
+from tokenport.api.errors import EXCEPTION_HANDLERS, error_response, openrouter_payload
 from tokenport.api.openrouter.door import OpenRouterDoor
 from tokenport.api.openrouter.routes import key_usages
 from tokenport.api.openrouter.routes import routes as openrouter_routes
@@ -65,6 +65,7 @@ def door_endpoints(state: State) -> dict[str, Endpoint]:
         "/api" + p: DoorEndpoint(state, d if d.name == "messages" else OpenRouterDoor(d))
         for p, d in doors.items()
     }
+    openrouter["/api/v1/embeddings"] = EmbeddingsEndpoint(state, openrouter_payload)
     return endpoints | {"/api" + path: ep for path, ep in endpoints.items()} | openrouter
 
 
