@@ -22,6 +22,7 @@ LAYERS = [
     "cascade",
     "gateway",
     "telemetry",
+    "plugins",
     "cache",
     "security",
     "routing",

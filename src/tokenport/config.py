@@ -278,6 +278,18 @@ class RoutingConfig(_Strict):
     speed_sync_s: float = Field(2.0, gt=0, le=300)
 
 
+class PluginsConfig(_Strict):
+    """OpenRouter's request plugins (`tokenport.plugins`, docs/openrouter.md)."""
+
+    # What file-parser charges per 1000 PDF pages it reads (it parses locally: 0 by default).
+    file_parser_usd_per_1000_pages: float = Field(0.0, ge=0)
+    file_parser_max_pages: int = Field(200, ge=1)
+    file_parser_max_bytes: int = Field(20_000_000, ge=1)
+    # Hosts file-parser may fetch a PDF URL from. Empty: URLs are refused (only base64 data
+    # URLs are read), so no client can make the gateway fetch an internal address.
+    file_parser_url_hosts: list[str] = Field(default_factory=list)
+
+
 class Settings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -357,6 +369,7 @@ class Settings(_Strict):
     tracing: TracingConfig = TracingConfig()
     cache: CacheConfig = CacheConfig()
     drain: DrainConfig = DrainConfig()
+    plugins: PluginsConfig = PluginsConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     routing: RoutingConfig = RoutingConfig()
 

@@ -172,6 +172,8 @@ class ChatRequest(msgspec.Struct, omit_defaults=True):
     anthropic_beta: str | None = None  # the client's `anthropic-beta` header
     door: Door = "chat"
     extra: JSON = msgspec.field(default_factory=dict)
+    # OpenRouter's `plugins` (their ids, checked by `tokenport.plugins`); None when none.
+    plugins: list[str] | None = None
 
     def output_cap(self) -> int | None:
         """The most tokens the client allows; `max_completion_tokens` wins when both are set."""
@@ -273,6 +275,16 @@ class Route(msgspec.Struct, frozen=True):
     context_length: int | None = None
     max_output: int | None = None  # the most output tokens the route may produce, if known
     policy: EndpointPolicy | None = None  # data policy, quantization, parameters, region
+
+
+class PluginUse(msgspec.Struct, omit_defaults=True):
+    """What one plugin did to a request (`tokenport.plugins`): in the answer and its record.
+    `healed`: response-healing repaired the answer; `pages`, `cost`: what file-parser read."""
+
+    id: str
+    healed: bool | None = None
+    pages: int | None = None
+    cost: float | None = None
 
 
 class Attempt(msgspec.Struct, omit_defaults=True):

@@ -59,3 +59,20 @@ def test_bad_role_and_shapes() -> None:
         parse_chat_request(b'{"messages":[{"role":"user","content":"x"}]}')
     with pytest.raises(BadRequest, match="not valid JSON"):
         parse_chat_request(b"\xff")
+
+
+def test_openrouter_plugins_are_parsed_never_forwarded() -> None:
+    from tokenport.values import ProviderSpec
+    from tokenport.wire.openai_chat import upstream_body
+
+    r = parse_chat_request(_req(plugins=[{"id": "file-parser", "pdf": {"engine": "x"}}]))
+    assert r.plugins == ["file-parser"] and "plugins" not in r.extra
+    sent = json.loads(upstream_body(ProviderSpec("p", "http://p"), r, "m", stream=False))
+    assert "plugins" not in sent
+    assert parse_chat_request(_req()).plugins is None
+
+
+@pytest.mark.parametrize("plugins", [{"id": "x"}, ["file-parser"], [{"name": "x"}], [{"id": 3}]])
+def test_malformed_plugins_are_a_400(plugins: object) -> None:
+    with pytest.raises(BadRequest, match="plugins must be a list"):
+        parse_chat_request(_req(plugins=plugins))

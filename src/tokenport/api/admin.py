@@ -1,4 +1,5 @@
-"""Key management over HTTP (guarded by the admin key) and `GET /api/v1/key` for a key's owner."""
+"""Key management over HTTP (guarded by the admin key). A key's owner reads it at
+`GET /api/v1/key` (`api/openrouter/routes.py`, in OpenRouter's shape)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tokenport.api.http import json_response, read_json
-from tokenport.errors import BadRequest, Forbidden, Unauthorized
+from tokenport.api.openrouter.records import KeyUsage, key_record_json
+from tokenport.errors import BadRequest, Forbidden
 from tokenport.security.admission import Admission, bearer
 from tokenport.security.clientip import client_ip
 from tokenport.security.keys import ApiKey
@@ -89,7 +91,12 @@ def key_origin(request: Request) -> KeyOrigin:
     return KeyOrigin(ip, at)
 
 
-def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> list[Route]:
+KeyUsages = Callable[[], Awaitable[dict[str, KeyUsage]]]
+
+
+def admin_routes(
+    admission: Callable[[], Admission], admin_key: str | None, usages: KeyUsages | None = None
+) -> list[Route]:
     def guard(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
             token = bearer(request.headers.get("authorization")) or ""
@@ -126,7 +133,10 @@ def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> l
 
     async def list_keys(request: Request) -> Response:
         keys = await asyncio.to_thread(admission().keys.list)
-        return json_response({"data": [key_json(k) for k in keys]})
+        spent = await usages() if usages is not None else {}
+        # tokenport's fields, and OpenRouter's key record (its SDKs' `apiKeys.list`).
+        data = [key_json(k) | key_record_json(k, spent.get(k.id, KeyUsage())) for k in keys]
+        return json_response({"data": data})
 
     async def revoke(request: Request) -> Response:
         key = await asyncio.to_thread(admission().keys.revoke, request.path_params["key_id"])
@@ -146,32 +156,11 @@ def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> l
         admission().forget()
         return json_response({"data": key_json(key)})
 
-    async def current_key(request: Request) -> Response:
-        adm = admission()
-        key = await adm.authenticate(request.headers.get("authorization"))
-        if key is None:
-            raise Unauthorized("Send a tokenport key: `Authorization: Bearer tp-...`.")
-        fresh = await asyncio.to_thread(adm.keys.get, key.id)
-        return json_response(
-            {
-                "data": {
-                    "label": fresh.name,
-                    "limit": fresh.limit_usd,
-                    "usage": fresh.usage_usd,
-                    "limit_remaining": fresh.remaining_usd,
-                    "is_free_tier": False,
-                    "rate_limit": {"requests": fresh.rpm, "interval": "1m", "tokens": fresh.tpm},
-                    "expires_at": fresh.expires_at,
-                }
-            }
-        )
-
     return [
         Route("/api/v1/keys", guard(create), methods=["POST"]),
         Route("/api/v1/keys", guard(list_keys), methods=["GET"]),
         Route("/api/v1/keys/{key_id}/revoke", guard(revoke), methods=["POST"]),
         Route("/api/v1/keys/{key_id}/top-up", guard(top_up), methods=["POST"]),
-        Route("/api/v1/key", current_key, methods=["GET"]),
     ]
 
 

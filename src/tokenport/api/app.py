@@ -27,7 +27,10 @@ from tokenport.api.door import FrontDoor
 from tokenport.api.doors import ChatDoor, MessagesDoor
 from tokenport.api.edge import DoorEndpoint, Endpoint, Receive, Scope, Send
 from tokenport.api.embeddings import EmbeddingsEndpoint
-from tokenport.api.errors import EXCEPTION_HANDLERS, error_response
+from tokenport.api.errors import EXCEPTION_HANDLERS, error_response, openrouter_payload
+from tokenport.api.openrouter.door import OpenRouterDoor
+from tokenport.api.openrouter.routes import key_usages
+from tokenport.api.openrouter.routes import routes as openrouter_routes
 from tokenport.api.operations import Gauges
 from tokenport.api.operations import routes as operations_routes
 from tokenport.api.responses import ResponsesDoor
@@ -43,7 +46,8 @@ LOCAL_URL_ENV = "TOKENPORT_LOCAL_BASE_URL"
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    return error_response(NotFound(f"No route {request.method} {request.url.path}."))
+    path = request.url.path
+    return error_response(NotFound(f"No route {request.method} {path}."), path)
 
 
 def door_endpoints(state: State) -> dict[str, Endpoint]:
@@ -56,7 +60,14 @@ def door_endpoints(state: State) -> dict[str, Endpoint]:
     }
     endpoints: dict[str, Endpoint] = {p: DoorEndpoint(state, d) for p, d in doors.items()}
     endpoints["/v1/embeddings"] = EmbeddingsEndpoint(state)
-    return endpoints | {"/api" + path: ep for path, ep in endpoints.items()}
+    # OpenRouter's spelling answers errors in OpenRouter's body; Anthropic's Messages keeps
+    # Anthropic's (its SDK parses that at /api/v1/messages too).
+    openrouter: dict[str, Endpoint] = {
+        "/api" + p: DoorEndpoint(state, d if d.name == "messages" else OpenRouterDoor(d))
+        for p, d in doors.items()
+    }
+    openrouter["/api/v1/embeddings"] = EmbeddingsEndpoint(state, openrouter_payload)
+    return endpoints | {"/api" + path: ep for path, ep in endpoints.items()} | openrouter
 
 
 class TokenportApp:
@@ -113,9 +124,12 @@ def create_app(
     app = Starlette(
         routes=[
             *info.routes(lambda: state),
-            *admin_routes(lambda: state.admission, state.admin_key),
+            *admin_routes(
+                lambda: state.admission, state.admin_key, lambda: key_usages(state.ledger)
+            ),
             *analytics_routes(lambda: state),
             *economics_routes(lambda: state.economics, state.access.viewer),
+            *openrouter_routes(lambda: state),  # before surface's /api/v1/models/{id:path}
             *surface.routes(lambda: state),
             *responses_routes(lambda: state),
             *operations_routes(lambda: state),

@@ -135,6 +135,8 @@ class DoorEndpoint:
         ctx.cache = st.cache_policy.ask(headers)
         await door.prepare(call, ctx)
         ctx.signals = abuse_signals(st.settings, scope, headers, request)
+        if request.plugins is not None:
+            await plugins(st, request, ctx)
         decision = st.router.decide(request, ctx.app, ctx.gen_id)
         if st.router.sticky is not None:  # prompt-cache stickiness (routing/sticky.py)
             ctx.pin = await st.router.stick(request, ctx.key_id, decision)
@@ -164,6 +166,8 @@ class DoorEndpoint:
                 else:
                     served = await st.gateway.complete(request, ctx, routes)
             extra["provider"] = served.route.provider
+            if ctx.plugins is not None:
+                extra["plugins"] = ctx.plugins
             rendered = door.response(call, served, ctx, extra)
             await door.finish(call, ctx, None)
             await send_json(send, 200, rendered, extra_headers + cache_header(ctx))
@@ -195,6 +199,14 @@ async def admit(
     ctx.hold = reservation.hold
     ctx.watch.held(reservation.nano)
     ctx.on_done = functools.partial(st.admission.settle, reservation)
+
+
+async def plugins(st: State, request: ChatRequest, ctx: RequestContext) -> None:
+    """The request's plugins (`tokenport.plugins`): file-parser rewrites it here; healing
+    sees the answer through `ctx.on_answer` before it is settled."""
+    applied = await st.plugins.apply(request)
+    ctx.plugins = applied.uses
+    ctx.on_answer = applied.on_answer
 
 
 def cache_header(ctx: RequestContext) -> list[tuple[bytes, bytes]]:

@@ -6,6 +6,9 @@ ledger), over the embedding models' own catalog; only OpenAI-compatible upstream
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import msgspec
 
 from tokenport.api.edge import (
@@ -29,14 +32,21 @@ from tokenport.values import ChatRequest, Message
 from tokenport.wire import embeddings
 
 _encoder = msgspec.json.Encoder()
+Payload = Callable[[TokenportError], dict[str, Any]]
 
 
 class EmbeddingsEndpoint:
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, payload: Payload = error_payload) -> None:
+        """`payload`: the error body's shape (OpenRouter's at `/api/v1/embeddings`)."""
         self.st = state
+        self.payload = payload
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await guarded(self.st, "embeddings", scope, receive, send, self._handle, _send_error)
+        await guarded(self.st, "embeddings", scope, receive, send, self._handle, self._send_error)
+
+    async def _send_error(self, send: Send, exc: TokenportError) -> None:
+        body = _encoder.encode(self.payload(exc))
+        await send_json(send, exc.status, body, header_pairs(error_headers(exc)))
 
     async def _handle(
         self,
@@ -78,8 +88,3 @@ class EmbeddingsEndpoint:
             done.response, ctx.gen_id, done.route.model_id, done.usage, done.cost
         )
         await send_json(send, 200, body)
-
-
-async def _send_error(send: Send, exc: TokenportError) -> None:
-    body = _encoder.encode(error_payload(exc))
-    await send_json(send, exc.status, body, header_pairs(error_headers(exc)))

@@ -5,55 +5,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tokenport.api.http import JSON_TYPE, json_response, read_json
-from tokenport.api.models import model_entry_json
+from tokenport.api.models import model_list_json
+from tokenport.api.openrouter.records import generation_json
 from tokenport.api.state import State
 from tokenport.errors import BadRequest, NotFound
-from tokenport.ledger.record import LedgerRecord
 from tokenport.routing.auto.feedback import Feedback
 from tokenport.security.feedback_policy import admit_feedback
-
-
-def generation_json(r: LedgerRecord) -> dict[str, Any]:
-    return {
-        "data": {
-            "id": r.id,
-            "created_at": r.ts,
-            "model": r.model_served or r.model_requested,
-            "model_requested": r.model_requested,
-            "provider_name": r.provider,
-            "status": r.status,
-            "error_class": r.error_class,
-            "http_status": r.http_status,
-            "tokens_prompt": r.prompt_tokens,
-            "tokens_completion": r.completion_tokens,
-            "native_tokens_cached": r.cached_tokens,
-            "native_tokens_cache_write": r.cache_write_tokens,
-            "native_tokens_reasoning": r.reasoning_tokens,
-            "usage_estimated": r.usage_estimated,
-            "total_cost": r.cost,
-            "upstream_cost": r.upstream_cost,
-            "latency": r.latency_ms,
-            "time_to_first_token": r.ttft_ms,
-            "finish_reason": r.finish_reason,
-            "streamed": r.stream,
-            "door": r.door,
-            "cache_hit": r.cache_hit,
-            "cache_saved": r.cost_saved,
-            "app": r.app,
-            "region": r.region,
-            "energy_wh": r.energy_wh,
-            "energy_cost": r.energy_cost,
-            "attempts": [msgspec.structs.asdict(a) for a in r.attempts],
-        }
-    }
 
 
 def routes(state: Callable[[], State]) -> list[Route]:
@@ -61,12 +24,8 @@ def routes(state: Callable[[], State]) -> list[Route]:
         st = state()
         await st.access.viewer(request.headers.get("authorization"))
         if request.query_params.get("available") in ("1", "true"):
-            data = [
-                model_entry_json(e, True)
-                for e in st.catalog.entries()
-                if e.provider in st.registry.providers
-            ]
-            return json_response({"object": "list", "data": data})
+            served = [e for e in st.catalog.entries() if e.provider in st.registry.providers]
+            return json_response(model_list_json(served, st.registry))
         return Response(st.models_body, media_type=JSON_TYPE)
 
     async def generation(request: Request) -> Response:

@@ -1,11 +1,14 @@
-"""The catalog as OpenRouter-like JSON: `GET /v1/models`."""
+"""The catalog as OpenRouter's model list: `GET /v1/models` and `GET /api/v1/models`
+(each entry also carries the OpenAI `Model` fields the openai SDKs read)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
+from tokenport.api.openrouter.catalog import model_json
 from tokenport.catalog.model import ModelEntry
 from tokenport.catalog.store import Catalog
 from tokenport.providers.registry import Registry
@@ -13,34 +16,15 @@ from tokenport.providers.registry import Registry
 _encoder = msgspec.json.Encoder()
 
 
-def _per_token(usd_per_m: float | None) -> str | None:
-    return None if usd_per_m is None else f"{usd_per_m / 1_000_000:.12f}".rstrip("0").rstrip(".")
+def model_entry_json(e: ModelEntry, registry: Registry) -> dict[str, Any]:
+    return model_json(e, registry.specs.get(e.provider), e.provider in registry.providers)
 
 
-def model_entry_json(e: ModelEntry, available: bool) -> dict[str, Any]:
-    p = e.pricing
-    return {
-        "id": e.id,
-        "name": e.name,
-        "object": "model",
-        "created": e.created or 0,  # OpenAI's clients require the field; 0 when unknown
-        "owned_by": e.author,
-        "provider": e.provider,
-        "slug": e.slug,
-        "context_length": e.context_length,
-        "author": e.author,
-        "country": e.country,
-        "available": available,
-        "pricing": {
-            "prompt": _per_token(p.input),
-            "completion": _per_token(p.output),
-            "input_cache_read": _per_token(p.cache_read),
-            "input_cache_write": _per_token(p.cache_write),
-        },
-        "top_provider": {"context_length": e.context_length, "max_completion_tokens": e.max_output},
-    }
+def model_list_json(entries: Iterable[ModelEntry], registry: Registry) -> dict[str, Any]:
+    data = [model_entry_json(e, registry) for e in entries]
+    # OpenRouter's list also says how many and where the next page is (there is none).
+    return {"object": "list", "data": data, "total_count": len(data), "links": {"next": None}}
 
 
 def models_body(catalog: Catalog, registry: Registry) -> bytes:
-    data = [model_entry_json(e, e.provider in registry.providers) for e in catalog.entries()]
-    return _encoder.encode({"object": "list", "data": data})
+    return _encoder.encode(model_list_json(catalog.entries(), registry))

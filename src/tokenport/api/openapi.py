@@ -189,6 +189,34 @@ def _paths() -> dict[str, JSON]:
         "/api/v1/key": {
             "get": {"summary": "The calling key's limit and usage", "responses": _responses(401)}
         },
+        # OpenRouter's read endpoints (api/openrouter/routes.py, docs/openrouter.md)
+        "/api/v1/credits": {
+            "get": {"summary": "The calling key's credit and usage", "responses": _responses(401)}
+        },
+        "/api/v1/providers": {"get": {"summary": "Providers", "responses": _responses(401)}},
+        "/api/v1/models/count": {
+            "get": {"summary": "How many models", "responses": _responses(401)}
+        },
+        "/api/v1/models/user": {
+            "get": {"summary": "The models this gateway serves", "responses": _responses(401)}
+        },
+        "/api/v1/embeddings/models": {
+            "get": {"summary": "Embedding models", "responses": _responses(401)}
+        },
+        "/api/v1/models/{author}/{slug}/endpoints": {
+            "get": {
+                "summary": "A model's endpoints, one per provider",
+                "parameters": [_path("author"), _path("slug")],
+                "responses": _responses(401, 404),
+            }
+        },
+        "/api/v1/model/{author}/{slug}": {
+            "get": {
+                "summary": "One model, OpenRouter's spelling",
+                "parameters": [_path("author"), _path("slug")],
+                "responses": _responses(401, 404),
+            }
+        },
         "/api/v1/keys": {
             "get": {"summary": "Every key (admin)", "responses": _responses(401, 403)},
             "post": {

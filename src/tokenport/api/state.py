@@ -15,10 +15,11 @@ from tokenport.cache.cache import ResponseCache
 from tokenport.cache.policy import CachePolicy
 from tokenport.cache.store import CacheStore, MemoryStore, RedisStore
 from tokenport.catalog.store import Catalog
-from tokenport.config import CacheConfig, DrainConfig, Settings
+from tokenport.config import CacheConfig, DrainConfig, PluginsConfig, Settings
 from tokenport.economics.settings import Economics, economics_of
 from tokenport.gateway import Gateway
 from tokenport.ledger.writer import Ledger
+from tokenport.plugins import Plugins
 from tokenport.providers.registry import Registry, build_registry
 from tokenport.routing.aliases import Aliases
 from tokenport.routing.autoroute import AutoRouting
@@ -60,6 +61,7 @@ class State:
     telemetry: Telemetry = field(default_factory=Telemetry)
     cache_policy: CachePolicy = field(default_factory=lambda: CachePolicy(CacheConfig()))
     drain: Drain = field(default_factory=lambda: Drain(DrainConfig()))
+    plugins: Plugins = field(default_factory=lambda: Plugins(PluginsConfig()))
 
 
 def build_state(
@@ -145,6 +147,7 @@ def build_state(
         build_telemetry(settings),
         CachePolicy(settings.cache),
         Drain(settings.drain),
+        Plugins(settings.plugins),
     )
 
 

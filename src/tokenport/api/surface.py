@@ -68,7 +68,7 @@ def routes(state: Callable[[], State]) -> list[Route]:
             if not found:
                 raise ModelNotFound(name, st.catalog.suggest(name))
             entry = found[0]
-        return json_response(model_entry_json(entry, entry.provider in st.registry.providers))
+        return json_response(model_entry_json(entry, st.registry))
 
     spec = _encoder.encode(openapi.document())
 

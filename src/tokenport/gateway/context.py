@@ -27,6 +27,7 @@ from tokenport.values import (
     ChatResponse,
     Chunk,
     EmbeddingResponse,
+    PluginUse,
     Route,
     Usage,
 )
@@ -66,6 +67,10 @@ class RequestContext:
     signals: RequestSignals | None = None
     # Sticky routing (routing/sticky.py): told at settlement which route answered.
     pin: Pin | None = None
+    # The request's plugins (`tokenport.plugins`): what they did, for the answer and its
+    # record, and the hook that sees a non-streamed answer before it is settled.
+    plugins: list[PluginUse] | None = None
+    on_answer: Callable[[ChatRequest, ChatResponse], None] | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

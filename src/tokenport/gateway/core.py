@@ -119,6 +119,8 @@ class Gateway:
             stream=False,
         )
         resp.id, resp.model = ctx.gen_id, route.model_id
+        if ctx.on_answer is not None:  # a plugin's (response-healing), before it is settled
+            ctx.on_answer(request, resp)
         latency = ctx.elapsed_ms()
         usage, cost = await self.settler.settle(
             request,

@@ -93,6 +93,7 @@ def record(request: ChatRequest, ctx: RequestContext, status: str, **fields: Any
         door=request.door,
         hold=ctx.hold,
         signals=ctx.signals,
+        plugins=ctx.plugins,
         **fields,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from tokenport.ledger.signals import RequestSignals
-from tokenport.values import Attempt
+from tokenport.values import Attempt, PluginUse
 
 
 class KeyHold(msgspec.Struct, frozen=True):
@@ -61,3 +61,5 @@ class LedgerRecord(msgspec.Struct, omit_defaults=True):
     # What the edge saw (client address, prompt sketches): stored in `request_signals`, not
     # as `requests` columns (ledger/signals.py).
     signals: RequestSignals | None = None
+    # What the request's plugins did (`tokenport.plugins`), or None when it named none.
+    plugins: list[PluginUse] | None = None

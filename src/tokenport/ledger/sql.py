@@ -24,7 +24,7 @@ from tokenport.errors import BadRequest
 from tokenport.ledger import charges, rollups, signals
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import ROLLUP_KEYS, GroupBy, UsageRow
-from tokenport.values import Attempt
+from tokenport.values import Attempt, PluginUse
 
 # Every field is a column, except the journal-only `hold` and `signals` (its own table).
 COLUMNS: tuple[str, ...] = tuple(
@@ -32,6 +32,7 @@ COLUMNS: tuple[str, ...] = tuple(
 )
 _BOOLS = ("usage_estimated", "stream", "cache_hit")
 _ATTEMPTS = msgspec.json.Decoder(list[Attempt])
+_PLUGINS = msgspec.json.Decoder(list[PluginUse] | None)
 _JSON = msgspec.json.Encoder()
 
 _GROUP_EXPR: dict[str, str] = {
@@ -47,6 +48,8 @@ _GROUP_EXPR: dict[str, str] = {
 def record_values(record: LedgerRecord) -> tuple[object, ...]:
     values = [getattr(record, c) for c in COLUMNS]
     values[COLUMNS.index("attempts")] = _JSON.encode(record.attempts).decode()
+    if record.plugins is not None:
+        values[COLUMNS.index("plugins")] = _JSON.encode(record.plugins).decode()
     return tuple(values)
 
 
@@ -70,6 +73,8 @@ def row_record(row: Sequence[Any]) -> LedgerRecord:
     for name in _BOOLS:
         values[name] = bool(values[name])  # SQLite hands booleans back as 0/1
     values["attempts"] = _ATTEMPTS.decode(values["attempts"])
+    if values["plugins"] is not None:
+        values["plugins"] = _PLUGINS.decode(values["plugins"])
     return LedgerRecord(**values)
 
 

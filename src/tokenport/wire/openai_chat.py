@@ -64,7 +64,7 @@ _FORBIDDEN_PASSTHROUGH = frozenset(
 )
 # OpenRouter's own request fields: consumed here, never forwarded (strict upstreams answer
 # 400 "Unrecognized request argument" to them).
-_OPENROUTER_ONLY = frozenset({"usage", "transforms", "route", "reasoning"})
+_OPENROUTER_ONLY = frozenset({"usage", "transforms", "route", "reasoning", "plugins"})
 
 
 def parse_request(body: bytes) -> ChatRequest:
@@ -83,8 +83,22 @@ def parse_request(body: bytes) -> ChatRequest:
     return request
 
 
+def plugin_ids(plugins: Any) -> list[str]:
+    if not isinstance(plugins, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("id"), str) for p in plugins
+    ):
+        raise BadRequest(
+            'plugins must be a list of objects with an `id`, e.g. [{"id": "response-healing"}].',
+            param="plugins",
+        )
+    return [p["id"] for p in plugins]
+
+
 def _apply_openrouter(request: ChatRequest, fields: JSON) -> None:
-    """OpenRouter's `usage: {include}` and `reasoning: {effort, max_tokens, enabled}`."""
+    """OpenRouter's `usage: {include}`, `reasoning: {effort, max_tokens, enabled}` and
+    `plugins: [{"id": ...}]` (which ids exist is `tokenport.plugins`' to say)."""
+    if "plugins" in fields:
+        request.plugins = plugin_ids(fields["plugins"])
     usage = fields.get("usage")
     if isinstance(usage, dict) and usage.get("include") and request.stream:
         request.stream_options = StreamOptions(include_usage=True)
@@ -231,7 +245,9 @@ def encode_usage_chunk(
 # Fields that steer the gateway itself, or that only other doors set, never go upstream
 # as they are; reasoning controls are translated per provider below.
 _GATEWAY_ONLY = (
-    frozenset({"models", "provider", "extra", "stream_options", "stream", "reasoning_effort"})
+    frozenset(
+        {"models", "provider", "extra", "stream_options", "stream", "reasoning_effort", "plugins"}
+    )
     | OTHER_DOORS
 )
 # Reasoning effort from a thinking budget, for upstreams that take an effort level.

@@ -51,7 +51,7 @@ def _base(call: ResponsesCall, gen_id: str, model: str, created: float) -> JSON:
     return {
         "id": gen_id,
         "object": "response",
-        "created_at": created,
+        "created_at": int(created),  # integer seconds, as OpenAI and OpenRouter send it
         "status": "in_progress",
         "model": model,
         "output": [],
@@ -61,6 +61,10 @@ def _base(call: ResponsesCall, gen_id: str, model: str, created: float) -> JSON:
         "parallel_tool_calls": b.parallel_tool_calls if b.parallel_tool_calls is not None else True,
         "temperature": b.temperature,
         "top_p": b.top_p,
+        # OpenRouter's result requires these, null when not set (the Responses body has none).
+        "frequency_penalty": None,
+        "presence_penalty": None,
+        "completed_at": None,
         "max_output_tokens": b.max_output_tokens,
         "previous_response_id": b.previous_response_id,
         "reasoning": b.reasoning,
@@ -78,7 +82,7 @@ def _finished(obj: JSON, finish: str | None, usage: Usage, cost: float | None) -
     incomplete = finish == "length"
     obj["status"] = "incomplete" if incomplete else "completed"
     obj["incomplete_details"] = {"reason": "max_output_tokens"} if incomplete else None
-    obj["completed_at"] = time.time()
+    obj["completed_at"] = int(time.time())
     obj["usage"] = usage_to_wire(usage, cost)
     return obj
 

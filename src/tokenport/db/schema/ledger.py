@@ -52,6 +52,12 @@ REQUESTS_DOOR = Migration(
     ("ALTER TABLE requests ADD COLUMN door TEXT NOT NULL DEFAULT 'chat'",),
 )
 
+# What a request's plugins did (`tokenport.plugins`), as JSON; NULL when it named none.
+REQUESTS_PLUGINS = Migration(
+    "m006_request_plugins",
+    ("ALTER TABLE requests ADD COLUMN plugins TEXT",),
+)
+
 # Answers the response cache served (`tokenport.cache`): no upstream call, no tokens
 # processed; `cost_saved` is what the upstream would have cost.
 REQUESTS_CACHE = Migration(
