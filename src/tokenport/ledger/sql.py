@@ -55,6 +55,8 @@ def record_values(record: LedgerRecord) -> tuple[object, ...]:
 
 def signal_values(record: LedgerRecord) -> tuple[object, ...]:
     s = record.signals
+    if s is None:
+        raise ValueError(f"record {record.id} has no signals")
     own = (
         record.id,
         record.ts,
