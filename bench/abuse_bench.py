@@ -90,7 +90,7 @@ def fill(url: str, records: int, days: int, start: float) -> dict[str, Any]:
 
 
 def scan_bench(url: str, records: int, days: int, reuse: bool) -> dict[str, Any]:
-    from tokenport.security.abuse.scan import scan
+    from tokenport.abusescan.scan import scan
 
     start = float(int(time.time() // DAY - days - 2) * DAY)
     db = Database(url, readonly=False)

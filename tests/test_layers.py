@@ -19,6 +19,7 @@ LAYERS = [
     "lab",
     "api",
     "analytics",
+    "abusescan",
     "cascade",
     "gateway",
     "telemetry",

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tokenport.errors import ConfigError
 from tokenport.lab import scenario
-from tokenport.lab.cli import register
+from tokenport.cli.lab import register
 
 
 def test_feb_2026_is_calibrated_to_the_articles() -> None:

@@ -15,11 +15,12 @@ import pytest
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.signals import RequestSignals
 from tokenport.ledger.store import open_store
-from tokenport.security.abuse import cot, days, detectors, features, sketch, text, topics
+from tokenport.abusescan import days, detectors, features
+from tokenport.security.abuse import cot, sketch, text, topics
 from tokenport.security.abuse import signals as sig
-from tokenport.security.abuse.features import KeyInfo
-from tokenport.security.abuse.scan import judge, scan
-from tokenport.security.abuse.window import Window
+from tokenport.abusescan.features import KeyInfo
+from tokenport.abusescan.scan import judge, scan
+from tokenport.abusescan.window import Window
 from tokenport.security.clientip import client_ip, ip_prefix
 from tokenport.wire.openai_chat import parse_request
 

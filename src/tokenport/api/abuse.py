@@ -25,9 +25,9 @@ from tokenport.analytics.api import DASHBOARD_DIR, SECURITY_HEADERS
 from tokenport.api.state import State
 from tokenport.errors import BadRequest, Forbidden, Unauthorized
 from tokenport.security.abuse.actions import ActionStore
-from tokenport.security.abuse.report import public
-from tokenport.security.abuse.scan import scan
-from tokenport.security.abuse.when import parse_when
+from tokenport.abusescan.report import public
+from tokenport.abusescan.scan import scan
+from tokenport.abusescan.when import parse_when
 from tokenport.security.access import BASIC_CHALLENGE, Access
 
 _encoder = msgspec.json.Encoder()

@@ -34,7 +34,7 @@ from tokenport.lab.abuse_eval import Metrics, evaluate
 from tokenport.lab.abuse_traffic import AbuseScenario, Account, Planned, plan
 from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.lab.launch import serve_in_thread
-from tokenport.security.abuse.scan import scan
+from tokenport.abusescan.scan import scan
 
 Progress = Callable[[str, int, int], None]
 ADMIN_ENV = "TOKENPORT_SIM_ADMIN_KEY"

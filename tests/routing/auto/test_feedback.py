@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from _auto_synth import dataset
-from tokenport.routing.auto import AutoRouter, Pool, TrainConfig, train_router
+from tokenport.lab.router import TrainConfig, train_router
+from tokenport.routing.auto import AutoRouter, Pool
 from tokenport.routing.auto.feedback import FeedbackLog, record
 
 PROMPT = "a poem about the moon"

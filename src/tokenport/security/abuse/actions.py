@@ -18,7 +18,7 @@ from ulid import ULID
 from tokenport.config import AbuseConfig, AbuseRule
 from tokenport.db import Database, migrate
 from tokenport.errors import BadRequest, NotFound
-from tokenport.security.abuse.report import Report
+from tokenport.abusescan.report import Report
 
 Kind = Literal["flag", "throttle", "review", "block"]
 # Severity: a stronger action replaces a weaker one in force; never the other way round.

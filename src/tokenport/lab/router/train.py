@@ -17,12 +17,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenport.routing.auto.cascade import CascadeMeta
-from tokenport.routing.auto.cascade_train import INNER_FOLDS, train_cascade
-from tokenport.routing.auto.data import RoutingDataset
+from tokenport.lab.router.cascade_train import INNER_FOLDS, train_cascade
+from tokenport.lab.router.data import RoutingDataset
 from tokenport.routing.auto.features import FeatureConfig, Vectorizer
-from tokenport.routing.auto.folds import group_folds
+from tokenport.lab.router.folds import group_folds
 from tokenport.routing.auto.model import FORMAT_VERSION, ArtifactMeta, RouterArtifact, new_version
-from tokenport.routing.auto.ridge import Csr, RidgeFit, fit_ridge
+from tokenport.lab.router.ridge import Csr, RidgeFit, fit_ridge
 
 FloatArray = NDArray[np.float64]
 

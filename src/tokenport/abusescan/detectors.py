@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from tokenport.security.abuse.features import Features
+from tokenport.abusescan.features import Features
 
 F = npt.NDArray[np.float64]
 

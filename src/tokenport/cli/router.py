@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from tokenport.errors import ConfigError
-from tokenport.routing.auto.data import load_dataset, merge
-from tokenport.routing.auto.train import TrainConfig, train_router
+from tokenport.lab.router.data import load_dataset, merge
+from tokenport.lab.router.train import TrainConfig, train_router
 
 router_app = typer.Typer(help="Train and evaluate the `model: auto` router.", no_args_is_help=True)
 
@@ -97,7 +97,7 @@ def eval_cmd(
 ) -> None:
     """Evaluate the shipped router (a cascade where the file has answers) against the
     prompt-only, TF-IDF and random baselines, every call counted."""
-    from tokenport.routing.auto.eval import evaluate
+    from tokenport.lab.router.eval import evaluate
 
     if plot_dir is not None and importlib.util.find_spec("matplotlib") is None:
         # Checked before minutes of evaluation, not after.

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenport.routing.auto import cascade_eval, metrics
-from tokenport.routing.auto.cascade_eval import CascadeRun
-from tokenport.routing.auto.data import RoutingDataset
+from tokenport.lab.router import cascade_eval, metrics
+from tokenport.lab.router.cascade_eval import CascadeRun
+from tokenport.lab.router.data import RoutingDataset
 from tokenport.routing.auto.verify import VERIFIERS
 
 FloatArray = NDArray[np.float64]

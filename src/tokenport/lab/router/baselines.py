@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenport.routing.auto.ridge import Csr, fit_ridge
+from tokenport.lab.router.ridge import Csr, fit_ridge
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from tokenport.security.abuse.days import S
-from tokenport.security.abuse.detectors import ramp
-from tokenport.security.abuse.features import Features
-from tokenport.security.abuse.window import Window
+from tokenport.abusescan.days import S
+from tokenport.abusescan.detectors import ramp
+from tokenport.abusescan.features import Features
+from tokenport.abusescan.window import Window
 
 F = npt.NDArray[np.float64]
 CANDIDATE = 0.25

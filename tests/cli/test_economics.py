@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tokenport.economics.cli import register
+from tokenport.cli.economics import register
 
 runner = CliRunner()
 

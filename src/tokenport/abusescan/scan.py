@@ -20,11 +20,12 @@ import numpy as np
 
 from tokenport.db import Database, migrate
 from tokenport.errors import ServiceUnavailable
-from tokenport.security.abuse import days, detectors, features, network, topics
-from tokenport.security.abuse.days import DAY, DaySummary
-from tokenport.security.abuse.features import KeyInfo
-from tokenport.security.abuse.report import AccountVerdict, ClusterVerdict, Report
-from tokenport.security.abuse.window import Window
+from tokenport.abusescan import days, detectors, features, network
+from tokenport.security.abuse import topics
+from tokenport.abusescan.days import DAY, DaySummary
+from tokenport.abusescan.features import KeyInfo
+from tokenport.abusescan.report import AccountVerdict, ClusterVerdict, Report
+from tokenport.abusescan.window import Window
 
 log = logging.getLogger("tokenport.abuse")
 Progress = Callable[[int, int], None]

@@ -15,7 +15,7 @@ from _abuse_gen2 import Gen2
 from tokenport.catalog.store import Catalog
 from tokenport.lab import abuse_sim, abuse_traffic
 from tokenport.lab.abuse_eval import fill_direct
-from tokenport.security.abuse.scan import scan
+from tokenport.abusescan.scan import scan
 
 pytestmark = pytest.mark.timeout(600)
 

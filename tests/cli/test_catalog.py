@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tokenport.catalog.cli import register
+from tokenport.cli.catalog import register
 from tokenport.catalog.store import default_catalog_path
 
 _SHARED_CANDIDATES = (Path(__file__).parents[2].parent / "shared", Path("/work/shared"))

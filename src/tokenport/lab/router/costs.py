@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenport.routing.auto.data import RoutingDataset
+from tokenport.lab.router.data import RoutingDataset
 
 FloatArray = NDArray[np.float64]
 CHARS_PER_TOKEN = 4.0

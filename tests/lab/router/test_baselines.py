@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from _helpers import require_module, run_cli_without_dev_packages
-from tokenport.routing.auto.baselines import tfidf_features, tfidf_ridge_quality
-from tokenport.routing.auto.ridge import Csr
+from tokenport.lab.router.baselines import tfidf_features, tfidf_ridge_quality
+from tokenport.lab.router.ridge import Csr
 
 TEXTS = [
     "What is 15% of 240? Show the steps.",

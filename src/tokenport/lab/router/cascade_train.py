@@ -33,9 +33,9 @@ from tokenport.routing.auto.cascade import (
 )
 from tokenport.routing.auto.cascade import stage_vector as _stage_vector
 from tokenport.routing.auto.checks import code_blocks
-from tokenport.routing.auto.costs import call_costs
-from tokenport.routing.auto.data import RoutingDataset
-from tokenport.routing.auto.folds import group_folds
+from tokenport.lab.router.costs import call_costs
+from tokenport.lab.router.data import RoutingDataset
+from tokenport.lab.router.folds import group_folds
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -323,7 +323,7 @@ def curve_area(
     """Mean quality over cost in [0, the strong model's mean cost], on the cascade's
     non-decreasing hull of (cost, quality) points, extended flat: AIQ with the strong model's
     cost as the range. The objective chains are grown by."""
-    from tokenport.routing.auto.metrics import nondecreasing_hull
+    from tokenport.lab.router.metrics import nondecreasing_hull
 
     never = np.full(gains.shape[1], -np.inf)
     pts = []

@@ -22,8 +22,8 @@ from rich.table import Table
 from tokenport.config import Settings, load_settings
 from tokenport.errors import ConfigError, TokenportError
 from tokenport.security.abuse.actions import Action, ActionStore
-from tokenport.security.abuse.report import Report, public
-from tokenport.security.abuse.when import parse_when
+from tokenport.abusescan.report import Report, public
+from tokenport.abusescan.when import parse_when
 
 abuse_app = typer.Typer(
     help="Distillation and abuse defense: scan the ledger, act on keys.", no_args_is_help=True
@@ -60,7 +60,7 @@ def scan(
     config: ConfigOpt = None,
 ) -> None:
     """Score every key with traffic in the window and group keys into networks."""
-    from tokenport.security.abuse.scan import scan as run_scan
+    from tokenport.abusescan.scan import scan as run_scan
 
     settings, url = _settings(config, database_url)
     try:

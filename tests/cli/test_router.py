@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from _auto_synth import write
 from tokenport.routing.auto import AutoRouter
-from tokenport.routing.auto.cli import register
+from tokenport.cli.router import register
 
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "routing"
 if not DATA.exists():

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from tokenport.security.abuse.days import STATS
-from tokenport.security.abuse.window import Window
+from tokenport.abusescan.days import STATS
+from tokenport.abusescan.window import Window
 
 F = npt.NDArray[np.float64]
 

@@ -24,14 +24,14 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenport.routing.auto import baselines
-from tokenport.routing.auto.cascade_eval import replay
-from tokenport.routing.auto.costs import call_costs
-from tokenport.routing.auto.data import RoutingDataset, align
+from tokenport.lab.router import baselines
+from tokenport.lab.router.cascade_eval import replay
+from tokenport.lab.router.costs import call_costs
+from tokenport.lab.router.data import RoutingDataset, align
 from tokenport.routing.auto.decide import AutoRouter
-from tokenport.routing.auto.folds import group_folds
-from tokenport.routing.auto.latency import measure_cascade, measure_latency
-from tokenport.routing.auto.report import (
+from tokenport.lab.router.folds import group_folds
+from tokenport.lab.router.latency import measure_cascade, measure_latency
+from tokenport.lab.router.report import (
     APGR_DEFAULT,
     APGR_TARGET,
     MATCH_DEFAULT,
@@ -41,7 +41,7 @@ from tokenport.routing.auto.report import (
     pair_report,
     targets,
 )
-from tokenport.routing.auto.train import TrainConfig, train_router
+from tokenport.lab.router.train import TrainConfig, train_router
 
 FloatArray = NDArray[np.float64]
 ROUTERS = ("auto", "prompt_only", "tfidf_ridge", "random")
@@ -193,7 +193,7 @@ def evaluate(
         "cascade": router.artifact.meta.cascade is not None,
     }
     if plot_dir is not None:
-        from tokenport.routing.auto.plots import save_plots
+        from tokenport.lab.router.plots import save_plots
 
         out["plots"] = [str(p) for p in save_plots(out, plot_dir)]
     finite: dict[str, Any] = _finite(out)

@@ -18,16 +18,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tokenport.analytics.cli import ConfigOpt, Opt, _catalog, _fail, _settings
+from tokenport.cli.analytics import ConfigOpt, Opt, _catalog, _fail, _settings
 from tokenport.errors import ConfigError, TokenportError
-from tokenport.security.abuse.report import AccountVerdict, Report
+from tokenport.abusescan.report import AccountVerdict, Report
 
 if TYPE_CHECKING:
     from tokenport.lab.simulate import SimResult
 
 
 def register(app: typer.Typer) -> None:
-    from tokenport.security.abuse.cli import abuse_app
+    from tokenport.cli.abuse import abuse_app
 
     app.command("simulate")(simulate)
     abuse_app.command("simulate")(abuse_simulate)

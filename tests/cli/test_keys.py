@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from tokenport.cli import app
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import open_store
-from tokenport.security.cli import register
+from tokenport.cli.keys import register
 
 register(app)  # `main()` does this for the installed command
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import _auto_synth
-from tokenport.routing.auto import DatasetError, load_dataset, merge
-from tokenport.routing.auto.data import align, prompt_text
+from tokenport.lab.router.data import load_dataset, merge
+from tokenport.routing.auto import DatasetError
+from tokenport.lab.router.data import align, prompt_text
 
 
 def test_prompt_shapes() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tokenport.routing.auto import metrics
+from tokenport.lab.router import metrics
 
 # 11 prompts; the weak model fails all, the strong one wins only the last two.
 WEAK = np.zeros(11)
