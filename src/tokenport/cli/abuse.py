@@ -22,6 +22,7 @@ from rich.table import Table
 from tokenport.config import Settings, load_settings
 from tokenport.errors import ConfigError, TokenportError
 from tokenport.security.abuse.actions import Action, ActionStore
+from tokenport.abusescan.policy import apply as apply_policy
 from tokenport.abusescan.report import Report, public
 from tokenport.abusescan.when import parse_when
 
@@ -68,7 +69,7 @@ def scan(
         report = run_scan(url, start, end, threshold=settings.abuse.threshold)
         store = ActionStore(url)
         try:
-            taken = store.apply(report, settings.abuse)
+            taken = apply_policy(store, report, settings.abuse)
         finally:
             store.close()
     except TokenportError as exc:

@@ -12,11 +12,10 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tokenport.api.admin import MAX_CREDIT_USD
 from tokenport.config import load_settings
 from tokenport.errors import ConfigError, TokenportError
 from tokenport.ledger.store import UsageRow
-from tokenport.security.keys import ApiKey
+from tokenport.security.keys import MAX_CREDIT_USD, ApiKey, key_json
 from tokenport.security.keystore import KeyStore
 
 console = Console()
@@ -126,7 +125,6 @@ def _print_keys(keys: list[ApiKey], as_json: bool, secret: str | None = None) ->
         else:
             _print_key_lines(keys)
         return
-    from tokenport.api.admin import key_json
 
     if secret is not None:  # `create`: the admin API's shape, secret included
         typer.echo(msgspec.json.encode({"data": key_json(keys[0]), "key": secret}).decode())

@@ -1,17 +1,16 @@
 """List prices to set beside derived serving costs: shipped ones, or the live catalog's.
 
 The shipped list (`data/claims.toml`, from the models.dev snapshot) keeps the claim report
-reproducible. `catalog_prices` reads `tokenport.catalog` when it is installed; it is imported
-lazily, by name, so this package works (and type-checks) before the catalog exists.
+reproducible. `catalog_prices` reads the live catalog (`tokenport.catalog`, a floor below).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import msgspec
 
+from tokenport.catalog import Catalog
 from tokenport.economics.errors import CostInputError
 from tokenport.economics.inputs import data_toml, non_negative, require, table, text
 
@@ -77,13 +76,7 @@ def parse_price(spec: str) -> PriceRow:
 
 def catalog_prices(search: str, limit: int = 10) -> list[PriceRow]:
     """List prices of catalog entries matching `search`; a clear error if there is no catalog."""
-    try:
-        catalog_module = importlib.import_module("tokenport.catalog")
-        catalog = catalog_module.Catalog.load()
-    except (ImportError, AttributeError) as exc:
-        raise CostInputError(
-            "catalog", f"the model catalog is not available here ({exc})"
-        ) from None
+    catalog = Catalog.load()
     entries = list(catalog.filter(search=search))[:limit]
     if not entries:
         raise CostInputError("catalog", f"no catalog model matches {search!r}")

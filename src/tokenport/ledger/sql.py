@@ -23,7 +23,7 @@ from tokenport.db.schema.rollups import FLOAT_SUMS, SUM_COLUMNS
 from tokenport.errors import BadRequest
 from tokenport.ledger import charges, rollups, signals
 from tokenport.ledger.record import LedgerRecord
-from tokenport.ledger.store import ROLLUP_KEYS, GroupBy, UsageRow
+from tokenport.ledger.base import ROLLUP_KEYS, GroupBy, UsageRow
 from tokenport.values import Attempt
 
 # Every field is a column, except the journal-only `hold` and `signals` (its own table).

@@ -18,7 +18,6 @@ from ulid import ULID
 from tokenport.config import AbuseConfig, AbuseRule
 from tokenport.db import Database, migrate
 from tokenport.errors import BadRequest, NotFound
-from tokenport.abusescan.report import Report
 
 Kind = Literal["flag", "throttle", "review", "block"]
 # Severity: a stronger action replaces a weaker one in force; never the other way round.
@@ -165,31 +164,3 @@ class ActionStore:
             (ident, ident, now),
         )
         return [_row(r) for r in rows]
-
-    def apply(self, report: Report, cfg: AbuseConfig, by: str = "scan") -> list[Action]:
-        """Act on a scan's verdicts by policy; return the actions taken now. Keys whose
-        action in force is as strong already, and keys an admin cleared, are left alone."""
-        if all(r.action == "observe" for r in rules(cfg)):
-            return []
-        latest = self.latest()
-        taken: list[Action] = []
-        for account in report.accounts:
-            action = decide(cfg, account.score)
-            if action == "observe":
-                continue
-            before = latest.get(account.key_id)
-            if before is not None and (
-                not before.in_force or SEVERITY[before.action] >= SEVERITY[action]
-            ):
-                continue
-            taken.append(
-                self.record(
-                    account.key_id,
-                    action,
-                    account.score,
-                    account.cluster,
-                    account.reasons,
-                    by,
-                )
-            )
-        return taken
