@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tokenport.values import ProviderSpec
-from tokenport.wire import anthropic_parse, anthropic_request, openai_chat
+from tokenport.wire import anthropic_client_in, anthropic_upstream_out, openai_chat
 
 SPEC = ProviderSpec(name="up", base_url="http://127.0.0.1:1/v1")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -159,8 +159,8 @@ def anthropic_normal(body: dict[str, Any], *, cross: bool) -> dict[str, Any]:
 
 
 def to_anthropic(body: dict[str, Any]) -> dict[str, Any]:
-    request = anthropic_parse.parse_request(json.dumps(body).encode())
-    return dict(orjson.loads(anthropic_request.upstream_body("up", request, "m", False, [])))
+    request = anthropic_client_in.parse_request(json.dumps(body).encode())
+    return dict(orjson.loads(anthropic_upstream_out.upstream_body("up", request, "m", False, [])))
 
 
 def blocks_of(body: dict[str, Any]) -> dict[str, Any]:
@@ -188,10 +188,10 @@ def test_anthropic_native_round_trip(body: dict[str, Any]) -> None:
 @SETTINGS
 @given(anthropic_body(native=False))
 def test_anthropic_through_openai_and_back(body: dict[str, Any]) -> None:
-    request = anthropic_parse.parse_request(json.dumps(body).encode())
+    request = anthropic_client_in.parse_request(json.dumps(body).encode())
     openai_body = openai_chat.upstream_body(SPEC, request, "m", False)
     back = openai_chat.parse_request(openai_body)
-    again = orjson.loads(anthropic_request.upstream_body("up", back, "m", False, []))
+    again = orjson.loads(anthropic_upstream_out.upstream_body("up", back, "m", False, []))
     assert blocks_of(again) == blocks_of(anthropic_normal(body, cross=True))
 
 
@@ -264,7 +264,7 @@ def openai_normal(body: dict[str, Any]) -> dict[str, Any]:
     for m in out["messages"]:
         if isinstance(m.get("content"), list) and len(m["content"]) == 1:
             m["content"] = m["content"][0]["text"]
-    out.setdefault("max_tokens", anthropic_request.DEFAULT_MAX_TOKENS)
+    out.setdefault("max_tokens", anthropic_upstream_out.DEFAULT_MAX_TOKENS)
     return canon_arguments(out)
 
 
@@ -280,7 +280,7 @@ def canon_arguments(body: dict[str, Any]) -> dict[str, Any]:
 @given(openai_body())
 def test_openai_through_anthropic_and_back(body: dict[str, Any]) -> None:
     request = openai_chat.parse_request(json.dumps(body).encode())
-    anthropic_body_ = anthropic_request.upstream_body("up", request, "m", False, [])
-    back = anthropic_parse.parse_request(anthropic_body_)
+    anthropic_body_ = anthropic_upstream_out.upstream_body("up", request, "m", False, [])
+    back = anthropic_client_in.parse_request(anthropic_body_)
     again = orjson.loads(openai_chat.upstream_body(SPEC, back, "m", False))
     assert canon_arguments(again) == openai_normal(body)

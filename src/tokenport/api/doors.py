@@ -13,7 +13,7 @@ from tokenport.errors import TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
 from tokenport.tokens import TokenCounter
 from tokenport.values import Chunk, Door
-from tokenport.wire import anthropic_parse, anthropic_reply, openai_chat
+from tokenport.wire import anthropic_client_in, anthropic_reply, openai_chat
 from tokenport.wire.anthropic_stream import EventEncoder, event
 from tokenport.wire.sse import sse_frame
 
@@ -112,7 +112,7 @@ class MessagesDoor(_Plain):
         self.counter = counter
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Call[None]:
-        return Call(anthropic_parse.parse_request(body, headers.get("anthropic-beta")), None)
+        return Call(anthropic_client_in.parse_request(body, headers.get("anthropic-beta")), None)
 
     def error_body(self, exc: TokenportError, message: str) -> bytes:
         return anthropic_reply.error_body(exc, message)

@@ -20,7 +20,7 @@ from tokenport.values import (
     Route,
 )
 from tokenport.wire.anthropic_reply import parse_response
-from tokenport.wire.anthropic_request import upstream_body
+from tokenport.wire.anthropic_upstream_out import upstream_body
 from tokenport.wire.anthropic_stream import StreamState
 from tokenport.wire.sse import iter_sse
 

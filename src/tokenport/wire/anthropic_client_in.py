@@ -1,6 +1,6 @@
 """Anthropic Messages request bodies from clients -> `ChatRequest` (the messages door).
 
-The judgement calls both directions share are listed in `wire.anthropic_request`.
+The judgement calls both directions share are listed in `wire.anthropic_upstream_out`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Anthropic Messages requests <-> `ChatRequest`, both ways. Pure functions, no I/O.
 
-    client Messages body -> ChatRequest    `anthropic_parse.parse_request`   (the door)
+    client Messages body -> ChatRequest    `anthropic_client_in.parse_request`   (the door)
     ChatRequest -> upstream Messages body  `upstream_body`   (the Anthropic adapter)
 
 Judgement calls, where the two shapes differ:

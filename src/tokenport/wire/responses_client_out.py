@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from tokenport.values import JSON, Chunk, Message, Thinking, Usage
-from tokenport.wire.responses_request import (
+from tokenport.wire.responses_client_in import (
     NAMESPACE_SEP,
     ResponsesCall,
     seal_thinking,
