@@ -41,13 +41,13 @@ console = Console(stderr=True)
 def _pool() -> tuple[list[tuple[Any, ...]], float]:
     """(key, ts offset, signal fields...) for every request of hydra-2026, and its span."""
     from tokenport.lab import abuse_traffic
-    from tokenport.wire.openai_chat import parse_request
+    from tokenport.wire.openai_chat import parse_chat_request
 
     s = abuse_traffic.load("hydra-2026")
     _, planned = abuse_traffic.plan(s)
     rows = []
     for p in planned:
-        got = sig.compute(parse_request(json.dumps(p.body).encode()), {"user-agent": p.ua}, p.ip)
+        got = sig.compute(parse_chat_request(json.dumps(p.body).encode()), {"user-agent": p.ua}, p.ip)
         fields = tuple(getattr(got, f) for f in ledger_signals.SIGNAL_FIELDS)
         rows.append((p.account, p.ts - s.start_ts, *fields))
     return rows, s.scenario.days * DAY

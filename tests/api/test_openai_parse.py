@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tokenport.errors import BadRequest
-from tokenport.wire.openai_chat import parse_request as parse_chat_request
+from tokenport.wire.openai_chat import parse_chat_request
 
 
 def _req(**fields: object) -> bytes:

@@ -22,7 +22,7 @@ from tokenport.abusescan.features import KeyInfo
 from tokenport.abusescan.scan import judge, scan
 from tokenport.abusescan.window import Window
 from tokenport.security.clientip import client_ip, ip_prefix
-from tokenport.wire.openai_chat import parse_request
+from tokenport.wire.openai_chat import parse_chat_request
 
 T0 = 1_770_000_000.0
 SUBJECTS = ["photosynthesis", "entropy", "integrals", "contract law", "bond pricing",
@@ -116,7 +116,7 @@ def test_topics() -> None:
 
 
 def _row(key: str, ts: float, body: dict[str, Any], ip: str, ua: str = "ua") -> tuple[Any, ...]:
-    s = sig.compute(parse_request(json.dumps(body).encode()), {"user-agent": ua}, ip)
+    s = sig.compute(parse_chat_request(json.dumps(body).encode()), {"user-agent": ua}, ip)
     return (key, ts, "ok", 100, 500, body["model"], s.ip, s.prefix, s.ua, s.system, s.prompt_a,
             s.prompt_b, s.template_a, s.template_b, s.template, s.chars, s.context_chars,
             s.max_tokens, s.cot, s.tools, s.tool_turns, s.depth, s.topic, s.shape)  # fmt: skip

@@ -159,8 +159,8 @@ def anthropic_normal(body: dict[str, Any], *, cross: bool) -> dict[str, Any]:
 
 
 def to_anthropic(body: dict[str, Any]) -> dict[str, Any]:
-    request = anthropic_client_in.parse_request(json.dumps(body).encode())
-    return dict(orjson.loads(anthropic_upstream_out.upstream_body("up", request, "m", False, [])))
+    request = anthropic_client_in.parse_messages_request(json.dumps(body).encode())
+    return dict(orjson.loads(anthropic_upstream_out.messages_upstream_body("up", request, "m", False, [])))
 
 
 def blocks_of(body: dict[str, Any]) -> dict[str, Any]:
@@ -188,10 +188,10 @@ def test_anthropic_native_round_trip(body: dict[str, Any]) -> None:
 @SETTINGS
 @given(anthropic_body(native=False))
 def test_anthropic_through_openai_and_back(body: dict[str, Any]) -> None:
-    request = anthropic_client_in.parse_request(json.dumps(body).encode())
-    openai_body = openai_chat.upstream_body(SPEC, request, "m", False)
-    back = openai_chat.parse_request(openai_body)
-    again = orjson.loads(anthropic_upstream_out.upstream_body("up", back, "m", False, []))
+    request = anthropic_client_in.parse_messages_request(json.dumps(body).encode())
+    openai_body = openai_chat.chat_upstream_body(SPEC, request, "m", False)
+    back = openai_chat.parse_chat_request(openai_body)
+    again = orjson.loads(anthropic_upstream_out.messages_upstream_body("up", back, "m", False, []))
     assert blocks_of(again) == blocks_of(anthropic_normal(body, cross=True))
 
 
@@ -279,8 +279,8 @@ def canon_arguments(body: dict[str, Any]) -> dict[str, Any]:
 @SETTINGS
 @given(openai_body())
 def test_openai_through_anthropic_and_back(body: dict[str, Any]) -> None:
-    request = openai_chat.parse_request(json.dumps(body).encode())
-    anthropic_body_ = anthropic_upstream_out.upstream_body("up", request, "m", False, [])
-    back = anthropic_client_in.parse_request(anthropic_body_)
-    again = orjson.loads(openai_chat.upstream_body(SPEC, back, "m", False))
+    request = openai_chat.parse_chat_request(json.dumps(body).encode())
+    anthropic_body_ = anthropic_upstream_out.messages_upstream_body("up", request, "m", False, [])
+    back = anthropic_client_in.parse_messages_request(anthropic_body_)
+    again = orjson.loads(openai_chat.chat_upstream_body(SPEC, back, "m", False))
     assert canon_arguments(again) == openai_normal(body)

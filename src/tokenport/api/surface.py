@@ -21,7 +21,7 @@ from tokenport.api.models import model_entry_json
 from tokenport.api.state import State
 from tokenport.errors import ModelNotFound, TokenportError
 from tokenport.wire import anthropic_reply
-from tokenport.wire.anthropic_client_in import parse_request as parse_messages
+from tokenport.wire.anthropic_client_in import parse_messages_request as parse_messages
 
 _encoder = msgspec.json.Encoder()
 

@@ -42,7 +42,7 @@ class MessagesBody(msgspec.Struct):
 _BODY_FIELDS = frozenset(MessagesBody.__struct_fields__)
 
 
-def parse_request(body: bytes, beta: str | None = None) -> ChatRequest:
+def parse_messages_request(body: bytes, beta: str | None = None) -> ChatRequest:
     raw = decode_object(body)
     wrong = wrong_door_error(raw, "messages", "Anthropic Messages")
     if wrong is not None:

@@ -1,7 +1,7 @@
 """Anthropic Messages requests <-> `ChatRequest`, both ways. Pure functions, no I/O.
 
-    client Messages body -> ChatRequest    `anthropic_client_in.parse_request`   (the door)
-    ChatRequest -> upstream Messages body  `upstream_body`   (the Anthropic adapter)
+    client Messages body -> ChatRequest    `anthropic_client_in.parse_messages_request`   (the door)
+    ChatRequest -> upstream Messages body  `messages_upstream_body`   (the Anthropic adapter)
 
 Judgement calls, where the two shapes differ:
 
@@ -304,7 +304,7 @@ def _sampling(request: ChatRequest, thinking_on: bool) -> JSON:
     return out
 
 
-def upstream_body(
+def messages_upstream_body(
     provider: str, request: ChatRequest, model: str, stream: bool, exclude: list[str]
 ) -> bytes:
     """The Messages request body. `exclude` names top-level keys the upstream rejects."""

@@ -135,7 +135,7 @@ class ResponsesCall:
         return (found[1], found[0]) if found is not None else (name, None)
 
 
-def parse_request(body: bytes) -> tuple[ChatRequest, ResponsesCall]:
+def parse_responses_request(body: bytes) -> tuple[ChatRequest, ResponsesCall]:
     raw = decode_object(body)
     wrong = wrong_door_error(raw, "responses", "Responses")
     if wrong is not None:

@@ -28,7 +28,7 @@ from tokenport.wire.sse import sse_frame
 from tokenport.wire.tool_stream import CallSequencer, StreamedCall
 
 
-def usage_to_wire(usage: Usage, cost: float | None) -> JSON:
+def responses_usage_to_wire(usage: Usage, cost: float | None) -> JSON:
     wire: JSON = {
         "input_tokens": usage.prompt_tokens,
         "input_tokens_details": {
@@ -79,7 +79,7 @@ def _finished(obj: JSON, finish: str | None, usage: Usage, cost: float | None) -
     obj["status"] = "incomplete" if incomplete else "completed"
     obj["incomplete_details"] = {"reason": "max_output_tokens"} if incomplete else None
     obj["completed_at"] = time.time()
-    obj["usage"] = usage_to_wire(usage, cost)
+    obj["usage"] = responses_usage_to_wire(usage, cost)
     return obj
 
 
