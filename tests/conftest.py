@@ -74,7 +74,6 @@ SLOW_MODULES = (
     "tests/economics/test_report_runtime.py",
     "tests/economics/test_report.py",
     "tests/cli/test_economics.py",
-    "tests/wire/test_roundtrip.py",
     "tests/cli/test_router.py",
     "tests/lab/router/test_baselines.py",
     "tests/ledger/test_kill.py",

@@ -2,7 +2,7 @@
 and the module graph has no circle.
 
 Every command-line module lives in `tokenport/cli/` (the top floor); no area keeps a
-`cli.py` of its own. Lazy imports inside functions count too, and so do
+cli.py of its own. Lazy imports inside functions count too, and so do
 `importlib.import_module("tokenport...")` calls with a literal name.
 """
 

@@ -1,10 +1,18 @@
+"""Chat Completions bodies from clients -> ChatRequest, and OpenAI -> internal -> Anthropic ->
+internal -> OpenAI on generated requests, which keeps all that both shapes can carry."""
+
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given
 
+from _wire_bodies import SETTINGS, SPEC, canon_arguments, openai_body, openai_normal
 from tokenport.errors import BadRequest
+from tokenport.wire import anthropic_client_in, anthropic_upstream_out, openai_chat
 from tokenport.wire.openai_chat import parse_chat_request
 
 
@@ -59,3 +67,14 @@ def test_bad_role_and_shapes() -> None:
         parse_chat_request(b'{"messages":[{"role":"user","content":"x"}]}')
     with pytest.raises(BadRequest, match="not valid JSON"):
         parse_chat_request(b"\xff")
+
+
+@pytest.mark.slow
+@SETTINGS
+@given(openai_body())
+def test_openai_through_anthropic_and_back(body: dict[str, Any]) -> None:
+    request = openai_chat.parse_chat_request(json.dumps(body).encode())
+    anthropic_body_ = anthropic_upstream_out.messages_upstream_body("up", request, "m", False, [])
+    back = anthropic_client_in.parse_messages_request(anthropic_body_)
+    again = orjson.loads(openai_chat.chat_upstream_body(SPEC, back, "m", False))
+    assert canon_arguments(again) == openai_normal(body)

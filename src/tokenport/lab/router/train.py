@@ -1,7 +1,7 @@
 """Training: prompts and per-model scores in, a `RouterArtifact` out. numpy only.
 
 The model predicts each candidate's quality on [0, 1] from the prompt with one ridge
-regression per model over shared TF-IDF features (`features.py`, `ridge.py`). The ridge
+regression per model over shared TF-IDF features (`routing/auto/features.py`, `ridge.py`). The ridge
 penalty is chosen inside the training data (a seeded holdout, smallest held-out squared
 error), so evaluation folds never tune it. Expected cost per call is a per-model line in
 prompt length, fitted to the recorded `cost_usd`: longer prompts cost more input tokens.
