@@ -47,7 +47,9 @@ def _pool() -> tuple[list[tuple[Any, ...]], float]:
     _, planned = abuse_traffic.plan(s)
     rows = []
     for p in planned:
-        got = sig.compute(parse_chat_request(json.dumps(p.body).encode()), {"user-agent": p.ua}, p.ip)
+        got = sig.compute(
+            parse_chat_request(json.dumps(p.body).encode()), {"user-agent": p.ua}, p.ip
+        )
         fields = tuple(getattr(got, f) for f in ledger_signals.SIGNAL_FIELDS)
         rows.append((p.account, p.ts - s.start_ts, *fields))
     return rows, s.scenario.days * DAY
@@ -138,7 +140,7 @@ def scan_bench(url: str, records: int, days: int, reuse: bool) -> dict[str, Any]
 
 
 async def _admission(n: int) -> dict[str, Any]:
-    from tokenport.security.abuse.actions import ActionStore
+    from tokenport.abusescan.action_log import ActionLog
     from tokenport.security.abuse.guard import AbuseGuard
     from tokenport.security.admission import Admission
     from tokenport.security.keystore import KeyStore
@@ -151,7 +153,7 @@ async def _admission(n: int) -> dict[str, Any]:
     keys = KeyStore(url)
     key = keys.create("bench").key
     flagged = keys.create("flagged").key
-    store = ActionStore(url)
+    store = ActionLog(url)
     for i in range(10_000):
         store.record(f"key_other_{i}", "block", 0.9, None, ["bench"], "bench")
     store.record(flagged.id, "flag", 0.9, None, ["bench"], "bench")

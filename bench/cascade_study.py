@@ -39,7 +39,6 @@ if str(ROOT) not in sys.path:
 
 from bench.router_study import DATA, DATASETS, auc_needed  # noqa: E402
 from tokenport.lab.router import cascade_eval, metrics  # noqa: E402
-from tokenport.routing.auto import checks  # noqa: E402
 from tokenport.lab.router.costs import call_costs  # noqa: E402
 from tokenport.lab.router.data import RoutingDataset, load_dataset  # noqa: E402
 from tokenport.lab.router.eval import score_cv  # noqa: E402
@@ -54,6 +53,7 @@ from tokenport.lab.router.report import (  # noqa: E402
     pair_report,
 )
 from tokenport.lab.router.train import TrainConfig  # noqa: E402
+from tokenport.routing.auto import checks  # noqa: E402
 
 FloatArray = NDArray[np.float64]
 

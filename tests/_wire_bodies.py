@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from tokenport.values import ProviderSpec
-from tokenport.wire import anthropic_client_in, anthropic_upstream_out, openai_chat
+from tokenport.wire import anthropic_client_in, anthropic_upstream_out
 
 SPEC = ProviderSpec(name="up", base_url="http://127.0.0.1:1/v1")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -161,7 +161,9 @@ def anthropic_normal(body: dict[str, Any], *, cross: bool) -> dict[str, Any]:
 
 def to_anthropic(body: dict[str, Any]) -> dict[str, Any]:
     request = anthropic_client_in.parse_messages_request(json.dumps(body).encode())
-    return dict(orjson.loads(anthropic_upstream_out.messages_upstream_body("up", request, "m", False, [])))
+    return dict(
+        orjson.loads(anthropic_upstream_out.messages_upstream_body("up", request, "m", False, []))
+    )
 
 
 def blocks_of(body: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ _REF = re.compile(r"`([A-Za-z0-9_./-]+\.py)(?::\d+(?:-\d+)?)?`")
 
 
 def _texts() -> list[Path]:
-    files = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
+    files = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
     for top in ("src", "tests", "bench"):
         files += sorted(p for p in (ROOT / top).rglob("*.py") if "__pycache__" not in p.parts)
     files += [ROOT / "bench" / "ROUTER.md"]  # bench/RESULTS.md is a log: it names old files

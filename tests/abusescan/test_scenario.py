@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from _abuse_gen2 import Gen2
+from tokenport.abusescan.scan import scan
 from tokenport.catalog.store import Catalog
 from tokenport.lab import abuse_sim, abuse_traffic
 from tokenport.lab.abuse_eval import fill_direct
-from tokenport.abusescan.scan import scan
 
 pytestmark = pytest.mark.timeout(600)
 

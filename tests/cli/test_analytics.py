@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from _an_helpers import END, HOUR, fill, record
 from _helpers import require_module
-from tokenport.cli.analytics import register
 from tokenport.analytics.service import compute, parse_query
 from tokenport.analytics.source import RollupSource
 from tokenport.catalog.store import Catalog
+from tokenport.cli.analytics import register
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tokenport.cli.catalog import register
 from tokenport.catalog.store import default_catalog_path
+from tokenport.cli.catalog import register
 
 _SHARED_CANDIDATES = (Path(__file__).parents[2].parent / "shared", Path("/work/shared"))
 _WIDE = {"COLUMNS": "200"}

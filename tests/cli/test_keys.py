@@ -10,9 +10,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from tokenport.cli import app
+from tokenport.cli.keys import register
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import open_store
-from tokenport.cli.keys import register
 
 register(app)  # `main()` does this for the installed command
 

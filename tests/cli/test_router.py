@@ -10,8 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from _auto_synth import write
-from tokenport.routing.auto import AutoRouter
 from tokenport.cli.router import register
+from tokenport.routing.auto import AutoRouter
 
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "routing"
 if not DATA.exists():

@@ -12,15 +12,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tokenport.ledger.record import LedgerRecord
-from tokenport.ledger.signals import RequestSignals
-from tokenport.ledger.store import open_store
 from tokenport.abusescan import days, detectors, features
-from tokenport.security.abuse import cot, sketch, text, topics
-from tokenport.security.abuse import signals as sig
 from tokenport.abusescan.features import KeyInfo
 from tokenport.abusescan.scan import judge, scan
 from tokenport.abusescan.window import Window
+from tokenport.ledger.record import LedgerRecord
+from tokenport.ledger.signals import RequestSignals
+from tokenport.ledger.store import open_store
+from tokenport.security.abuse import cot, sketch, text, topics
+from tokenport.security.abuse import signals as sig
 from tokenport.security.clientip import client_ip, ip_prefix
 from tokenport.wire.openai_chat import parse_chat_request
 

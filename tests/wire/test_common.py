@@ -41,7 +41,11 @@ def test_range_checks_name_the_field_and_refuse_nan() -> None:
 
 
 def test_a_body_for_another_door_is_recognised() -> None:
-    anthropic = {"model": "m", "system": "be brief", "messages": [{"role": "user", "content": "hi"}]}
+    anthropic = {
+        "model": "m",
+        "system": "be brief",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     assert wrong_door(anthropic, "chat") == "messages"
     assert wrong_door(anthropic, "messages") is None
     assert wrong_door({"model": "m", "input": "hi"}, "chat") == "responses"

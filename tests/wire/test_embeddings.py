@@ -26,7 +26,7 @@ def test_the_door_keeps_only_openai_fields_and_checks_input() -> None:
     request = parse_embeddings_request(
         json.dumps({"model": "e", "input": ["a", "b"], "base_url": "http://evil"}).encode()
     )
-    assert request.input == ["a", "b"] and input_text(request) == "a\nb"
+    assert request.input == ["a", "b"] and input_text(request) == "a b"
     for bad in ("", [], ["a", 1], [[1], "b"]):
         with pytest.raises(BadRequest) as out:
             _parse(input=bad)

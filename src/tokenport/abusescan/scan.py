@@ -18,14 +18,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tokenport.db import Database, migrate
-from tokenport.errors import ServiceUnavailable
 from tokenport.abusescan import days, detectors, features, network
-from tokenport.security.abuse import topics
 from tokenport.abusescan.days import DAY, DaySummary
 from tokenport.abusescan.features import KeyInfo
 from tokenport.abusescan.report import AccountVerdict, ClusterVerdict, Report
 from tokenport.abusescan.window import Window
+from tokenport.db import Database, migrate
+from tokenport.errors import ServiceUnavailable
+from tokenport.security.abuse import topics
 
 log = logging.getLogger("tokenport.abuse")
 Progress = Callable[[int, int], None]

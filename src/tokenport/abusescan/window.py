@@ -14,8 +14,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from tokenport.security.abuse import topics
 from tokenport.abusescan.days import KINDS, STATS, DaySummary, S, bottom_k
+from tokenport.security.abuse import topics
 
 PAIRS_PER_KEY = 128
 # The range each kind's values are spread over, for the distinct-count estimate: sketch

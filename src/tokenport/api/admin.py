@@ -7,7 +7,7 @@ import hmac
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from starlette.requests import Request
@@ -18,7 +18,7 @@ from tokenport.api.http import json_response, read_json
 from tokenport.errors import BadRequest, Forbidden, Unauthorized
 from tokenport.security.admission import Admission, bearer
 from tokenport.security.clientip import client_ip
-from tokenport.security.keys import MAX_CREDIT_USD, ApiKey, key_json
+from tokenport.security.keys import MAX_CREDIT_USD, key_json
 
 _encoder = msgspec.json.Encoder()
 Handler = Callable[[Request], Awaitable[Response]]

@@ -72,7 +72,9 @@ class CompletionsDoor:
         ctx: RequestContext,
         extra: dict[str, Any],
     ) -> bytes:
-        return completions.encode_completions_response(served.response, call.state, served.usage, served.cost)
+        return completions.encode_completions_response(
+            served.response, call.state, served.usage, served.cost
+        )
 
     def codec(
         self, call: Call[CompletionCall], opened: OpenStream, extra: dict[str, Any]

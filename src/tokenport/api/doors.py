@@ -53,7 +53,9 @@ class _ChatCodec:
         self.usage_chunk = bool(options and options.include_usage)
 
     def chunk(self, chunk: Chunk) -> bytes:
-        return sse_frame(openai_chat.encode_chat_chunk(self.gen_id, self.model, self.created, chunk))
+        return sse_frame(
+            openai_chat.encode_chat_chunk(self.gen_id, self.model, self.created, chunk)
+        )
 
     def end(self, e: StreamEnd) -> bytes:
         if e.error is not None:
@@ -112,7 +114,9 @@ class MessagesDoor(_Plain):
         self.counter = counter
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Call[None]:
-        return Call(anthropic_client_in.parse_messages_request(body, headers.get("anthropic-beta")), None)
+        return Call(
+            anthropic_client_in.parse_messages_request(body, headers.get("anthropic-beta")), None
+        )
 
     def error_body(self, exc: TokenportError, message: str) -> bytes:
         return anthropic_reply.error_body(exc, message)
@@ -120,7 +124,9 @@ class MessagesDoor(_Plain):
     def response(
         self, call: Call[None], served: Served, ctx: RequestContext, extra: dict[str, Any]
     ) -> bytes:
-        return anthropic_reply.encode_messages_response(served.response, served.usage, served.cost, extra)
+        return anthropic_reply.encode_messages_response(
+            served.response, served.usage, served.cost, extra
+        )
 
     def codec(self, call: Call[None], opened: OpenStream, extra: dict[str, Any]) -> _MessagesCodec:
         # message_start must carry input tokens before the upstream has counted them.

@@ -27,8 +27,8 @@ from tokenport.api.state import State
 from tokenport.errors import NotFound, ServiceUnavailable, TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
 from tokenport.values import Chunk, Door, Message
-from tokenport.wire.responses_client_out import ResponsesEncoder, message_of, response_object
 from tokenport.wire.responses_client_in import ResponsesCall, parse_responses_request
+from tokenport.wire.responses_client_out import ResponsesEncoder, message_of, response_object
 
 log = logging.getLogger("tokenport.api")
 _encoder = msgspec.json.Encoder()

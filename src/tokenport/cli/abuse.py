@@ -19,12 +19,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tokenport.config import Settings, load_settings
-from tokenport.errors import ConfigError, TokenportError
-from tokenport.security.abuse.actions import Action, ActionStore
+from tokenport.abusescan.action_log import ActionLog
 from tokenport.abusescan.policy import apply as apply_policy
 from tokenport.abusescan.report import Report, public
 from tokenport.abusescan.when import parse_when
+from tokenport.config import Settings, load_settings
+from tokenport.errors import ConfigError, TokenportError
+from tokenport.security.abuse.actions import Action
 
 abuse_app = typer.Typer(
     help="Distillation and abuse defense: scan the ledger, act on keys.", no_args_is_help=True
@@ -67,7 +68,7 @@ def scan(
     try:
         start, end = parse_when(since, "--since"), parse_when(until, "--until")
         report = run_scan(url, start, end, threshold=settings.abuse.threshold)
-        store = ActionStore(url)
+        store = ActionLog(url)
         try:
             taken = apply_policy(store, report, settings.abuse)
         finally:
@@ -110,7 +111,7 @@ def actions(
 ) -> None:
     """Every action taken on keys, newest first (reversed ones too)."""
     _, url = _settings(config, database_url)
-    store = ActionStore(url)
+    store = ActionLog(url)
     try:
         found = store.all()
     finally:
@@ -135,7 +136,7 @@ def act(
 ) -> None:
     """Put an action on a key by hand: flag, throttle, review or block."""
     _, url = _settings(config, database_url)
-    store = ActionStore(url)
+    store = ActionLog(url)
     try:
         a = store.record(key_id, action, 1.0, None, [note or "by hand"], "cli", note)
     except TokenportError as exc:
@@ -155,7 +156,7 @@ def reverse(
 ) -> None:
     """Reverse an action (by its id), or every action in force on a key (by the key's id)."""
     _, url = _settings(config, database_url)
-    store = ActionStore(url)
+    store = ActionLog(url)
     try:
         done = store.reverse(ident, "cli", note)
     except TokenportError as exc:

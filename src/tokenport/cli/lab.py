@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from tokenport.abusescan.report import AccountVerdict, Report
 from tokenport.cli.analytics import ConfigOpt, Opt, _catalog, _fail, _settings
 from tokenport.errors import ConfigError, TokenportError
-from tokenport.abusescan.report import AccountVerdict, Report
 
 if TYPE_CHECKING:
     from tokenport.lab.simulate import SimResult

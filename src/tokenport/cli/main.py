@@ -284,13 +284,13 @@ def database_problem(url: str) -> str | None:
 
 
 def _register_areas() -> None:
+    from tokenport.cli.abuse import register as abuse_commands
     from tokenport.cli.analytics import register as analytics_commands
     from tokenport.cli.catalog import register as catalog_commands
     from tokenport.cli.economics import register as economics_commands
+    from tokenport.cli.keys import register as security_commands
     from tokenport.cli.lab import register as lab_commands
     from tokenport.cli.router import register as router_commands
-    from tokenport.cli.abuse import register as abuse_commands
-    from tokenport.cli.keys import register as security_commands
 
     catalog_commands(app)
     economics_commands(app)

@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 import msgspec
 from ulid import ULID
 
+from tokenport.abusescan.report import Report
 from tokenport.lab.abuse_traffic import Account, Planned
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import open_store
 from tokenport.security.abuse import signals
-from tokenport.abusescan.report import Report
 from tokenport.security.keys import make_key
 from tokenport.wire.openai_chat import parse_chat_request
 

@@ -267,7 +267,9 @@ class _Plan:
                     "stream": True,
                 }
                 self.requests.append(
-                    Planned(t, acc, body, self.w.agent_uas[product], home, self.w.agent_apps[product])
+                    Planned(
+                        t, acc, body, self.w.agent_uas[product], home, self.w.agent_apps[product]
+                    )
                 )
                 call = {
                     "id": f"c{step}",

@@ -20,8 +20,8 @@ from tokenport.values import (
     Route,
 )
 from tokenport.wire.anthropic_reply import decode_messages_response
-from tokenport.wire.anthropic_upstream_out import messages_upstream_body
 from tokenport.wire.anthropic_stream import StreamState
+from tokenport.wire.anthropic_upstream_out import messages_upstream_body
 from tokenport.wire.sse import iter_sse
 
 API_VERSION = "2023-06-01"

@@ -25,9 +25,9 @@ from tokenport.values import (
 from tokenport.wire import embeddings
 from tokenport.wire.openai_chat import (
     StreamErrorPayload,
+    chat_upstream_body,
     decode_chat_chunk,
     decode_chat_response,
-    chat_upstream_body,
 )
 from tokenport.wire.sse import iter_sse
 

@@ -26,10 +26,10 @@ from tokenport.wire.anthropic_reply import (
     WireMessage,
     WireUsage,
     finish_reason,
+    messages_usage_to_wire,
     stop_reason,
     stream_error,
     tool_call,
-    messages_usage_to_wire,
 )
 from tokenport.wire.sse import sse_frame
 from tokenport.wire.tool_stream import CallSequencer, StreamedCall

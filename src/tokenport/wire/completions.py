@@ -165,7 +165,9 @@ def encode_completions_response(
     return _encoder.encode(body)
 
 
-def encode_completions_chunk(gen_id: str, model: str, created: int, chunk: Chunk, text: str) -> bytes:
+def encode_completions_chunk(
+    gen_id: str, model: str, created: int, chunk: Chunk, text: str
+) -> bytes:
     choice = {
         "text": text,
         "index": chunk.index,

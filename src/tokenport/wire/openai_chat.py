@@ -1,9 +1,12 @@
 """OpenAI's Chat Completions wire format, all four directions, in one place.
 
-    client body  -> ChatRequest            `parse_chat_request`    (the chat door)
-    ChatResponse -> client body / chunks   `encode_chat_response`, `encode_chat_chunk`, `encode_chat_usage_chunk`
-    ChatRequest  -> upstream body          `chat_upstream_body`    (the OpenAI-compatible adapter)
-    upstream     -> ChatResponse / Chunks  `decode_chat_response`, `decode_chat_chunk`
+    client in     client body -> ChatRequest             `parse_chat_request` (the chat door)
+    client out    ChatResponse -> client body / chunks   `encode_chat_response`,
+                                                         `encode_chat_chunk`,
+                                                         `encode_chat_usage_chunk`
+    upstream out  ChatRequest -> upstream body           `chat_upstream_body` (the adapter)
+    upstream in   upstream -> ChatResponse / Chunks      `decode_chat_response`,
+                                                         `decode_chat_chunk`
 
 The door and the adapter share this module so the two can never drift apart. Decoding
 goes straight from bytes into typed msgspec Structs; unknown upstream fields are ignored.

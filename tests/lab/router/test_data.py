@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 import _auto_synth
-from tokenport.lab.router.data import load_dataset, merge
+from tokenport.lab.router.data import align, load_dataset, merge, prompt_text
 from tokenport.routing.auto import DatasetError
-from tokenport.lab.router.data import align, prompt_text
 
 
 def test_prompt_shapes() -> None:

@@ -20,12 +20,12 @@ from _cascade_synth import (
     write_pair,
     write_rows,
 )
-from tokenport.routing.auto.cascade import skip
 from tokenport.lab.router.data import load_dataset
-from tokenport.routing.auto.decide import AutoRouter
 from tokenport.lab.router.eval import evaluate
-from tokenport.routing.auto.model import RouterArtifact
 from tokenport.lab.router.train import TrainConfig, train_router
+from tokenport.routing.auto.cascade import skip
+from tokenport.routing.auto.decide import AutoRouter
+from tokenport.routing.auto.model import RouterArtifact
 
 PRICES = {CHEAP: (0.1, 0.1), STRONG: (10.0, 30.0)}
 

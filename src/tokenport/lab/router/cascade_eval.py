@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenport.routing.auto.cascade import CascadeMeta, skip_score, stage_vector
 from tokenport.lab.router.cascade_train import answers_of, outcome
 from tokenport.lab.router.costs import PAIR_PRICES, call_costs
 from tokenport.lab.router.data import RoutingDataset
+from tokenport.routing.auto.cascade import CascadeMeta, skip_score, stage_vector
 from tokenport.routing.auto.decide import AutoRouter
 
 FloatArray = NDArray[np.float64]

@@ -22,6 +22,9 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenport.lab.router.costs import call_costs
+from tokenport.lab.router.data import RoutingDataset
+from tokenport.lab.router.folds import group_folds
 from tokenport.routing.auto import sandbox, verify
 from tokenport.routing.auto.cascade import (
     ALPHAS,
@@ -33,9 +36,6 @@ from tokenport.routing.auto.cascade import (
 )
 from tokenport.routing.auto.cascade import stage_vector as _stage_vector
 from tokenport.routing.auto.checks import code_blocks
-from tokenport.lab.router.costs import call_costs
-from tokenport.lab.router.data import RoutingDataset
-from tokenport.lab.router.folds import group_folds
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]

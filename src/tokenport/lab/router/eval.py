@@ -28,7 +28,6 @@ from tokenport.lab.router import baselines
 from tokenport.lab.router.cascade_eval import replay
 from tokenport.lab.router.costs import call_costs
 from tokenport.lab.router.data import RoutingDataset, align
-from tokenport.routing.auto.decide import AutoRouter
 from tokenport.lab.router.folds import group_folds
 from tokenport.lab.router.latency import measure_cascade, measure_latency
 from tokenport.lab.router.report import (
@@ -42,6 +41,7 @@ from tokenport.lab.router.report import (
     targets,
 )
 from tokenport.lab.router.train import TrainConfig, train_router
+from tokenport.routing.auto.decide import AutoRouter
 
 FloatArray = NDArray[np.float64]
 ROUTERS = ("auto", "prompt_only", "tfidf_ridge", "random")

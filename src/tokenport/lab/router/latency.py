@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tokenport.lab.router.data import RoutingDataset
 from tokenport.routing.auto import sandbox
 from tokenport.routing.auto.cascade import Answer, skip, stage_vector
-from tokenport.lab.router.data import RoutingDataset
 from tokenport.routing.auto.decide import AutoRouter, Pool
 
 

@@ -16,13 +16,13 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenport.routing.auto.cascade import CascadeMeta
 from tokenport.lab.router.cascade_train import INNER_FOLDS, train_cascade
 from tokenport.lab.router.data import RoutingDataset
-from tokenport.routing.auto.features import FeatureConfig, Vectorizer
 from tokenport.lab.router.folds import group_folds
-from tokenport.routing.auto.model import FORMAT_VERSION, ArtifactMeta, RouterArtifact, new_version
 from tokenport.lab.router.ridge import Csr, RidgeFit, fit_ridge
+from tokenport.routing.auto.cascade import CascadeMeta
+from tokenport.routing.auto.features import FeatureConfig, Vectorizer
+from tokenport.routing.auto.model import FORMAT_VERSION, ArtifactMeta, RouterArtifact, new_version
 
 FloatArray = NDArray[np.float64]
 
