@@ -2,8 +2,9 @@
 
 The agents come from npm, pinned, installed into `.agents/` by `.ci/install-agents`.
 What they are told to do (environment, config, command line) is read from the manual's
-sections (docs/doors.md, once the README's), so the documentation is exactly what CI runs; the tests only swap the
-placeholders (the gateway's address, a `tp-...` key) and add the flags they list.
+sections (docs/doors.md, once the README's), so the documentation is exactly what CI runs;
+the tests only swap the placeholders (the gateway's address, a `tp-...` key) and add the
+flags they list.
 """
 
 from __future__ import annotations

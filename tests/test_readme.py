@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # pyyaml ships no type information
 from typer.testing import CliRunner
 
 from tokenport.cli import _register_areas, app

@@ -29,7 +29,9 @@ class _Blocks:
             self.seq.closed()
 
 
-def _delta(index: int, name: str | None = None, args: str = "", id: str | None = None) -> dict:
+def _delta(
+    index: int, name: str | None = None, args: str = "", id: str | None = None
+) -> dict[str, object]:
     function: dict[str, str] = {"arguments": args}
     if name:
         function["name"] = name
