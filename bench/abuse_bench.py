@@ -41,13 +41,15 @@ console = Console(stderr=True)
 def _pool() -> tuple[list[tuple[Any, ...]], float]:
     """(key, ts offset, signal fields...) for every request of hydra-2026, and its span."""
     from tokenport.lab import abuse_traffic
-    from tokenport.wire.openai_chat import parse_request
+    from tokenport.wire.openai_chat import parse_chat_request
 
     s = abuse_traffic.load("hydra-2026")
     _, planned = abuse_traffic.plan(s)
     rows = []
     for p in planned:
-        got = sig.compute(parse_request(json.dumps(p.body).encode()), {"user-agent": p.ua}, p.ip)
+        got = sig.compute(
+            parse_chat_request(json.dumps(p.body).encode()), {"user-agent": p.ua}, p.ip
+        )
         fields = tuple(getattr(got, f) for f in ledger_signals.SIGNAL_FIELDS)
         rows.append((p.account, p.ts - s.start_ts, *fields))
     return rows, s.scenario.days * DAY
@@ -90,7 +92,7 @@ def fill(url: str, records: int, days: int, start: float) -> dict[str, Any]:
 
 
 def scan_bench(url: str, records: int, days: int, reuse: bool) -> dict[str, Any]:
-    from tokenport.security.abuse.scan import scan
+    from tokenport.abusescan.scan import scan
 
     start = float(int(time.time() // DAY - days - 2) * DAY)
     db = Database(url, readonly=False)
@@ -138,7 +140,7 @@ def scan_bench(url: str, records: int, days: int, reuse: bool) -> dict[str, Any]
 
 
 async def _admission(n: int) -> dict[str, Any]:
-    from tokenport.security.abuse.actions import ActionStore
+    from tokenport.abusescan.action_log import ActionLog
     from tokenport.security.abuse.guard import AbuseGuard
     from tokenport.security.admission import Admission
     from tokenport.security.keystore import KeyStore
@@ -151,7 +153,7 @@ async def _admission(n: int) -> dict[str, Any]:
     keys = KeyStore(url)
     key = keys.create("bench").key
     flagged = keys.create("flagged").key
-    store = ActionStore(url)
+    store = ActionLog(url)
     for i in range(10_000):
         store.record(f"key_other_{i}", "block", 0.9, None, ["bench"], "bench")
     store.record(flagged.id, "flag", 0.9, None, ["bench"], "bench")

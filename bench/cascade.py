@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from tokenport.config import Settings
     from tokenport.lab.fake import FakeUpstream, Script
-    from tokenport.routing.auto.data import load_dataset
-    from tokenport.routing.auto.train import train_router
+    from tokenport.lab.router.data import load_dataset
+    from tokenport.lab.router.train import train_router
 
     data = load_dataset(DATA)
     assert data.responses is not None

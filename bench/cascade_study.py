@@ -38,11 +38,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.router_study import DATA, DATASETS, auc_needed  # noqa: E402
-from tokenport.routing.auto import cascade_eval, checks, metrics  # noqa: E402
-from tokenport.routing.auto.costs import call_costs  # noqa: E402
-from tokenport.routing.auto.data import RoutingDataset, load_dataset  # noqa: E402
-from tokenport.routing.auto.eval import score_cv  # noqa: E402
-from tokenport.routing.auto.report import (  # noqa: E402
+from tokenport.lab.router import cascade_eval, metrics  # noqa: E402
+from tokenport.lab.router.costs import call_costs  # noqa: E402
+from tokenport.lab.router.data import RoutingDataset, load_dataset  # noqa: E402
+from tokenport.lab.router.eval import score_cv  # noqa: E402
+from tokenport.lab.router.report import (  # noqa: E402
     APGR_DEFAULT,
     APGR_TARGET,
     CPT50_TARGET,
@@ -52,7 +52,8 @@ from tokenport.routing.auto.report import (  # noqa: E402
     cost_report,
     pair_report,
 )
-from tokenport.routing.auto.train import TrainConfig  # noqa: E402
+from tokenport.lab.router.train import TrainConfig  # noqa: E402
+from tokenport.routing.auto import checks  # noqa: E402
 
 FloatArray = NDArray[np.float64]
 

@@ -68,12 +68,12 @@ def signal_pool(n: int = 5000) -> list[RequestSignals]:
     """Abuse signals as the edge computes them, for requests of the hydra scenario."""
     from tokenport.lab import abuse_traffic
     from tokenport.security.abuse import signals
-    from tokenport.wire.openai_chat import parse_request
+    from tokenport.wire.openai_chat import parse_chat_request
 
     _, planned = abuse_traffic.plan(abuse_traffic.load("hydra-ci"))
     step = max(1, len(planned) // n)
     return [
-        signals.compute(parse_request(json.dumps(p.body).encode()), {"user-agent": p.ua}, p.ip)
+        signals.compute(parse_chat_request(json.dumps(p.body).encode()), {"user-agent": p.ua}, p.ip)
         for p in planned[::step][:n]
     ]
 

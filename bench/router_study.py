@@ -45,19 +45,19 @@ from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import roc_auc_score
 
-from tokenport.routing.auto import metrics
-from tokenport.routing.auto.baselines import tfidf_features
-from tokenport.routing.auto.data import RoutingDataset, load_dataset
-from tokenport.routing.auto.eval import (
+from tokenport.lab.router import metrics
+from tokenport.lab.router.baselines import tfidf_features
+from tokenport.lab.router.data import RoutingDataset, load_dataset
+from tokenport.lab.router.eval import (
     APGR_DEFAULT,
     APGR_TARGET,
     MATCH_COST_SHARE,
     cv_predictions,
     fold_parts,
 )
-from tokenport.routing.auto.report import sweep
-from tokenport.routing.auto.ridge import Csr
-from tokenport.routing.auto.train import TrainConfig
+from tokenport.lab.router.report import sweep
+from tokenport.lab.router.ridge import Csr
+from tokenport.lab.router.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

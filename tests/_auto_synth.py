@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tokenport.routing.auto.data import RoutingDataset
+from tokenport.lab.router.data import RoutingDataset
 
 MODELS = ("cheap", "mid", "big")
 POEMS = ["a poem about {}", "write a short poem on {}", "a haiku about {} please"]

@@ -1,9 +1,10 @@
 """Running the real coding agents (Claude Code, Codex) against a gateway in a test.
 
 The agents come from npm, pinned, installed into `.agents/` by `.ci/install-agents`.
-What they are told to do (environment, config, command line) is read from the README's
-sections, so the documentation is exactly what CI runs; the tests only swap the
-placeholders (the gateway's address, a `tp-...` key) and add the flags they list.
+What they are told to do (environment, config, command line) is read from the manual's
+sections (docs/doors.md, once the README's), so the documentation is exactly what CI runs;
+the tests only swap the placeholders (the gateway's address, a `tp-...` key) and add the
+flags they list.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from tokenport.lab.fake import FakeUpstream, Received, Script
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".agents" / "node_modules" / ".bin"
-README = ROOT / "README.md"
-README_URL = "http://127.0.0.1:8000"  # the gateway's address as the README writes it
+README = ROOT / "docs" / "doors.md"  # the page the README's agent sections moved to
+README_URL = "http://127.0.0.1:8000"  # the gateway's address as the manual writes it
 ADMIN_KEY = "admin-secret-for-the-agent-tests"
 OUTPUT = "tokenport-42"  # what the shell command prints
 AGENT_TIMEOUT_S = 120
@@ -86,7 +87,7 @@ def readme_blocks(title: str) -> list[tuple[str, str]]:
     """(language, text) of each fenced block in the README section `## {title}`."""
     text = README.read_text()
     start = text.find(f"\n## {title}\n")
-    assert start >= 0, f"README.md has no section '## {title}'"
+    assert start >= 0, f"{README.name} has no section '## {title}'"
     end = text.find("\n## ", start + 1)
     section = text[start : end if end >= 0 else len(text)]
     return re.findall(r"```(\w*)\n(.*?)```", section, flags=re.S)

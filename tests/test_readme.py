@@ -1,5 +1,7 @@
-"""The README's commands exist as written, and the files they name are in the repository:
-a new user copies them after a plain `pip install -e .`."""
+"""The README's and the manual's commands exist as written, and the files they name are in
+the repository: a new user copies them after a plain `pip install -e .`. The README is the
+front page (under 150 lines, its links resolve); the manual (docs/, in mkdocs.yml's nav
+order) holds the rest."""
 
 from __future__ import annotations
 
@@ -8,12 +10,31 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml  # type: ignore[import-untyped]  # pyyaml ships no type information
 from typer.testing import CliRunner
 
 from tokenport.cli import _register_areas, app
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _nav_pages(nav: list[object]) -> list[str]:
+    pages: list[str] = []
+    for item in nav:
+        value = next(iter(item.values())) if isinstance(item, dict) else item
+        pages += _nav_pages(value) if isinstance(value, list) else [str(value)]
+    return pages
+
+
+def _manual() -> str:
+    """The README, then every page of the manual in its nav order (the order a reader, and
+    test_readme_commands.py, follows: keys are created before they are topped up)."""
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    pages = [ROOT / "docs" / page for page in _nav_pages(nav)]
+    return "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *pages])
+
+
+README = _manual()
 
 
 def _commands() -> list[list[str]]:
@@ -54,3 +75,15 @@ def test_each_readme_command_and_its_options_exist(runner: CliRunner, argv: list
 @pytest.mark.parametrize("path", sorted(set(re.findall(r"\b(data/routing/[\w.]+)", README))))
 def test_files_the_readme_names_are_shipped(path: str) -> None:
     assert (ROOT / path).is_file(), path
+
+
+def test_the_readme_is_a_front_page_whose_links_resolve() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) < 150
+    assert "pip install -e . && tokenport serve" in readme
+    assert 'pip install -e ".[dev]" && python -m pytest' in readme
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme)
+    local = [link for link in links if "://" not in link]
+    assert local, "the README links into the manual"
+    missing = [link for link in local if not (ROOT / link).exists()]
+    assert not missing, f"README links to missing files: {missing}"

@@ -17,8 +17,8 @@ import pytest
 from _cascade_synth import CHEAP, STRONG, sum_answer, sum_prompt, write_pair
 from _helpers import http_json, http_raw, one_fake_model
 from tokenport.lab.fake import FakeUpstream, Script
-from tokenport.routing.auto.data import load_dataset
-from tokenport.routing.auto.train import train_router
+from tokenport.lab.router.data import load_dataset
+from tokenport.lab.router.train import train_router
 
 PROMPT = sum_prompt(3, 4)
 RIGHT = sum_answer(3, 4, 7)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from _helpers import http_json
 from conftest import start_gateway
-from tokenport.catalog.cli import register
+from tokenport.cli.catalog import register
 from tokenport.config import load_settings
 
 

@@ -1,7 +1,7 @@
 """Claude Code (`claude -p`, from npm) runs a shell command through tokenport's Messages door
 and answers with its output: on Kimi-like and DeepSeek-like OpenAI-compatible upstreams
 (the request translated), and on an Anthropic-protocol one (native). The environment,
-alias and command line are the README's section, as written."""
+alias and command line are the manual's section (docs/doors.md), as written."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Codex (`codex exec`, from npm) runs a shell command through tokenport's Responses door
 and answers with its output: once on a Kimi-like OpenAI-compatible upstream, once on an
-Anthropic-protocol one. The config.toml, environment and command line are the README's
-section, as written."""
+Anthropic-protocol one. The config.toml, environment and command line are the manual's
+section (docs/doors.md), as written."""
 
 from __future__ import annotations
 

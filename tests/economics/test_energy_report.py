@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tokenport.economics.cli import register
+from tokenport.cli.economics import register
 from tokenport.economics.energy_report import ProviderEnergy, by_region
 from tokenport.economics.settings import default_economics
 from tokenport.ledger.record import LedgerRecord

@@ -8,9 +8,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tokenport.cli.lab import register
 from tokenport.errors import ConfigError
 from tokenport.lab import scenario
-from tokenport.lab.cli import register
 
 
 def test_feb_2026_is_calibrated_to_the_articles() -> None:

@@ -33,7 +33,7 @@ from tokenport.errors import (
 from tokenport.lab.fake import FakeUpstream, Script
 from tokenport.providers.anthropic import AnthropicProvider
 from tokenport.values import Chunk, Message, ProviderSpec, Usage
-from tokenport.wire.anthropic_reply import parse_response
+from tokenport.wire.anthropic_reply import decode_messages_response
 from tokenport.wire.anthropic_stream import StreamState
 
 pytestmark = pytest.mark.timeout(10)
@@ -310,7 +310,7 @@ def test_thinking_blocks_become_reasoning() -> None:
         b'{"type":"text","text":"42"}],"stop_reason":"refusal","usage":{"input_tokens":1,'
         b'"output_tokens":2,"cache_read_input_tokens":null}}'
     )
-    resp = parse_response("anthropic", raw)
+    resp = decode_messages_response("anthropic", raw)
     assert resp.choices[0].message.reasoning_content == "hmm"
     assert resp.choices[0].message.content == "42"
     assert resp.choices[0].finish_reason == "content_filter"

@@ -9,8 +9,8 @@ import pytest
 
 from _helpers import http_json, one_fake_model
 from tokenport.lab.fake import FakeUpstream
-from tokenport.routing.auto.data import load_dataset
-from tokenport.routing.auto.train import train_router
+from tokenport.lab.router.data import load_dataset
+from tokenport.lab.router.train import train_router
 
 WEAK, STRONG = "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "routing"

@@ -138,8 +138,8 @@ def test_rankings_without_public_sections_refuse_keys(
 
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tokenport.routing.auto.data import load_dataset
-    from tokenport.routing.auto.train import train_router
+    from tokenport.lab.router.data import load_dataset
+    from tokenport.lab.router.train import train_router
 
     lines = GSM8K.read_text(encoding="utf-8").split("\n")
     small = tmp_path_factory.mktemp("router") / "gsm8k-small.jsonl"

@@ -1,11 +1,13 @@
-"""Rankings and analytics over the ledger's rollups: API, dashboard, CLI, simulator, export.
+"""Rankings and analytics over the ledger's rollups: API, dashboard, export.
 
-rollups.py   narrow per-dimension hourly rollups (kept by the ledger's batch insert)
+rollups.py   the rollup rows a ranking reads (kept by the ledger's batch insert)
 source.py    reads: per-period sums, latest hour, key table (connections: tokenport.db)
 periods.py   day / week / month windows, rolling or calendar
 rankings.py  pure: rows + catalog + key countries -> the `Rankings` object
-service.py   query parameters -> `Rankings` (shared by api.py and cli.py)
+service.py   query parameters -> `Rankings` (shared by api.py and cli/analytics.py)
 api.py       GET /api/v1/rankings, /dashboard (dashboard/, static/ = vendored Chart.js)
-scenario.py, simulate.py, check.py   `tokenport simulate` and its self-check
-export.py    `tokenport export` to CSV / Parquet;  bench_rankings.py: the 10M benchmark
+export.py    `tokenport export` to CSV / Parquet
+
+The simulator and its self-check (`tokenport simulate`) and the rankings benchmark live in
+the lab (`lab/scenario.py`, `lab/simulate.py`, `lab/check.py`, `lab/bench_rankings.py`).
 """

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -26,11 +26,15 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenport.analytics.service import Query, compute, parse_query
-from tokenport.analytics.source import RollupSource
 from tokenport.catalog.store import Catalog
 from tokenport.errors import Forbidden, Unauthorized
 from tokenport.security.access import BASIC_CHALLENGE, Access
+
+if TYPE_CHECKING:
+    # Loaded on the first GET /api/v1/rankings (`Analytics.source`), not by every gateway
+    # process: most never serve rankings (tests/api/test_app_footprint.py).
+    from tokenport.analytics.service import Query
+    from tokenport.analytics.source import RollupSource
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -85,6 +89,8 @@ class Analytics:
         self._source: RollupSource | None = None
 
     def source(self) -> RollupSource:
+        from tokenport.analytics.source import RollupSource
+
         url = self._get_state().settings.ledger_url()
         if self._source is None or self._source.url != url:
             self.close()
@@ -92,6 +98,8 @@ class Analytics:
         return self._source
 
     async def rankings(self, request: Request) -> Response:
+        from tokenport.analytics.service import compute, parse_query
+
         # Errors (a bad parameter, no key, a section refused, the database down) are raised
         # and answered at the one boundary, api/errors.py.
         query = parse_query(request.query_params)

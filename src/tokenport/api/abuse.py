@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import msgspec
 from starlette.requests import Request
@@ -24,11 +24,10 @@ from starlette.routing import Route
 from tokenport.analytics.api import DASHBOARD_DIR, SECURITY_HEADERS
 from tokenport.api.state import State
 from tokenport.errors import BadRequest, Forbidden, Unauthorized
-from tokenport.security.abuse.actions import ActionStore
-from tokenport.security.abuse.report import public
-from tokenport.security.abuse.scan import scan
-from tokenport.security.abuse.when import parse_when
 from tokenport.security.access import BASIC_CHALLENGE, Access
+
+if TYPE_CHECKING:
+    from tokenport.abusescan.action_log import ActionLog
 
 _encoder = msgspec.json.Encoder()
 Handler = Callable[[Request], Awaitable[Response]]
@@ -60,10 +59,6 @@ async def _admin(access: Access, request: Request) -> None:
         )
 
 
-def _when(request: Request, name: str) -> float | None:
-    return parse_when(request.query_params.get(name), name)
-
-
 async def _body(request: Request, kind: type[msgspec.Struct]) -> msgspec.Struct:
     raw = await request.body()
     try:
@@ -81,16 +76,25 @@ def routes(get_state: Callable[[], State]) -> list[Route]:
         return wrapped
 
     async def report(request: Request) -> Response:
+        # The batch scanner loads when an admin first asks for a scan, not in every
+        # gateway process (tests/api/test_app_footprint.py).
+        from tokenport.abusescan.report import public
+        from tokenport.abusescan.scan import scan
+        from tokenport.abusescan.when import parse_when
+
         st = get_state()
-        since, until = _when(request, "since"), _when(request, "until")
+        since = parse_when(request.query_params.get("since"), "since")
+        until = parse_when(request.query_params.get("until"), "until")
         detail = request.query_params.get("detail") in ("1", "true")
         found = await asyncio.to_thread(
             scan, st.settings.ledger_url(), since, until, threshold=st.settings.abuse.threshold
         )
         return _json(public(found, detail))
 
-    def store() -> ActionStore:
-        return ActionStore(get_state().settings.ledger_url())
+    def store() -> ActionLog:
+        from tokenport.abusescan.action_log import ActionLog  # the scan wing's, as above
+
+        return ActionLog(get_state().settings.ledger_url())
 
     async def list_actions(request: Request) -> Response:
         s = store()

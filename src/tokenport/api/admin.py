@@ -8,7 +8,7 @@ import hmac
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from starlette.requests import Request
@@ -20,16 +20,12 @@ from tokenport.api.openrouter.records import KeyUsage, key_record_json
 from tokenport.errors import BadRequest, Forbidden
 from tokenport.security.admission import Admission, bearer
 from tokenport.security.clientip import client_ip
-from tokenport.security.keys import ApiKey
+from tokenport.security.keys import MAX_CREDIT_USD, key_json
 
 _encoder = msgspec.json.Encoder()
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-# Credit is stored as integer nano-USD in a 64-bit column (max ~9.2e9 USD): a larger limit
-# or top-up overflowed into a 500. One billion dollars per key leaves room for usage and
-# reservations on top without nearing the column's end.
-MAX_CREDIT_USD = 1e9
 _Usd = Annotated[float, msgspec.Meta(ge=0, le=MAX_CREDIT_USD)]
 _Rate = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
 
@@ -46,26 +42,6 @@ class CreateKey(msgspec.Struct, forbid_unknown_fields=True):
 
 class TopUp(msgspec.Struct, forbid_unknown_fields=True):
     amount: Annotated[float, msgspec.Meta(gt=0, le=MAX_CREDIT_USD)]
-
-
-def key_json(k: ApiKey) -> dict[str, Any]:
-    return {
-        "id": k.id,
-        "name": k.name,
-        "prefix": k.prefix,
-        "created_at": k.created_at,
-        "expires_at": k.expires_at,
-        "revoked_at": k.revoked_at,
-        "state": k.state(time.time()),
-        "limit": k.limit_usd,
-        "usage": k.usage_usd,
-        "reserved": k.reserved_nano / 1e9,
-        "limit_remaining": k.remaining_usd,
-        "allowed_models": k.allowed_models,
-        "rpm": k.rpm,
-        "tpm": k.tpm,
-        "country": k.country,
-    }
 
 
 class KeyOrigin(msgspec.Struct, frozen=True):

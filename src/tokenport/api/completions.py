@@ -35,7 +35,7 @@ class _Codec:
             return b""  # a role-only or reasoning-only delta has nothing to say here
         text, self.echo = self.echo + text, ""
         return sse_frame(
-            completions.encode_chunk(self.gen_id, self.model, self.created, chunk, text)
+            completions.encode_completions_chunk(self.gen_id, self.model, self.created, chunk, text)
         )
 
     def end(self, e: StreamEnd) -> bytes:
@@ -43,7 +43,7 @@ class _Codec:
             return sse_frame(_encoder.encode(error_payload(e.error))) + _DONE
         if not self.usage_chunk:
             return _DONE
-        usage = completions.encode_usage_chunk(
+        usage = completions.encode_completions_usage_chunk(
             self.gen_id, self.model, self.created, e.usage, e.cost
         )
         return sse_frame(usage) + _DONE
@@ -53,7 +53,7 @@ class CompletionsDoor:
     name: Door = "completions"
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Call[CompletionCall]:
-        request, call = completions.parse_request(body)
+        request, call = completions.parse_completions_request(body)
         return Call(request, call)
 
     def error_body(self, exc: TokenportError, message: str) -> bytes:
@@ -72,7 +72,9 @@ class CompletionsDoor:
         ctx: RequestContext,
         extra: dict[str, Any],
     ) -> bytes:
-        return completions.encode_response(served.response, call.state, served.usage, served.cost)
+        return completions.encode_completions_response(
+            served.response, call.state, served.usage, served.cost
+        )
 
     def codec(
         self, call: Call[CompletionCall], opened: OpenStream, extra: dict[str, Any]

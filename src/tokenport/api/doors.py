@@ -13,7 +13,7 @@ from tokenport.errors import TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
 from tokenport.tokens import TokenCounter
 from tokenport.values import Chunk, Door
-from tokenport.wire import anthropic_parse, anthropic_reply, openai_chat
+from tokenport.wire import anthropic_client_in, anthropic_reply, openai_chat
 from tokenport.wire.anthropic_stream import EventEncoder, event
 from tokenport.wire.sse import sse_frame
 
@@ -53,7 +53,9 @@ class _ChatCodec:
         self.usage_chunk = bool(options and options.include_usage)
 
     def chunk(self, chunk: Chunk) -> bytes:
-        return sse_frame(openai_chat.encode_chunk(self.gen_id, self.model, self.created, chunk))
+        return sse_frame(
+            openai_chat.encode_chat_chunk(self.gen_id, self.model, self.created, chunk)
+        )
 
     def end(self, e: StreamEnd) -> bytes:
         if e.error is not None:
@@ -61,7 +63,7 @@ class _ChatCodec:
             return sse_frame(_encoder.encode(error_payload(e.error))) + _DONE
         if not self.usage_chunk:
             return _DONE
-        usage = openai_chat.encode_usage_chunk(
+        usage = openai_chat.encode_chat_usage_chunk(
             self.gen_id, self.model, self.created, e.usage, e.cost
         )
         return sse_frame(usage) + _DONE
@@ -71,7 +73,7 @@ class ChatDoor(_Plain):
     name: Door = "chat"
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Call[None]:
-        return Call(openai_chat.parse_request(body), None)
+        return Call(openai_chat.parse_chat_request(body), None)
 
     def error_body(self, exc: TokenportError, message: str) -> bytes:
         return _encoder.encode(error_payload(exc))
@@ -79,7 +81,7 @@ class ChatDoor(_Plain):
     def response(
         self, call: Call[None], served: Served, ctx: RequestContext, extra: dict[str, Any]
     ) -> bytes:
-        return openai_chat.encode_response(served.response, served.usage, served.cost, extra)
+        return openai_chat.encode_chat_response(served.response, served.usage, served.cost, extra)
 
     def codec(self, call: Call[None], opened: OpenStream, extra: dict[str, Any]) -> _ChatCodec:
         return _ChatCodec(opened)
@@ -112,7 +114,9 @@ class MessagesDoor(_Plain):
         self.counter = counter
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Call[None]:
-        return Call(anthropic_parse.parse_request(body, headers.get("anthropic-beta")), None)
+        return Call(
+            anthropic_client_in.parse_messages_request(body, headers.get("anthropic-beta")), None
+        )
 
     def error_body(self, exc: TokenportError, message: str) -> bytes:
         return anthropic_reply.error_body(exc, message)
@@ -120,7 +124,9 @@ class MessagesDoor(_Plain):
     def response(
         self, call: Call[None], served: Served, ctx: RequestContext, extra: dict[str, Any]
     ) -> bytes:
-        return anthropic_reply.encode_response(served.response, served.usage, served.cost, extra)
+        return anthropic_reply.encode_messages_response(
+            served.response, served.usage, served.cost, extra
+        )
 
     def codec(self, call: Call[None], opened: OpenStream, extra: dict[str, Any]) -> _MessagesCodec:
         # message_start must carry input tokens before the upstream has counted them.

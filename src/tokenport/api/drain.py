@@ -11,7 +11,7 @@
 
 The handler is put in front of uvicorn's own one when the lifespan starts, and hands the
 signal on to it after the unready delay, so uvicorn's shutdown runs unchanged; uvicorn's
-hard limit (`timeout_graceful_shutdown`) is set above the grace period in `cli.py`, as a
+hard limit (`timeout_graceful_shutdown`) is set above the grace period in `cli/main.py`, as a
 backstop only. A second SIGTERM while draining changes nothing; SIGINT (Ctrl-C) is left to
 uvicorn. Signals reach only the main thread: an app served from another thread (tests) has
 no drain, and readiness there only follows `begin()`.

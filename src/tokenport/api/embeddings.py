@@ -58,7 +58,7 @@ class EmbeddingsEndpoint:
     ) -> None:
         st = self.st
         key = await st.admission.authenticate(api_key(headers))
-        request = embeddings.parse_request(
+        request = embeddings.parse_embeddings_request(
             await read_body(
                 headers, receive, st.settings.max_body_bytes, st.settings.body_timeout_s
             )
@@ -84,7 +84,7 @@ class EmbeddingsEndpoint:
             await admit(st, key, routing, routes, ctx)
         with st.drain.tracked():
             done = await st.gateway.embed(request, routing, ctx, routes)
-        body = embeddings.encode_response(
+        body = embeddings.encode_embeddings_response(
             done.response, ctx.gen_id, done.route.model_id, done.usage, done.cost
         )
         await send_json(send, 200, body)

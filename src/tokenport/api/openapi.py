@@ -19,10 +19,10 @@ from tokenport.api.admin import CreateKey, TopUp
 from tokenport.economics.api import PARAMS as ECONOMICS_PARAMS
 from tokenport.routing.auto.feedback import Feedback
 from tokenport.values import ChatRequest, EmbeddingRequest
-from tokenport.wire.anthropic_parse import MessagesBody
+from tokenport.wire.anthropic_client_in import MessagesBody
 from tokenport.wire.completions import CompletionsBody
 from tokenport.wire.openai_chat import OTHER_DOORS
-from tokenport.wire.responses_request import ResponsesBody
+from tokenport.wire.responses_client_in import ResponsesBody
 
 JSON = dict[str, Any]
 _REF = "#/components/schemas/"

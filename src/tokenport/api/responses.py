@@ -27,8 +27,8 @@ from tokenport.api.state import State
 from tokenport.errors import NotFound, ServiceUnavailable, TokenportError
 from tokenport.gateway import OpenStream, RequestContext, Served, StreamEnd
 from tokenport.values import Chunk, Door, Message
-from tokenport.wire.responses_reply import ResponsesEncoder, message_of, response_object
-from tokenport.wire.responses_request import ResponsesCall, parse_request
+from tokenport.wire.responses_client_in import ResponsesCall, parse_responses_request
+from tokenport.wire.responses_client_out import ResponsesEncoder, message_of, response_object
 
 log = logging.getLogger("tokenport.api")
 _encoder = msgspec.json.Encoder()
@@ -59,7 +59,7 @@ class ResponsesDoor:
         self.ttl_s = ttl_s
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Call[ResponsesCall]:
-        request, call = parse_request(body)
+        request, call = parse_responses_request(body)
         return Call(request, call)
 
     def error_body(self, exc: TokenportError, message: str) -> bytes:

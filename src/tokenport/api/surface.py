@@ -6,6 +6,7 @@ probes the base URL before its first request), `POST /v1/messages/count_tokens`,
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 
 import msgspec
@@ -13,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tokenport.api import openapi
 from tokenport.api.edge import api_key
 from tokenport.api.errors import error_message
 from tokenport.api.http import JSON_TYPE, json_response, read_body
@@ -21,7 +21,7 @@ from tokenport.api.models import model_entry_json
 from tokenport.api.state import State
 from tokenport.errors import ModelNotFound, TokenportError
 from tokenport.wire import anthropic_reply
-from tokenport.wire.anthropic_parse import parse_request as parse_messages
+from tokenport.wire.anthropic_client_in import parse_messages_request as parse_messages
 
 _encoder = msgspec.json.Encoder()
 
@@ -70,10 +70,8 @@ def routes(state: Callable[[], State]) -> list[Route]:
             entry = found[0]
         return json_response(model_entry_json(entry, st.registry))
 
-    spec = _encoder.encode(openapi.document())
-
     async def openapi_json(request: Request) -> Response:
-        return Response(spec, media_type=JSON_TYPE)
+        return Response(_openapi_spec(), media_type=JSON_TYPE)
 
     return [
         Route("/", root, methods=["GET", "HEAD"]),
@@ -83,3 +81,13 @@ def routes(state: Callable[[], State]) -> list[Route]:
         Route("/v1/models/{model_id:path}", model, methods=["GET"]),
         Route("/api/v1/models/{model_id:path}", model, methods=["GET"]),
     ]
+
+
+@functools.cache
+def _openapi_spec() -> bytes:
+    # Built on the first GET /openapi.json: describing every endpoint reaches the rankings'
+    # and the economics' parameters, which a gateway that never serves the document need
+    # not load (tests/api/test_app_footprint.py).
+    from tokenport.api import openapi
+
+    return _encoder.encode(openapi.document())

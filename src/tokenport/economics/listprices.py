@@ -1,14 +1,12 @@
 """List prices to set beside derived serving costs: given on the command line, or the catalog's.
 
-`catalog_prices` reads `tokenport.catalog` when it is installed; it is imported lazily, by
-name, so this package works (and type-checks) before the catalog exists. The claim report's
+`catalog_prices` reads the catalog (`tokenport.catalog`, a floor below). The claim report's
 shipped list prices live with the claims (`lab/claims/prices.py`).
 """
 
 from __future__ import annotations
 
-import importlib
-
+from tokenport.catalog import Catalog
 from tokenport.economics.errors import CostInputError
 from tokenport.economics.inputs import non_negative
 
@@ -26,15 +24,8 @@ def parse_price(spec: str) -> PriceRow:
 
 
 def catalog_prices(search: str, limit: int = 10) -> list[PriceRow]:
-    """List prices of catalog entries matching `search`; a clear error if there is no catalog."""
-    try:
-        catalog_module = importlib.import_module("tokenport.catalog")
-        catalog = catalog_module.Catalog.load()
-    except (ImportError, AttributeError) as exc:
-        raise CostInputError(
-            "catalog", f"the model catalog is not available here ({exc})"
-        ) from None
-    entries = list(catalog.filter(search=search))[:limit]
+    """List prices of catalog entries matching `search`; a clear error if none matches."""
+    entries = list(Catalog.load().filter(search=search))[:limit]
     if not entries:
         raise CostInputError("catalog", f"no catalog model matches {search!r}")
     return [(str(e.id), float(e.pricing.input), float(e.pricing.output)) for e in entries]

@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 import msgspec
 from ulid import ULID
 
+from tokenport.abusescan.report import Report
 from tokenport.lab.abuse_traffic import Account, Planned
 from tokenport.ledger.record import LedgerRecord
 from tokenport.ledger.store import open_store
 from tokenport.security.abuse import signals
-from tokenport.security.abuse.report import Report
 from tokenport.security.keys import make_key
-from tokenport.wire.openai_chat import parse_request
+from tokenport.wire.openai_chat import parse_chat_request
 
 Progress = Callable[[int, int], None]
 
@@ -118,7 +118,7 @@ def fill_direct(
     try:
         records: list[LedgerRecord] = []
         for n, p in enumerate(planned):
-            request = parse_request(json.dumps(p.body).encode())
+            request = parse_chat_request(json.dumps(p.body).encode())
             headers = {"user-agent": p.ua}
             sig = signals.compute(request, headers, p.ip)
             chars = sig.context_chars

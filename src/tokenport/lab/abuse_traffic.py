@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from tokenport.errors import ConfigError
-from tokenport.lab import abuse_words as W
+from tokenport.lab.abuse_words import words
 
 DAY = 86_400.0
 
@@ -114,6 +114,7 @@ def load(name_or_path: str) -> AbuseScenario:
 class _Plan:
     def __init__(self, s: AbuseScenario, seed: int | None) -> None:
         self.s = s
+        self.w = words()
         self.rng = random.Random(s.scenario.seed if seed is None else seed)
         self.start = s.start_ts
         self.end = self.start + s.scenario.days * DAY
@@ -166,21 +167,21 @@ class _Plan:
     def chat_prompt(self, interests: list[str]) -> str:
         r = self.rng
         subject = r.choice(interests)
-        topic, topic2 = r.sample(W.SUBJECTS[subject], 2)
-        text = r.choice(W.CHAT_ASKS).format(
-            verb=r.choice(W.VERBS),
-            thing=r.choice(W.THINGS),
-            failing=r.choice(W.FAILING),
-            occasion=r.choice(W.OCCASIONS),
+        topic, topic2 = r.sample(self.w.subjects[subject], 2)
+        text = r.choice(self.w.chat_asks).format(
+            verb=r.choice(self.w.verbs),
+            thing=r.choice(self.w.things),
+            failing=r.choice(self.w.failing),
+            occasion=r.choice(self.w.occasions),
             topic=topic,
             topic2=topic2,
-            claim=r.choice(W.CLAIMS),
-            form=r.choice(W.FORMS),
-            language=r.choice(W.LANGUAGES),
-            sentence=r.choice(W.SENTENCES),
+            claim=r.choice(self.w.claims),
+            form=r.choice(self.w.forms),
+            language=r.choice(self.w.languages),
+            sentence=r.choice(self.w.sentences),
         )
         if r.random() < 0.3:
-            text += " " + r.choice(W.SENTENCES) + "."
+            text += " " + r.choice(self.w.sentences) + "."
         if r.random() < 0.03:
             text += " Think step by step."
         return text
@@ -210,10 +211,10 @@ class _Plan:
     ) -> None:
         r = self.rng
         acc = self.add(Account(kind, "chat", group, created or self.created(), False))
-        interests = r.sample(list(W.SUBJECTS), r.choice([1, 2, 3]))
+        interests = r.sample(list(self.w.subjects), r.choice([1, 2, 3]))
         tz = r.choice([-8, -5, 0, 1, 2, 5.5, 8, 9])
-        ua = r.choice(W.CHAT_UAS)
-        app = r.choice(W.CHAT_APPS)
+        ua = r.choice(self.w.chat_uas)
+        app = r.choice(self.w.chat_apps)
         home = ip or self.home_ip()
         others = [self.home_ip() for _ in range(r.choice([0, 0, 1, 2]))]
         max_tokens = r.choice([None, None, None, 1024, 2048, 4096])
@@ -235,8 +236,8 @@ class _Plan:
 
     def agent_user(self) -> None:
         r = self.rng
-        product = r.randrange(len(W.AGENT_SYSTEMS))
-        acc = self.add(Account("agent", W.AGENT_APPS[product], "", self.created(), False))
+        product = r.randrange(len(self.w.agent_systems))
+        acc = self.add(Account("agent", self.w.agent_apps[product], "", self.created(), False))
         home = self.home_ip()
         tz = r.choice([-8, -5, 0, 1, 2, 5.5, 8])
         sessions = max(1, int(r.lognormvariate(math.log(4), 0.7) * self.s.scenario.scale))
@@ -247,14 +248,14 @@ class _Plan:
             for n in ("read_file", "edit_file", "bash", "grep", "list_dir", "web_fetch")
         ]
         for t in self.human_times(sessions, tz, first):
-            task = r.choice(W.AGENT_TASKS).format(
-                file=r.choice(W.FILES),
-                thing=r.choice(W.CODE_THINGS),
-                thing2=r.choice(W.CODE_THINGS),
+            task = r.choice(self.w.agent_tasks).format(
+                file=r.choice(self.w.files),
+                thing=r.choice(self.w.code_things),
+                thing2=r.choice(self.w.code_things),
                 log="error: exit status 1 " * r.randrange(2, 20),
             )
             messages: list[dict[str, Any]] = [
-                {"role": "system", "content": W.AGENT_SYSTEMS[product] * 3},
+                {"role": "system", "content": self.w.agent_systems[product] * 3},
                 {"role": "user", "content": task},
             ]
             for step in range(r.randrange(8, 60)):
@@ -262,11 +263,13 @@ class _Plan:
                     "model": "sim/frontier",
                     "messages": list(messages),
                     "tools": tools,
-                    "max_tokens": W.AGENT_MAX[product],
+                    "max_tokens": self.w.agent_max[product],
                     "stream": True,
                 }
                 self.requests.append(
-                    Planned(t, acc, body, W.AGENT_UAS[product], home, W.AGENT_APPS[product])
+                    Planned(
+                        t, acc, body, self.w.agent_uas[product], home, self.w.agent_apps[product]
+                    )
                 )
                 call = {
                     "id": f"c{step}",
@@ -288,21 +291,21 @@ class _Plan:
 
     def batch_job(self) -> None:
         r = self.rng
-        frame = r.choice(W.BATCH_FRAMES)
+        frame = r.choice(self.w.batch_frames)
         acc = self.add(
             Account("batch", "eval" if "{q}" in frame else "batch", "", self.created(0.4), False)
         )
         ip = f"{r.choice(self.cloud)}.{r.randrange(2, 254)}"
         ua = r.choice(["python-requests/2.32.3", "OpenAI/Python 1.109.1", "httpx/0.28.1"])
-        max_tokens = r.choice(W.BATCH_MAX) if "step by step" not in frame else 1024
-        subjects = list(W.SUBJECTS) if r.random() < 0.5 else [r.choice(list(W.SUBJECTS))]
+        max_tokens = r.choice(self.w.batch_max) if "step by step" not in frame else 1024
+        subjects = list(self.w.subjects) if r.random() < 0.5 else [r.choice(list(self.w.subjects))]
         count = int(r.randrange(150, 1200) * self.s.scenario.scale) + 1
         t = max(self.accounts[acc].created_at, self.start) + r.random() * 3 * DAY
         gap = r.uniform(0.3, 3.0)
         for i in range(count):
             subject = r.choice(subjects)
-            topic = r.choice(W.SUBJECTS[subject])
-            item = r.choice(W.BATCH_ITEMS).format(n=r.randrange(1, 999), d=r.randrange(10, 28))
+            topic = r.choice(self.w.subjects[subject])
+            item = r.choice(self.w.batch_items).format(n=r.randrange(1, 999), d=r.randrange(10, 28))
             prompt = frame.format(
                 item=item,
                 topic=topic,
@@ -340,12 +343,12 @@ class _Plan:
         r = self.rng
         c = self.s.campaign
         group = f"op{operator}-{style}"
-        frames = r.sample(W.SWEEP_FRAMES, r.choice([1, 2, 3]))
-        system = r.choice(W.CAMPAIGN_SYSTEMS) if r.random() < 0.6 else None
-        ua = r.choice(W.CAMPAIGN_UAS)
+        frames = r.sample(self.w.sweep_frames, r.choice([1, 2, 3]))
+        system = r.choice(self.w.campaign_systems) if r.random() < 0.6 else None
+        ua = r.choice(self.w.campaign_uas)
         max_tokens = r.choice([4096, 8192, 16000, None])
         pool = [f"{r.choice(self.cloud)}" for _ in range(r.randrange(3, 10))]
-        subjects = list(W.SUBJECTS)
+        subjects = list(self.w.subjects)
         burst_at = self.start - r.random() * 5 * DAY
         for i in range(count):
             if style == "sweep":
@@ -362,7 +365,7 @@ class _Plan:
                 span = r.uniform(0.3, 4) * DAY
                 gap = span / n
                 times = [first + k * gap * r.lognormvariate(0, 0.3) for k in range(n)]
-            interests = r.sample(list(W.SUBJECTS), 2)
+            interests = r.sample(list(self.w.subjects), 2)
             for t in times:
                 if t >= self.end:
                     continue
@@ -388,23 +391,23 @@ class _Plan:
     ) -> dict[str, Any]:
         r = self.rng
         subject = r.choice(subjects)
-        topic = r.choice(W.SUBJECTS[subject])
+        topic = r.choice(self.w.subjects[subject])
         if style == "paraphrase" or (style == "slow" and r.random() < 0.5):
             prompt = " ".join(
                 p
                 for p in (
-                    r.choice(W.PARAPHRASE_OPENERS),
-                    r.choice(W.PARAPHRASE_VERBS),
+                    r.choice(self.w.paraphrase_openers),
+                    r.choice(self.w.paraphrase_verbs),
                     topic,
-                    r.choice(W.PARAPHRASE_TAILS),
-                    r.choice(W.PARAPHRASE_EXTRAS),
+                    r.choice(self.w.paraphrase_tails),
+                    r.choice(self.w.paraphrase_extras),
                 )
                 if p
             ) + r.choice(["?", ".", "", " please."])
         else:
             prompt = r.choice(frames).format(subject=subject, topic=topic, n=r.randrange(1, 500))
         if style == "cot" or r.random() < 0.3:
-            prompt += " " + r.choice(W.COT_SUFFIXES)
+            prompt += " " + r.choice(self.w.cot_suffixes)
         messages: list[dict[str, Any]] = []
         if system:
             messages.append({"role": "system", "content": system})

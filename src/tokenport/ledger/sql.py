@@ -22,8 +22,8 @@ from tokenport.db import Database, DatabaseUrl, Tx, migrate
 from tokenport.db.schema.rollups import FLOAT_SUMS, SUM_COLUMNS
 from tokenport.errors import BadRequest
 from tokenport.ledger import charges, rollups, signals
+from tokenport.ledger.base import ROLLUP_KEYS, GroupBy, UsageRow
 from tokenport.ledger.record import LedgerRecord
-from tokenport.ledger.store import ROLLUP_KEYS, GroupBy, UsageRow
 from tokenport.values import Attempt, PluginUse
 
 # Every field is a column, except the journal-only `hold` and `signals` (its own table).

@@ -19,9 +19,9 @@ from tokenport.values import (
     ProviderSpec,
     Route,
 )
-from tokenport.wire.anthropic_reply import parse_response
-from tokenport.wire.anthropic_request import upstream_body
+from tokenport.wire.anthropic_reply import decode_messages_response
 from tokenport.wire.anthropic_stream import StreamState
+from tokenport.wire.anthropic_upstream_out import messages_upstream_body
 from tokenport.wire.sse import iter_sse
 
 API_VERSION = "2023-06-01"
@@ -38,7 +38,7 @@ class AnthropicProvider:
         self._path = "/messages" if self._client.base_url.endswith("/v1") else "/v1/messages"
 
     def _body(self, request: ChatRequest, route: Route, stream: bool) -> bytes:
-        return upstream_body(
+        return messages_upstream_body(
             self.spec.name, request, route.upstream_model, stream, self.spec.exclude
         )
 
@@ -54,7 +54,7 @@ class AnthropicProvider:
         headers = self._headers(request)
         async with self._client.post(self._path, body, timeout, headers=headers) as resp:
             raw = await resp.read()
-        return parse_response(self.spec.name, raw)
+        return decode_messages_response(self.spec.name, raw)
 
     async def stream_chat(
         self, request: ChatRequest, route: Route, timeout: float

@@ -25,15 +25,15 @@ from tokenport.values import (
 from tokenport.wire import embeddings
 from tokenport.wire.openai_chat import (
     StreamErrorPayload,
-    decode_chunk,
-    decode_response,
-    upstream_body,
+    chat_upstream_body,
+    decode_chat_chunk,
+    decode_chat_response,
 )
 from tokenport.wire.sse import iter_sse
 
 
 def build_body(spec: ProviderSpec, request: ChatRequest, route: Route, stream: bool) -> bytes:
-    return upstream_body(spec, request, route.upstream_model, stream)
+    return chat_upstream_body(spec, request, route.upstream_model, stream)
 
 
 class OpenAICompatProvider:
@@ -49,7 +49,7 @@ class OpenAICompatProvider:
         async with self._client.post("/chat/completions", body, timeout) as resp:
             raw = await resp.read()
         try:
-            return decode_response(raw)
+            return decode_chat_response(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise UpstreamProtocolError(self.spec.name, f"unreadable answer: {exc}") from exc
 
@@ -62,7 +62,7 @@ class OpenAICompatProvider:
                 if data == b"[DONE]":
                     return
                 try:
-                    chunks = decode_chunk(data)
+                    chunks = decode_chat_chunk(data)
                 except StreamErrorPayload as exc:
                     raise UpstreamServerError(self.spec.name, f"error in stream: {exc}") from exc
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -75,11 +75,11 @@ class OpenAICompatProvider:
     async def embed(
         self, request: EmbeddingRequest, route: Route, timeout: float
     ) -> EmbeddingResponse:
-        body = embeddings.upstream_body(request, route.upstream_model)
+        body = embeddings.embeddings_upstream_body(request, route.upstream_model)
         async with self._client.post("/embeddings", body, timeout) as resp:
             raw = await resp.read()
         try:
-            return embeddings.decode_response(raw)
+            return embeddings.decode_embeddings_response(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise UpstreamProtocolError(self.spec.name, f"unreadable answer: {exc}") from exc
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,12 +23,32 @@ from tokenport.errors import BadRequest, ConfigError, NotFound
 from tokenport.pricing import max_cost_usd
 from tokenport.routing.auto.cascade import skip as skip_cheap
 from tokenport.routing.auto.decide import AutoRouter, Decision, Pool
-from tokenport.routing.auto.feedback import FeedbackLog, record, replay
+from tokenport.routing.auto.feedback import DEFAULT_LR, FeedbackEvent, FeedbackLog, learn, record
 from tokenport.routing.cascade_plan import CascadePlan, check_pool, threshold_of
 from tokenport.tokens import TokenCounter, message_text
 from tokenport.values import ChatRequest
 
 _REMEMBER = 10_000
+
+
+def replay(
+    router: AutoRouter, log: FeedbackLog, lr: float = DEFAULT_LR, *, keyed_only: bool = False
+) -> list[FeedbackEvent]:
+    """Re-learn the logged events (with `keyed_only`, only those a key sent); returns the
+    events replayed."""
+    events = [e for e in log.read() if e.key_id is not None or not keyed_only]
+    for event in events:
+        if event.model in router.models:
+            learn(router, event, lr)
+    return events
+
+
+def load_router(path: str | Path, feedback_log: str | Path | None = None) -> AutoRouter:
+    """Load an artifact; replay a feedback log on top of it when one is given."""
+    router = AutoRouter.load(path)
+    if feedback_log is not None:
+        replay(router, FeedbackLog(feedback_log))
+    return router
 
 
 class AutoOptions(msgspec.Struct, forbid_unknown_fields=True):

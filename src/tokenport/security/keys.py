@@ -29,6 +29,11 @@ from tokenport.ledger.charges import to_nano as to_nano
 
 KEY_PREFIX = "tp-"
 
+# Credit is stored as integer nano-USD in a 64-bit column (max ~9.2e9 USD): a larger limit
+# or top-up overflowed into a 500. One billion dollars per key leaves room for usage and
+# reservations on top without nearing the column's end.
+MAX_CREDIT_USD = 1e9
+
 _COLUMNS = (
     "id, name, prefix, created_at, expires_at, revoked_at, credit_limit_nano, usage_nano, "
     "reserved_nano, allowed_models, rpm, tpm, country"
@@ -182,3 +187,24 @@ def make_key(
 
 
 row_to_key = _row_key
+
+
+def key_json(k: ApiKey) -> dict[str, Any]:
+    """A key as the admin API and `tokenport keys --json` show it."""
+    return {
+        "id": k.id,
+        "name": k.name,
+        "prefix": k.prefix,
+        "created_at": k.created_at,
+        "expires_at": k.expires_at,
+        "revoked_at": k.revoked_at,
+        "state": k.state(time.time()),
+        "limit": k.limit_usd,
+        "usage": k.usage_usd,
+        "reserved": k.reserved_nano / 1e9,
+        "limit_remaining": k.remaining_usd,
+        "allowed_models": k.allowed_models,
+        "rpm": k.rpm,
+        "tpm": k.tpm,
+        "country": k.country,
+    }

@@ -1,7 +1,7 @@
 """Anthropic Messages answers <-> `ChatResponse`, both ways, and Anthropic's error shape.
 
-upstream Messages body -> ChatResponse   `parse_response`  (the Anthropic adapter)
-ChatResponse -> client Messages body     `encode_response` (the messages door)
+upstream Messages body -> ChatResponse   `decode_messages_response`  (the Anthropic adapter)
+ChatResponse -> client Messages body     `encode_messages_response` (the messages door)
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _thinking(block: WireBlock) -> Thinking | None:
     return None
 
 
-def parse_response(provider: str, raw: bytes) -> ChatResponse:
+def decode_messages_response(provider: str, raw: bytes) -> ChatResponse:
     try:
         wire = _message_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -143,7 +143,7 @@ def parse_response(provider: str, raw: bytes) -> ChatResponse:
 # ChatResponse -> client Messages body
 
 
-def usage_to_wire(usage: Usage, cost: float | None) -> JSON:
+def messages_usage_to_wire(usage: Usage, cost: float | None) -> JSON:
     cached = min(usage.cached_tokens, usage.prompt_tokens)
     written = min(usage.cache_write_tokens, usage.prompt_tokens - cached)
     wire: JSON = {
@@ -201,7 +201,7 @@ def content_blocks(message: Message) -> list[JSON]:
     return blocks
 
 
-def encode_response(
+def encode_messages_response(
     resp: ChatResponse, usage: Usage, cost: float | None, extra: JSON | None = None
 ) -> bytes:
     choice = resp.choices[0] if resp.choices else None
@@ -214,7 +214,7 @@ def encode_response(
         "content": content_blocks(message),
         "stop_reason": stop_reason(choice.finish_reason if choice else None),
         "stop_sequence": None,
-        "usage": usage_to_wire(usage, cost),
+        "usage": messages_usage_to_wire(usage, cost),
     }
     if extra:
         body.update(extra)

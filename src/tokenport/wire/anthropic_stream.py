@@ -26,10 +26,10 @@ from tokenport.wire.anthropic_reply import (
     WireMessage,
     WireUsage,
     finish_reason,
+    messages_usage_to_wire,
     stop_reason,
     stream_error,
     tool_call,
-    usage_to_wire,
 )
 from tokenport.wire.sse import sse_frame
 from tokenport.wire.tool_stream import CallSequencer, StreamedCall
@@ -211,7 +211,7 @@ class EventEncoder:
             "message_delta",
             {
                 "delta": {"stop_reason": stop_reason(self.finish), "stop_sequence": None},
-                "usage": usage_to_wire(usage, cost),
+                "usage": messages_usage_to_wire(usage, cost),
             },
         )
         self._emit("message_stop", {})

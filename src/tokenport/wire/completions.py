@@ -32,7 +32,7 @@ from tokenport.wire.common import (
     decode_object,
     wrong_door_error,
 )
-from tokenport.wire.openai_chat import usage_to_wire
+from tokenport.wire.openai_chat import chat_usage_to_wire
 
 DEFAULT_MAX_TOKENS = 16  # the legacy endpoint's own default
 _encoder = msgspec.json.Encoder()
@@ -66,7 +66,7 @@ class CompletionCall(msgspec.Struct):
     echo: bool
 
 
-def parse_request(body: bytes) -> tuple[ChatRequest, CompletionCall]:
+def parse_completions_request(body: bytes) -> tuple[ChatRequest, CompletionCall]:
     raw = decode_object(body)
     wrong = wrong_door_error(raw, "completions", "Completions")
     if wrong is not None:
@@ -140,7 +140,7 @@ def legacy_logprobs(chat: Any) -> dict[str, Any] | None:
     }
 
 
-def encode_response(
+def encode_completions_response(
     resp: ChatResponse, call: CompletionCall, usage: Usage, cost: float | None
 ) -> bytes:
     choices = []
@@ -160,12 +160,14 @@ def encode_response(
         "created": resp.created,
         "model": resp.model,
         "choices": choices,
-        "usage": usage_to_wire(usage, cost),
+        "usage": chat_usage_to_wire(usage, cost),
     }
     return _encoder.encode(body)
 
 
-def encode_chunk(gen_id: str, model: str, created: int, chunk: Chunk, text: str) -> bytes:
+def encode_completions_chunk(
+    gen_id: str, model: str, created: int, chunk: Chunk, text: str
+) -> bytes:
     choice = {
         "text": text,
         "index": chunk.index,
@@ -182,7 +184,7 @@ def encode_chunk(gen_id: str, model: str, created: int, chunk: Chunk, text: str)
     return _encoder.encode(body)
 
 
-def encode_usage_chunk(
+def encode_completions_usage_chunk(
     gen_id: str, model: str, created: int, usage: Usage, cost: float | None
 ) -> bytes:
     body = {
@@ -191,6 +193,6 @@ def encode_usage_chunk(
         "created": created,
         "model": model,
         "choices": [],
-        "usage": usage_to_wire(usage, cost),
+        "usage": chat_usage_to_wire(usage, cost),
     }
     return _encoder.encode(body)

@@ -18,7 +18,7 @@ _MAX_INPUTS = 2048  # OpenAI's own limit on inputs per request
 _FIELDS = frozenset(EmbeddingRequest.__struct_fields__)
 
 
-def parse_request(body: bytes) -> EmbeddingRequest:
+def parse_embeddings_request(body: bytes) -> EmbeddingRequest:
     raw = decode_object(body)
     wrong = wrong_door_error(raw, "embeddings", "Embeddings")
     if wrong is not None:
@@ -68,7 +68,7 @@ def _ids(item: Any) -> list[Any]:
     return item if isinstance(item, list) else [item]
 
 
-def upstream_body(request: EmbeddingRequest, model: str) -> bytes:
+def embeddings_upstream_body(request: EmbeddingRequest, model: str) -> bytes:
     body: dict[str, Any] = {"model": model, "input": request.input}
     for name in ("encoding_format", "dimensions", "user"):
         value = getattr(request, name)
@@ -91,7 +91,7 @@ class _Wire(msgspec.Struct):
 _decoder = msgspec.json.Decoder(_Wire)
 
 
-def decode_response(raw: bytes) -> EmbeddingResponse:
+def decode_embeddings_response(raw: bytes) -> EmbeddingResponse:
     wire = _decoder.decode(raw)
     usage = (
         Usage(prompt_tokens=wire.usage.prompt_tokens or wire.usage.total_tokens)
@@ -101,7 +101,7 @@ def decode_response(raw: bytes) -> EmbeddingResponse:
     return EmbeddingResponse(wire.data, wire.model, usage)
 
 
-def encode_response(
+def encode_embeddings_response(
     resp: EmbeddingResponse, gen_id: str, model: str, usage: Usage, cost: float
 ) -> bytes:
     wire_usage: dict[str, Any] = {

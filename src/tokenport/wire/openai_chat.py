@@ -1,9 +1,12 @@
 """OpenAI's Chat Completions wire format, all four directions, in one place.
 
-    client body  -> ChatRequest            `parse_request`    (the chat door)
-    ChatResponse -> client body / chunks   `encode_response`, `encode_chunk`, `encode_usage_chunk`
-    ChatRequest  -> upstream body          `upstream_body`    (the OpenAI-compatible adapter)
-    upstream     -> ChatResponse / Chunks  `decode_response`, `decode_chunk`
+    client in     client body -> ChatRequest             `parse_chat_request` (the chat door)
+    client out    ChatResponse -> client body / chunks   `encode_chat_response`,
+                                                         `encode_chat_chunk`,
+                                                         `encode_chat_usage_chunk`
+    upstream out  ChatRequest -> upstream body           `chat_upstream_body` (the adapter)
+    upstream in   upstream -> ChatResponse / Chunks      `decode_chat_response`,
+                                                         `decode_chat_chunk`
 
 The door and the adapter share this module so the two can never drift apart. Decoding
 goes straight from bytes into typed msgspec Structs; unknown upstream fields are ignored.
@@ -67,7 +70,7 @@ _FORBIDDEN_PASSTHROUGH = frozenset(
 _OPENROUTER_ONLY = frozenset({"usage", "transforms", "route", "reasoning", "plugins"})
 
 
-def parse_request(body: bytes) -> ChatRequest:
+def parse_chat_request(body: bytes) -> ChatRequest:
     raw = decode_object(body)
     wrong = wrong_door_error(raw, "chat", "Chat Completions")
     if wrong is not None:
@@ -136,7 +139,7 @@ def _check(r: ChatRequest) -> None:
 # ChatResponse / Chunks -> client body
 
 
-def usage_to_wire(usage: Usage, cost: float | None) -> dict[str, Any]:
+def chat_usage_to_wire(usage: Usage, cost: float | None) -> dict[str, Any]:
     wire: dict[str, Any] = {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -167,7 +170,7 @@ def _message_to_wire(m: Message) -> dict[str, Any]:
     return out
 
 
-def encode_response(
+def encode_chat_response(
     resp: ChatResponse, usage: Usage, cost: float | None, extra: dict[str, Any] | None = None
 ) -> bytes:
     body: dict[str, Any] = {
@@ -184,7 +187,7 @@ def encode_response(
             }
             for c in resp.choices
         ],
-        "usage": usage_to_wire(usage, cost),
+        "usage": chat_usage_to_wire(usage, cost),
     }
     if resp.system_fingerprint:
         body["system_fingerprint"] = resp.system_fingerprint
@@ -202,7 +205,7 @@ def _plain_delta(delta: Delta | None) -> Delta:
     return msgspec.structs.replace(delta, signature=None, redacted_thinking=None)
 
 
-def encode_chunk(gen_id: str, model: str, created: int, chunk: Chunk) -> bytes:
+def encode_chat_chunk(gen_id: str, model: str, created: int, chunk: Chunk) -> bytes:
     choices: list[dict[str, Any]] = []
     if chunk.delta is not None or chunk.finish_reason is not None:
         choice: dict[str, Any] = {
@@ -223,7 +226,7 @@ def encode_chunk(gen_id: str, model: str, created: int, chunk: Chunk) -> bytes:
     return _encoder.encode(body)
 
 
-def encode_usage_chunk(
+def encode_chat_usage_chunk(
     gen_id: str, model: str, created: int, usage: Usage, cost: float | None
 ) -> bytes:
     return _encoder.encode(
@@ -233,7 +236,7 @@ def encode_usage_chunk(
             "created": created,
             "model": model,
             "choices": [],
-            "usage": usage_to_wire(usage, cost),
+            "usage": chat_usage_to_wire(usage, cost),
         }
     )
 
@@ -332,7 +335,7 @@ def _upstream_tools(tools: list[JSON], keep_cache_control: bool) -> list[JSON]:
     return out
 
 
-def upstream_body(spec: ProviderSpec, request: ChatRequest, model: str, stream: bool) -> bytes:
+def chat_upstream_body(spec: ProviderSpec, request: ChatRequest, model: str, stream: bool) -> bytes:
     keep_cc = spec.capabilities.cache_control
     body: dict[str, Any] = {
         k: v
@@ -457,7 +460,7 @@ _response_decoder = msgspec.json.Decoder(_WireResponse)
 _chunk_decoder = msgspec.json.Decoder(_WireChunk)
 
 
-def decode_response(body: bytes) -> ChatResponse:
+def decode_chat_response(body: bytes) -> ChatResponse:
     wire = _response_decoder.decode(body)
     choices = []
     for c in wire.choices:
@@ -473,7 +476,7 @@ def decode_response(body: bytes) -> ChatResponse:
     )
 
 
-def decode_chunk(data: bytes) -> list[Chunk]:
+def decode_chat_chunk(data: bytes) -> list[Chunk]:
     """One upstream SSE data payload -> zero or more typed chunks (usage last)."""
     wire = _chunk_decoder.decode(data)
     if wire.error is not None:

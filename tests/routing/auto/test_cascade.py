@@ -20,12 +20,12 @@ from _cascade_synth import (
     write_pair,
     write_rows,
 )
+from tokenport.lab.router.data import load_dataset
+from tokenport.lab.router.eval import evaluate
+from tokenport.lab.router.train import TrainConfig, train_router
 from tokenport.routing.auto.cascade import skip
-from tokenport.routing.auto.data import load_dataset
 from tokenport.routing.auto.decide import AutoRouter
-from tokenport.routing.auto.eval import evaluate
 from tokenport.routing.auto.model import RouterArtifact
-from tokenport.routing.auto.train import TrainConfig, train_router
 
 PRICES = {CHEAP: (0.1, 0.1), STRONG: (10.0, 30.0)}
 
@@ -115,7 +115,7 @@ def test_the_cheap_call_is_skipped_where_the_prompt_says_it_will_fail(tmp_path: 
 def test_holdout_eval_json_keeps_the_keys_and_adds_the_total_cost(tmp_path: Path) -> None:
     import typer
 
-    from tokenport.routing.auto.cli import register
+    from tokenport.cli.router import register
 
     app = typer.Typer()
 

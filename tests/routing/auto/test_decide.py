@@ -8,15 +8,14 @@ import numpy as np
 import pytest
 
 from _auto_synth import dataset
+from tokenport.lab.router import TrainConfig, train_router
 from tokenport.routing.auto import (
     ArtifactError,
     AutoRouter,
     NoCandidateError,
     Pool,
     RouterArtifact,
-    TrainConfig,
     choose,
-    train_router,
 )
 
 QUALITY = np.array([0.55, 0.80, 0.95])

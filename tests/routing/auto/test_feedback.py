@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from _auto_synth import dataset
-from tokenport.routing.auto import AutoRouter, Pool, TrainConfig, train_router
+from tokenport.lab.router import TrainConfig, train_router
+from tokenport.routing.auto import AutoRouter, Pool
 from tokenport.routing.auto.feedback import FeedbackLog, record
+from tokenport.routing.autoroute import load_router
 
 PROMPT = "a poem about the moon"
 
@@ -23,7 +25,7 @@ def test_bad_scores_move_the_decision_and_survive_a_restart(tmp_path: Path) -> N
         record(router, log, PROMPT, "cheap", 0.0)
     assert router.decide(PROMPT, pool).model != "cheap"
     assert "moon" not in log.path.read_text()  # hashed counts, not the prompt
-    reloaded = AutoRouter.load(path, feedback_log=log.path)
+    reloaded = load_router(path, feedback_log=log.path)
     assert reloaded.decide(PROMPT, pool) == router.decide(PROMPT, pool)
     assert AutoRouter.load(path).decide(PROMPT, pool).model == "cheap"
 

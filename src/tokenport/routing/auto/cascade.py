@@ -1,7 +1,7 @@
 """The trained cascade: call cheap models in a chain, trust an answer or escalate.
 
 A cascade is a chain of cheap models and one strong model, learned from a routing file
-(`cascade_train.py`). For a prompt:
+(`lab/router/cascade_train.py`). For a prompt:
 1. the prompt router predicts each model's quality; where it is confident enough that the
    cascade would escalate anyway that the cheap call cannot pay for itself (`SkipRule`),
    the cheap call is skipped and the strong model answers;

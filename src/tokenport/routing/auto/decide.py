@@ -55,14 +55,9 @@ class AutoRouter:
         self._col = {m: i for i, m in enumerate(artifact.meta.models)}
 
     @classmethod
-    def load(cls, path: str | Path, feedback_log: str | Path | None = None) -> AutoRouter:
-        """Load an artifact; replay a feedback log on top of it when one is given."""
-        router = cls(RouterArtifact.load(path))
-        if feedback_log is not None:
-            from tokenport.routing.auto.feedback import FeedbackLog, replay
-
-            replay(router, FeedbackLog(feedback_log))
-        return router
+    def load(cls, path: str | Path) -> AutoRouter:
+        """Load an artifact (`routing/autoroute.py`'s `load_router` replays feedback on it)."""
+        return cls(RouterArtifact.load(path))
 
     @property
     def models(self) -> tuple[str, ...]:

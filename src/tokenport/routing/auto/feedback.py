@@ -5,7 +5,8 @@ stochastic-gradient step toward the score on the prompt's features, so similar p
 shift with it and the rest of the model stays put; `lr` bounds how far one noisy score can
 move a prediction (about lr * 2 of the error, as feature vectors have norm about sqrt 2).
 
-Events are appended to a JSONL log and replayed when the router loads, so learning
+Events are appended to a JSONL log and replayed when the router loads
+(`routing/autoroute.py`'s `load_router`), so learning
 survives restarts without rewriting the trained artifact. The log keeps hashed n-gram
 counts and the dense cues, not the prompt text: it is enough to replay and leaks less.
 Each event also names the generation it scores and the key that sent it, so a generation
@@ -132,15 +133,3 @@ def record(
     if log is not None:
         log.append(event)
     return learn(router, event, lr)
-
-
-def replay(
-    router: AutoRouter, log: FeedbackLog, lr: float = DEFAULT_LR, *, keyed_only: bool = False
-) -> list[FeedbackEvent]:
-    """Re-learn the logged events (with `keyed_only`, only those a key sent); returns the
-    events replayed."""
-    events = [e for e in log.read() if e.key_id is not None or not keyed_only]
-    for event in events:
-        if event.model in router.models:
-            learn(router, event, lr)
-    return events

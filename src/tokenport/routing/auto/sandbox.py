@@ -1,6 +1,6 @@
 """Run an answer's Python, with the tests its prompt states, in a child process with limits.
 
-The cascade's code verifier (`verify.CODE`). What it runs:
+The cascade's code verifier (`verify.VERIFIERS["code"]`). What it runs:
 1. the answer's code blocks, joined (`checks.code_blocks`); each `print(x)  # Output: y`
    line becomes a check that x prints as y, so an answer's own worked examples are tested;
 2. each `assert` line the prompt states (`checks.stated_tests`), after the code.

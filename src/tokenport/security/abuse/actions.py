@@ -1,6 +1,9 @@
 """Actions on keys: decided by policy from a scan, or by an admin; logged with their evidence;
 reversible. Table `abuse_actions` (db/schema/abuse.py).
 
+This is admission's side: what is in force (`ActionStore.in_force`, cached by `guard.py`).
+Writing actions, by policy or by hand, is the scan wing's (`abusescan/action_log.py`).
+
 A key's action in force is its latest one that nobody reversed. Reversing is an admin's
 word on that key: a later scan does not act on the key again automatically (its score and
 reasons still show in every scan), until an admin acts on it by hand.
@@ -8,23 +11,18 @@ reasons still show in every scan), until an admin acts on it by hand.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Literal
 
 import msgspec
-from ulid import ULID
 
-from tokenport.config import AbuseConfig, AbuseRule
 from tokenport.db import Database, migrate
-from tokenport.errors import BadRequest, NotFound
-from tokenport.security.abuse.report import Report
 
 Kind = Literal["flag", "throttle", "review", "block"]
 # Severity: a stronger action replaces a weaker one in force; never the other way round.
 SEVERITY: dict[str, int] = {"observe": 0, "flag": 1, "throttle": 2, "review": 3, "block": 4}
 
-_COLUMNS = (
+COLUMNS = (
     "id, key_id, action, score, cluster, reasons, created_at, created_by, reversed_at, "
     "reversed_by, note"
 )
@@ -48,7 +46,7 @@ class Action(msgspec.Struct, frozen=True):
         return self.reversed_at is None
 
 
-def _row(r: Sequence[object]) -> Action:
+def row_action(r: Sequence[object]) -> Action:
     return Action(
         id=str(r[0]),
         key_id=str(r[1]),
@@ -62,19 +60,6 @@ def _row(r: Sequence[object]) -> Action:
         reversed_by=None if r[9] is None else str(r[9]),
         note=None if r[10] is None else str(r[10]),
     )
-
-
-def rules(cfg: AbuseConfig) -> list[AbuseRule]:
-    """The ladder, highest score first; `policy` at `threshold` when none is configured."""
-    ladder = cfg.rules or [AbuseRule(min_score=cfg.threshold, action=cfg.policy)]
-    return sorted(ladder, key=lambda r: (-r.min_score, -SEVERITY[r.action]))
-
-
-def decide(cfg: AbuseConfig, score: float) -> str:
-    for rule in rules(cfg):
-        if score >= rule.min_score:
-            return rule.action
-    return "observe"
 
 
 class ActionStore:
@@ -91,105 +76,14 @@ class ActionStore:
     def close(self) -> None:
         self.db.close()
 
-    def all(self, limit: int = 10_000) -> list[Action]:
-        order = "ORDER BY created_at DESC, id DESC"
-        rows = self._ready().rows(
-            f"SELECT {_COLUMNS} FROM abuse_actions {order} LIMIT {int(limit)}"
-        )
-        return [_row(r) for r in rows]
-
     def latest(self) -> dict[str, Action]:
         """Each key's latest action (in force or reversed)."""
         out: dict[str, Action] = {}
-        rows = self._ready().rows(f"SELECT {_COLUMNS} FROM abuse_actions ORDER BY created_at, id")
+        rows = self._ready().rows(f"SELECT {COLUMNS} FROM abuse_actions ORDER BY created_at, id")
         for r in rows:
-            a = _row(r)
+            a = row_action(r)
             out[a.key_id] = a
         return out
 
     def in_force(self) -> dict[str, Action]:
         return {k: a for k, a in self.latest().items() if a.in_force}
-
-    def record(
-        self,
-        key_id: str,
-        action: str,
-        score: float,
-        cluster: str | None,
-        reasons: list[str],
-        by: str,
-        note: str | None = None,
-    ) -> Action:
-        if action not in SEVERITY or action == "observe":
-            raise BadRequest(f"Unknown action {action!r}: flag, throttle, review or block.")
-        now = time.time()
-        a = Action(str(ULID()), key_id, action, score, cluster, reasons, now, by, note=note)
-        p = self.db.param
-        self._ready().execute(
-            f"INSERT INTO abuse_actions ({_COLUMNS}) VALUES ({', '.join([p] * 11)})",
-            (
-                a.id,
-                a.key_id,
-                a.action,
-                a.score,
-                a.cluster,
-                msgspec.json.encode(a.reasons).decode(),
-                a.created_at,
-                a.created_by,
-                None,
-                None,
-                a.note,
-            ),
-        )
-        return a
-
-    def reverse(self, ident: str, by: str, note: str | None = None) -> list[Action]:
-        """Reverse an action by its id, or every action in force on a key by the key's id."""
-        p = self.db.param
-        db = self._ready()
-        now = time.time()
-        _, changed = db.execute(
-            f"UPDATE abuse_actions SET reversed_at = {p}, reversed_by = {p}, "
-            f"note = COALESCE({p}, note) WHERE (id = {p} OR key_id = {p}) AND reversed_at IS NULL",
-            (now, by, note, ident, ident),
-        )
-        if not changed:
-            known = db.rows(
-                f"SELECT 1 FROM abuse_actions WHERE id = {p} OR key_id = {p}", (ident, ident)
-            )
-            if not known:
-                raise NotFound(f"No abuse action on '{ident}' (an action id or a key id).")
-        rows = db.rows(
-            f"SELECT {_COLUMNS} FROM abuse_actions WHERE (id = {p} OR key_id = {p}) "
-            f"AND reversed_at = {p}",
-            (ident, ident, now),
-        )
-        return [_row(r) for r in rows]
-
-    def apply(self, report: Report, cfg: AbuseConfig, by: str = "scan") -> list[Action]:
-        """Act on a scan's verdicts by policy; return the actions taken now. Keys whose
-        action in force is as strong already, and keys an admin cleared, are left alone."""
-        if all(r.action == "observe" for r in rules(cfg)):
-            return []
-        latest = self.latest()
-        taken: list[Action] = []
-        for account in report.accounts:
-            action = decide(cfg, account.score)
-            if action == "observe":
-                continue
-            before = latest.get(account.key_id)
-            if before is not None and (
-                not before.in_force or SEVERITY[before.action] >= SEVERITY[action]
-            ):
-                continue
-            taken.append(
-                self.record(
-                    account.key_id,
-                    action,
-                    account.score,
-                    account.cluster,
-                    account.reasons,
-                    by,
-                )
-            )
-        return taken

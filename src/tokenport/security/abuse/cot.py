@@ -3,7 +3,7 @@
 Distillation wants the model's reasoning, not just its answers, so harvesting prompts ask
 for it outright: "think step by step", "show all your work", "explain your reasoning before
 the final answer", "put your thinking in <thinking> tags". The rules below match those
-phrasings (English, with the common variants); `tests/security/test_abuse_cot.py` holds
+phrasings (English, with the common variants); `tests/abusescan/test_detectors.py` holds
 positives and negatives, including everyday prompts that mention steps or thinking without
 asking for a reasoning trace.
 
