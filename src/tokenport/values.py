@@ -21,7 +21,7 @@ import msgspec
 JSON = dict[str, Any]
 Sort = Literal["price", "latency", "throughput", "cost"]
 # Which front door a request came through; recorded in the ledger.
-Door = Literal["chat", "messages", "responses", "completions", "embeddings"]
+Door = Literal["chat", "messages", "responses", "completions", "embeddings", "gemini"]
 
 
 class Thinking(msgspec.Struct, omit_defaults=True):

@@ -28,6 +28,9 @@ from tokenport.api.doors import ChatDoor, MessagesDoor
 from tokenport.api.edge import DoorEndpoint, Endpoint, Receive, Scope, Send
 from tokenport.api.embeddings import EmbeddingsEndpoint
 from tokenport.api.errors import EXCEPTION_HANDLERS, error_response
+from tokenport.api.gemini import PREFIX as GEMINI_PREFIX
+from tokenport.api.gemini import GeminiEndpoint
+from tokenport.api.gemini import routes as gemini_routes
 from tokenport.api.operations import Gauges
 from tokenport.api.operations import routes as operations_routes
 from tokenport.api.responses import ResponsesDoor
@@ -61,9 +64,17 @@ def door_endpoints(state: State) -> dict[str, Endpoint]:
 class TokenportApp:
     """Routes the front doors' POSTs to the bare hot path, everything else to Starlette."""
 
-    def __init__(self, starlette: Starlette, doors: dict[str, Endpoint]) -> None:
+    def __init__(
+        self,
+        starlette: Starlette,
+        doors: dict[str, Endpoint],
+        prefixed: dict[str, Endpoint] | None = None,
+    ) -> None:
         self.starlette = starlette
         self.doors = doors
+        # Doors whose path carries the model (Gemini's `/v1beta/models/{model}:{action}`),
+        # looked up only when no exact path matched.
+        self.prefixed = tuple((prefixed or {}).items())
 
     @property
     def state(self) -> StarletteState:
@@ -71,7 +82,10 @@ class TokenportApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            door = self.doors.get(scope["path"])
+            path = scope["path"]
+            door = self.doors.get(path)
+            if door is None:
+                door = next((ep for p, ep in self.prefixed if path.startswith(p)), None)
             if door is not None:
                 await door(scope, receive, send)
                 return
@@ -117,12 +131,14 @@ def create_app(
             *responses_routes(lambda: state),
             *operations_routes(lambda: state),
             *abuse_routes(lambda: state),
+            *gemini_routes(lambda: state),
         ],
         exception_handlers={**EXCEPTION_HANDLERS, 404: not_found},
         lifespan=lifespan,
     )
     app.state.tp = state
-    return TokenportApp(app, door_endpoints(state))
+    prefixed: dict[str, Endpoint] = {GEMINI_PREFIX: GeminiEndpoint(state)}
+    return TokenportApp(app, door_endpoints(state), prefixed)
 
 
 def app_factory() -> TokenportApp:
