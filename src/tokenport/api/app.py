@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import State as StarletteState
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Router
 
 from tokenport.analytics import rollups
 from tokenport.analytics.api import routes as analytics_routes
@@ -28,8 +29,8 @@ from tokenport.api.doors import ChatDoor, MessagesDoor
 from tokenport.api.edge import DoorEndpoint, Endpoint, Receive, Scope, Send
 from tokenport.api.embeddings import EmbeddingsEndpoint
 from tokenport.api.errors import EXCEPTION_HANDLERS, error_response
-from tokenport.api.gemini import PREFIX as GEMINI_PREFIX
-from tokenport.api.gemini import GeminiEndpoint
+from tokenport.api.gemini import PREFIXES as GEMINI_PREFIXES
+from tokenport.api.gemini import GeminiEndpoint, wants_gemini
 from tokenport.api.gemini import routes as gemini_routes
 from tokenport.api.operations import Gauges
 from tokenport.api.operations import routes as operations_routes
@@ -69,12 +70,15 @@ class TokenportApp:
         starlette: Starlette,
         doors: dict[str, Endpoint],
         prefixed: dict[str, Endpoint] | None = None,
+        google_models: Endpoint | None = None,
     ) -> None:
         self.starlette = starlette
         self.doors = doors
         # Doors whose path carries the model (Gemini's `/v1beta/models/{model}:{action}`),
         # looked up only when no exact path matched.
         self.prefixed = tuple((prefixed or {}).items())
+        # `GET /v1/models` in Google's shape for Google's clients (`api/gemini.py`).
+        self.google_models = google_models
 
     @property
     def state(self) -> StarletteState:
@@ -89,6 +93,9 @@ class TokenportApp:
             if door is not None:
                 await door(scope, receive, send)
                 return
+        elif self.google_models is not None and wants_gemini(scope):
+            await self.google_models(scope, receive, send)
+            return
         await self.starlette(scope, receive, send)
 
 
@@ -137,8 +144,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tp = state
-    prefixed: dict[str, Endpoint] = {GEMINI_PREFIX: GeminiEndpoint(state)}
-    return TokenportApp(app, door_endpoints(state), prefixed)
+    gemini = GeminiEndpoint(state)
+    prefixed: dict[str, Endpoint] = {prefix: gemini for prefix in GEMINI_PREFIXES}
+    google_models = Router(gemini_routes(lambda: state, "v1"))
+    return TokenportApp(app, door_endpoints(state), prefixed, google_models)
 
 
 def app_factory() -> TokenportApp:

@@ -6,6 +6,10 @@ the `google-genai` SDKs call it, over the one pipeline every door shares (`api/e
     POST /v1beta/models/{model}:countTokens
     GET  /v1beta/models, /v1beta/models/{model}
 
+The same under `/v1/`, where `google-genai` 3.x calls by default. `GET /v1/models` is also
+OpenAI's list: a request that carries Google's headers (`x-goog-api-key`,
+`x-goog-api-client`) gets Google's shape there (`wants_gemini`), any other OpenAI's.
+
 The model and the action live in the URL, not the body, so the POST endpoint makes a door
 per request that knows them (two small objects). The key comes as `x-goog-api-key`, as
 `?key=`, or as a Bearer token like everywhere else; errors are Google's
@@ -50,7 +54,7 @@ from tokenport.wire.common import decode_object
 from tokenport.wire.gemini_parse import GeminiCall, camel, parse_body, parse_request
 from tokenport.wire.gemini_stream import StreamEncoder
 
-PREFIX = "/v1beta/models/"
+PREFIXES = ("/v1beta/models/", "/v1/models/")
 _encoder = msgspec.json.Encoder()
 _ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
 _PAGE = 50
@@ -119,7 +123,7 @@ class GeminiDoor:
 def split_path(path: str) -> tuple[str, str]:
     """`/v1beta/models/{model}:{action}` -> (model, action). Model ids may hold slashes
     (`moonshotai/kimi-k2.5`) and colons (`qwen3:8b`): the action follows the last one."""
-    rest = path[len(PREFIX) :]
+    rest = path.split("/models/", 1)[1]
     model, _, action = rest.rpartition(":")
     if model.startswith("models/"):
         model = model[len("models/") :]
@@ -219,7 +223,16 @@ def model_json(e: ModelEntry) -> dict[str, Any]:
     }
 
 
-def routes(state: Callable[[], State]) -> list[Route]:
+def wants_gemini(scope: Scope) -> bool:
+    """A GET under `/v1/models` from a Google client (its own headers), not an OpenAI one."""
+    if scope["type"] != "http" or not scope["path"].startswith("/v1/models"):
+        return False
+    return any(k.lower().startswith(b"x-goog-") for k, _ in scope["headers"])
+
+
+def routes(state: Callable[[], State], version: str = "v1beta") -> list[Route]:
+    """The GET routes under `/{version}/models`."""
+
     async def key_of(request: Request) -> None:
         q = {k: [v] for k, v in request.query_params.items()}
         scope = _with_key({"headers": request.headers.raw}, q)
@@ -260,8 +273,8 @@ def routes(state: Callable[[], State]) -> list[Route]:
         return model_json(entry)
 
     return [
-        Route("/v1beta/models", answer(list_models), methods=["GET"]),
-        Route("/v1beta/models/{model:path}", answer(get_model), methods=["GET"]),
+        Route(f"/{version}/models", answer(list_models), methods=["GET"]),
+        Route(f"/{version}/models/{{model:path}}", answer(get_model), methods=["GET"]),
     ]
 
 
