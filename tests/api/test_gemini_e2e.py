@@ -87,7 +87,9 @@ def test_generate_text_usage_cost_and_ledger(
     config = types.GenerateContentConfig(
         system_instruction="Be brief.", temperature=0.5, max_output_tokens=64
     )
-    resp = client(gw, version=version).models.generate_content(model=model, contents="say hello", config=config)
+    resp = client(gw, version=version).models.generate_content(
+        model=model, contents="say hello", config=config
+    )
     assert resp.text == "Hello there friend"
     assert resp.candidates and resp.candidates[0].finish_reason == types.FinishReason.STOP
     usage = resp.usage_metadata
@@ -149,8 +151,8 @@ def test_function_call_round_trip(
         )
         calls = [fc for ch in chunks for fc in ch.function_calls or ()]
     else:
-        calls = c.models.generate_content(model=model, contents=contents, config=config)
-        calls = calls.function_calls or []
+        whole = c.models.generate_content(model=model, contents=contents, config=config)
+        calls = whole.function_calls or []
     assert [(fc.name, fc.args) for fc in calls] == [("get_weather", {"city": "Paris"})]
     call = calls[0]
     first = last_body(upstream)

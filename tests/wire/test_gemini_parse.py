@@ -187,7 +187,11 @@ def test_thinking_config(thinking: dict[str, Any], want: Any, effort: str | None
             "thinkingBudget",
         ),
         (
-            {"contents": [{"parts": [{"fileData": {"fileUri": "gs://a", "mimeType": "video/mp4"}}]}]},
+            {
+                "contents": [
+                    {"parts": [{"fileData": {"fileUri": "gs://a", "mimeType": "video/mp4"}}]}
+                ]
+            },
             "fileData",
         ),
     ],

@@ -31,6 +31,7 @@ from starlette.routing import Route
 from tokenport.api.door import Call, StreamCodec
 from tokenport.api.edge import (
     DoorEndpoint,
+    Message,
     Receive,
     Scope,
     Send,
@@ -147,7 +148,7 @@ def _with_key(scope: Scope, query: dict[str, list[str]]) -> Scope:
 def _json_array_head(send: Send) -> Send:
     """The JSON-array stream (no `alt=sse`) is `application/json`, not an event stream."""
 
-    async def wrapped(message: dict[str, Any]) -> None:
+    async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start" and message.get("status") == 200:
             head = [(k, v) for k, v in message["headers"] if k != b"content-type"]
             message = {**message, "headers": [(b"content-type", b"application/json"), *head]}
@@ -287,4 +288,3 @@ def _page(request: Request) -> tuple[int, int]:
     if size < 1 or start < 0:
         raise BadRequest("`pageSize` must be at least 1 and `pageToken` not negative.")
     return min(size, _MAX_PAGE), start
-

@@ -390,7 +390,7 @@ def _int(g: JSON, name: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadRequest(f"`{name}` must be an integer.", param=name)
-    return value
+    return int(value)
 
 
 def _response_format(g: JSON) -> JSON | None:

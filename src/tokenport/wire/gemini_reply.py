@@ -78,6 +78,8 @@ def usage_metadata(usage: Usage, cost: float | None) -> JSON:
 
 
 _SIGNATURE_TAG = b"tokenport-thoughts:1:"
+
+
 class _Thoughts(msgspec.Struct, omit_defaults=True):
     reasoning: str | None = None
     thinking: list[Thinking] | None = None
