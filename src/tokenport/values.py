@@ -256,7 +256,7 @@ class EmbeddingResponse(msgspec.Struct):
 # Providers as data
 
 
-WireProtocol = Literal["openai", "anthropic"]
+WireProtocol = Literal["openai", "anthropic", "gemini"]
 # How a provider turns reasoning on and off (see `wire.openai_chat._reasoning_fields`):
 # OpenAI's `reasoning_effort`; `thinking: {type}` (GLM, Kimi, DeepSeek); Qwen's
 # `enable_thinking` + `thinking_budget`; or no control at all.

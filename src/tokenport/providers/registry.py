@@ -21,6 +21,7 @@ from tokenport.errors import ConfigError
 from tokenport.providers.anthropic import AnthropicProvider
 from tokenport.providers.base import Provider, ProviderState
 from tokenport.providers.deployments import EnergyRate, profile
+from tokenport.providers.gemini import GeminiProvider
 from tokenport.providers.openai_compat import OpenAICompatProvider
 from tokenport.values import Capabilities, Pricing, ProviderSpec
 
@@ -28,6 +29,7 @@ LOCAL = "local"
 _ADAPTERS: dict[str, Callable[[ProviderSpec, str | None], Provider]] = {
     "openai": OpenAICompatProvider,
     "anthropic": AnthropicProvider,
+    "gemini": GeminiProvider,
 }
 
 

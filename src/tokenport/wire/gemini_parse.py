@@ -8,13 +8,16 @@ Judgement calls:
   API's own objects are renamed, never a tool's arguments or a schema's property names.
 - Thought parts in a model turn are reasoning. A `thoughtSignature` of tokenport's own
   (`wire.gemini_reply.thought_signature`) restores the answer's reasoning and signed
-  thinking blocks exactly; Google's own signatures mean nothing to other providers.
+  thinking blocks exactly; Google's own, on a function call, stays with the call for a
+  Gemini upstream (`extra_content.google.thought_signature`).
 - Gemini function calls often carry no `id`. A call without one gets a stable id from its
   place in the conversation, and a `functionResponse` without one answers the earliest
   unanswered call of the same name, so OpenAI- and Anthropic-shaped upstreams, which pair
   results to calls by id, get a well-formed conversation.
 - Tools other than function declarations (Google Search, code execution, URL context) run
-  only at Google: they are dropped, and the door names them in `x-tokenport-dropped-tools`.
+  only at Google: they reach a Gemini upstream as sent and are dropped for any other (the
+  door names them in `x-tokenport-dropped-tools`). So do the body fields not translated
+  here (`safetySettings`, `cachedContent`, ...), through `extra`.
 - `responseSchema` (Google's OpenAPI subset, types in capitals) and `responseJsonSchema` /
   `parametersJsonSchema` (JSON Schema) both become JSON Schema.
 - `thinkingConfig.thinkingBudget` becomes the internal thinking budget (0 turns thinking
@@ -37,6 +40,11 @@ from tokenport.wire.common import check_range, check_tokens, decode_object
 from tokenport.wire.gemini_reply import read_signature
 
 _SNAKE = re.compile(r"_([a-z])")
+# Body fields translated here; the rest (`safetySettings`, `cachedContent`, ...) ride in
+# `extra` to a Gemini upstream only (`wire.gemini_request`).
+_TRANSLATED = frozenset(
+    {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "model"}
+)
 _MAX_CANDIDATES = 8
 
 
@@ -73,6 +81,9 @@ def parse_body(raw: JSON, model: str, stream: bool) -> tuple[ChatRequest, Gemini
     messages = _system(raw.get("systemInstruction"))
     messages += _Turns().read(contents)
     tools = _tools(raw.get("tools"), call)
+    extra = {k: v for k, v in raw.items() if k not in _TRANSLATED}
+    if call.dropped:
+        extra["tools"] = [t for t in map(camel, raw["tools"]) if "functionDeclarations" not in t]
     request = ChatRequest(
         model=model,
         messages=messages,
@@ -80,6 +91,7 @@ def parse_body(raw: JSON, model: str, stream: bool) -> tuple[ChatRequest, Gemini
         tools=tools or None,
         tool_choice=_tool_choice(raw.get("toolConfig")) if tools else None,
         door="gemini",
+        extra=extra,
     )
     _generation(request, call, camel(raw.get("generationConfig")))
     return request, call
@@ -138,7 +150,8 @@ class _Turns:
         for part in map(camel, parts):
             restored = restored or read_signature(part.get("thoughtSignature"))
             if "functionCall" in part:
-                calls.append(self._call(camel(part["functionCall"]), i, len(calls)))
+                fc, sig = camel(part["functionCall"]), part.get("thoughtSignature")
+                calls.append(self._call(fc, i, len(calls), sig))
             elif isinstance(part.get("text"), str) and part.get("thought"):
                 thoughts.append(part["text"])
             elif isinstance(part.get("text"), str):
@@ -158,7 +171,7 @@ class _Turns:
             thinking=signed_blocks,
         )
 
-    def _call(self, fc: JSON, i: int, k: int) -> JSON:
+    def _call(self, fc: JSON, i: int, k: int, signature: Any) -> JSON:
         name = fc.get("name")
         if not isinstance(name, str) or not name:
             raise BadRequest(f"contents[{i}]: a functionCall needs a `name`.")
@@ -166,11 +179,15 @@ class _Turns:
         call_id = call_id or f"call_{i}_{k}"
         self.open_calls.append((name, call_id))
         args = fc.get("args")
-        return {
+        out: JSON = {
             "id": call_id,
             "type": "function",
             "function": {"name": name, "arguments": orjson.dumps(args or {}).decode()},
         }
+        if signature is not None and read_signature(signature) is None:
+            # Gemini's own, for a Gemini upstream (`wire.gemini_request`).
+            out["extra_content"] = {"google": {"thought_signature": signature}}
+        return out
 
     def _user(self, parts: list[Any], i: int) -> list[Message]:
         results: list[Message] = []

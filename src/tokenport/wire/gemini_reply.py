@@ -1,5 +1,7 @@
-"""`ChatResponse` -> a Gemini `GenerateContentResponse` (the Gemini door), the pieces its
-stream shares (`wire.gemini_stream`), and Google's error shape.
+"""Gemini `GenerateContentResponse`s <-> `ChatResponse`, both ways, and Google's error shape.
+
+ChatResponse -> client Gemini body       `encode_response` (the Gemini door)
+upstream Gemini body -> ChatResponse     `parse_response`  (the Gemini adapter)
 
 - Candidates carry their parts in Gemini's order: thoughts (`thought: true`, only when the
   client asked for them with `includeThoughts`), text, then function calls with `args` as
@@ -21,12 +23,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from typing import Any
 
 import msgspec
 import orjson
 
-from tokenport.errors import TokenportError
+from tokenport.errors import (
+    TokenportError,
+    UpstreamAuthError,
+    UpstreamBadRequest,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamRateLimited,
+    UpstreamServerError,
+)
+from tokenport.redaction import redact
 from tokenport.values import JSON, ChatResponse, Choice, Message, Thinking, Usage
 
 _FINISH = {
@@ -146,10 +158,18 @@ def parts(message: Message, thoughts: bool) -> list[JSON]:
     if text:
         out.append({"text": text})
     if message.tool_calls:
-        sig = thought_signature(message.reasoning_content, message.thinking)
-        out.append(function_call(message.tool_calls[0], sig))
-        out.extend(function_call(c) for c in message.tool_calls[1:])
+        ours = thought_signature(message.reasoning_content, message.thinking)
+        for i, call in enumerate(message.tool_calls):
+            out.append(function_call(call, gemini_signature(call) or (ours if i == 0 else None)))
     return out
+
+
+def gemini_signature(call: JSON) -> str | None:
+    """A Gemini upstream's own signature for this call, kept as Google's OpenAI-compatible
+    endpoint keeps it."""
+    google = (call.get("extra_content") or {}).get("google") or {}
+    sig = google.get("thought_signature")
+    return sig if isinstance(sig, str) else None
 
 
 def candidate(choice: Choice, thoughts: bool) -> JSON:
@@ -180,3 +200,146 @@ def error_object(exc: TokenportError, message: str) -> JSON:
 
 def error_body(exc: TokenportError, message: str) -> bytes:
     return orjson.dumps({"error": error_object(exc, message)})
+
+
+# ---------------------------------------------------------------------------------------
+# Upstream GenerateContentResponse -> ChatResponse (the Gemini adapter)
+
+_UPSTREAM_FINISH = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+}
+
+
+class WireFunctionCall(msgspec.Struct):
+    name: str = ""
+    args: dict[str, Any] | None = None
+    id: str | None = None
+
+
+class WirePart(msgspec.Struct, rename="camel"):
+    text: str | None = None
+    thought: bool = False
+    thought_signature: str | None = None
+    function_call: WireFunctionCall | None = None
+
+
+class WireContent(msgspec.Struct):
+    parts: list[WirePart] = []
+
+
+class WireCandidate(msgspec.Struct, rename="camel"):
+    content: WireContent | None = None
+    finish_reason: str | None = None
+    index: int = 0
+
+
+class WireUsage(msgspec.Struct, rename="camel"):
+    prompt_token_count: int = 0
+    candidates_token_count: int = 0
+    thoughts_token_count: int = 0
+    cached_content_token_count: int = 0
+
+    def to_usage(self) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_token_count,
+            completion_tokens=self.candidates_token_count + self.thoughts_token_count,
+            cached_tokens=self.cached_content_token_count,
+            reasoning_tokens=self.thoughts_token_count,
+        )
+
+
+class WireError(msgspec.Struct):
+    code: int = 500
+    message: str = ""
+    status: str = ""
+
+
+class WireResponse(msgspec.Struct, rename="camel"):
+    candidates: list[WireCandidate] = []
+    usage_metadata: WireUsage | None = None
+    model_version: str = ""
+    response_id: str = ""
+    error: WireError | None = None
+
+
+response_decoder = msgspec.json.Decoder(WireResponse)
+
+
+def upstream_finish(reason: str | None, calls: bool) -> str | None:
+    if reason is None:
+        return None
+    finish = _UPSTREAM_FINISH.get(reason, "stop")
+    return "tool_calls" if calls and finish == "stop" else finish
+
+
+def upstream_call(fc: WireFunctionCall, call_id: str, signature: str | None) -> JSON:
+    call: JSON = {
+        "id": fc.id or call_id,
+        "type": "function",
+        "function": {"name": fc.name, "arguments": orjson.dumps(fc.args or {}).decode()},
+    }
+    if signature:
+        call["extra_content"] = {"google": {"thought_signature": signature}}
+    return call
+
+
+def _message(cand: WireCandidate) -> Message:
+    parts = cand.content.parts if cand.content is not None else []
+    text = "".join(p.text for p in parts if p.text and not p.thought)
+    reasoning = "".join(p.text for p in parts if p.text and p.thought)
+    calls: list[JSON] = []
+    for p in parts:
+        if p.function_call is not None:
+            call_id = f"call_{cand.index}_{len(calls)}"
+            calls.append(upstream_call(p.function_call, call_id, p.thought_signature))
+    return Message(
+        role="assistant",
+        content=None if calls and not text else text,
+        tool_calls=calls or None,
+        reasoning_content=reasoning or None,
+    )
+
+
+def parse_response(provider: str, raw: bytes) -> ChatResponse:
+    try:
+        wire = response_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise UpstreamProtocolError(provider, f"unreadable answer: {exc}") from exc
+    choices = []
+    for cand in wire.candidates:
+        message = _message(cand)
+        finish = upstream_finish(cand.finish_reason or "STOP", bool(message.tool_calls))
+        choices.append(Choice(index=cand.index, message=message, finish_reason=finish))
+    if not choices:  # the prompt itself was blocked (promptFeedback.blockReason)
+        empty = Message(role="assistant", content="")
+        choices = [Choice(index=0, message=empty, finish_reason="content_filter")]
+    return ChatResponse(
+        id=wire.response_id,
+        model=wire.model_version,
+        created=int(time.time()),
+        choices=choices,
+        usage=wire.usage_metadata.to_usage() if wire.usage_metadata is not None else None,
+    )
+
+
+_STREAM_ERRORS: dict[str, type[UpstreamError]] = {
+    "RESOURCE_EXHAUSTED": UpstreamRateLimited,
+    "UNAUTHENTICATED": UpstreamAuthError,
+    "PERMISSION_DENIED": UpstreamAuthError,
+    "INVALID_ARGUMENT": UpstreamBadRequest,
+    "NOT_FOUND": UpstreamBadRequest,
+    "FAILED_PRECONDITION": UpstreamBadRequest,
+}
+
+
+def stream_error(provider: str, error: WireError) -> UpstreamError:
+    """An error frame in a Gemini upstream's stream as the matching UpstreamError."""
+    cls = _STREAM_ERRORS.get(error.status, UpstreamServerError)
+    return cls(provider, f"error in stream ({error.status}): {redact(error.message)[:300]}")

@@ -1,4 +1,7 @@
-"""`Chunk`s -> a Gemini `streamGenerateContent` stream (the Gemini door).
+"""Gemini `streamGenerateContent` streams <-> `Chunk`s, both ways.
+
+    Chunks -> client frames         `StreamEncoder` (the Gemini door)
+    upstream frames -> Chunks       `StreamState`   (the Gemini adapter)
 
 Each frame is a whole `GenerateContentResponse` holding only what is new. Two framings, as
 Google serves them: server-sent events with `alt=sse` (what the SDKs and Gemini CLI ask
@@ -16,15 +19,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgspec
 import orjson
 
-from tokenport.errors import TokenportError
+from tokenport.errors import TokenportError, UpstreamProtocolError
 from tokenport.values import JSON, Chunk, Delta, Thinking, Usage
 from tokenport.wire.gemini_reply import (
+    WireCandidate,
     error_object,
     finish_reason,
     function_call,
+    gemini_signature,
+    response_decoder,
+    stream_error,
     thought_signature,
+    upstream_call,
+    upstream_finish,
     usage_metadata,
 )
 from tokenport.wire.sse import sse_frame
@@ -35,6 +45,7 @@ class _Call:
     id: str
     name: str = ""
     args: list[str] = field(default_factory=list)
+    signature: str | None = None  # a Gemini upstream's own
 
 
 @dataclass(slots=True)
@@ -100,6 +111,7 @@ class StreamEncoder:
             call = calls[index] = _Call(piece.get("id") or f"call_{choice}_{index}")
         function = piece.get("function") or {}
         call.name = call.name or function.get("name") or ""
+        call.signature = call.signature or gemini_signature(piece)
         if function.get("arguments"):
             call.args.append(function["arguments"])
 
@@ -112,7 +124,7 @@ class StreamEncoder:
             parts = [
                 function_call(
                     {"id": c.id, "function": {"name": c.name, "arguments": "".join(c.args)}},
-                    sig if i == 0 else None,
+                    c.signature or (sig if i == 0 else None),
                 )
                 for i, c in enumerate(held)
             ]
@@ -140,3 +152,65 @@ class StreamEncoder:
         if self.sse:
             return b""
         return b"[]" if self.first else b"]"
+
+
+# ---------------------------------------------------------------------------------------
+# Upstream frames -> Chunks (the Gemini adapter)
+
+
+class StreamState:
+    """Turns one Gemini upstream stream (`alt=sse`) into Chunks: text and thoughts as
+    deltas, each function call as one whole tool-call delta, then the finish reason and the
+    usage (Gemini's counts are cumulative; the last frame's are the answer's)."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.calls: dict[int, int] = {}  # choice index -> calls so far
+        self.usage: Usage | None = None
+        self.finished = False
+        self.started = False
+
+    def feed(self, data: bytes) -> list[Chunk]:
+        try:
+            frame = response_decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise UpstreamProtocolError(self.provider, f"unreadable stream frame: {exc}") from exc
+        if frame.error is not None:
+            raise stream_error(self.provider, frame.error)
+        out: list[Chunk] = []
+        if not self.started:
+            self.started = True
+            out.append(Chunk(delta=Delta(role="assistant")))
+        if frame.usage_metadata is not None:
+            self.usage = frame.usage_metadata.to_usage()
+        for cand in frame.candidates:
+            out.extend(self._candidate(cand))
+        if self.finished and self.usage is not None and frame.usage_metadata is not None:
+            out.append(Chunk(usage=self.usage))
+        return out
+
+    def _candidate(self, cand: WireCandidate) -> list[Chunk]:
+        out: list[Chunk] = []
+        for part in cand.content.parts if cand.content is not None else ():
+            if part.function_call is not None:
+                k = self.calls[cand.index] = self.calls.get(cand.index, 0) + 1
+                call_id = f"call_{cand.index}_{k - 1}"
+                call = upstream_call(part.function_call, call_id, part.thought_signature)
+                delta = Delta(tool_calls=[{"index": k - 1, **call}])
+            elif part.text and part.thought:
+                delta = Delta(reasoning_content=part.text)
+            elif part.text:
+                delta = Delta(content=part.text)
+            else:
+                continue
+            out.append(Chunk(index=cand.index, delta=delta))
+        if cand.finish_reason is not None:
+            self.finished = True
+            calls = bool(self.calls.get(cand.index))
+            reason = upstream_finish(cand.finish_reason, calls)
+            out.append(Chunk(index=cand.index, finish_reason=reason))
+        return out
+
+    def finish(self) -> None:
+        if not self.finished:
+            raise UpstreamProtocolError(self.provider, "stream ended without a finishReason")
