@@ -15,6 +15,8 @@ Judgement calls:
   so reasoning comes back to clients that show it.
 - JSON-schema response formats go as `responseJsonSchema` (JSON Schema, which Gemini reads
   as such), JSON mode as `responseMimeType` alone.
+- Presence and frequency penalties are not sent: some Gemini models answer 400 to them
+  ("Penalty is not enabled"); `logit_bias` and `user` have no Gemini field.
 - From the Gemini door only, the fields tokenport does not translate (`safetySettings`,
   `cachedContent`, Google's own tools such as `googleSearch`) pass through as the client
   sent them: native to a Gemini upstream, dropped for any other.
@@ -201,8 +203,6 @@ def _generation(request: ChatRequest) -> JSON:
         ("maxOutputTokens", request.output_cap()),
         ("candidateCount", request.n),
         ("seed", request.seed),
-        ("presencePenalty", request.presence_penalty),
-        ("frequencyPenalty", request.frequency_penalty),
     )
     g.update((k, v) for k, v in pairs if v is not None)
     if request.stop:
