@@ -245,8 +245,8 @@ def _user_part(part: JSON, i: int) -> JSON:
         return _media(mime, f"data:{mime};base64,{data}")
     if "fileData" in part:
         ref = camel(part["fileData"])
-        mime, uri = ref.get("mimeType") or "", ref.get("fileUri")
-        if not isinstance(uri, str) or not mime.startswith("image/"):
+        mime, uri = ref.get("mimeType"), ref.get("fileUri")
+        if not isinstance(uri, str) or not isinstance(mime, str) or not mime.startswith("image/"):
             raise BadRequest(
                 f"contents[{i}]: fileData is served for images by URL only; send other "
                 "files as inlineData."
@@ -279,8 +279,10 @@ def _tools(tools: Any, call: GeminiCall) -> list[JSON]:
         raise BadRequest("`tools` must be a list.", param="tools")
     out: list[JSON] = []
     for tool in map(camel, tools):
-        for decl in tool.get("functionDeclarations") or ():
-            out.append(_function(camel(decl)))
+        decls = tool.get("functionDeclarations") or []
+        if not isinstance(decls, list):
+            raise BadRequest("`functionDeclarations` must be a list.", param="tools")
+        out.extend(_function(camel(d)) for d in decls)
         call.dropped.extend(k for k in tool if k != "functionDeclarations")
     return out
 
@@ -341,6 +343,11 @@ _SCHEMA_KEEP = frozenset(
 _INT_FIELDS = frozenset({"minLength", "maxLength", "minItems", "maxItems"})
 
 
+def _digits(value: Any) -> bool:
+    """An int64 field as Google's JSON writes it: a string of digits."""
+    return isinstance(value, str) and value.isdigit()
+
+
 def json_schema(schema: Any) -> Any:
     """Google's Schema (an OpenAPI 3.0 subset: `type: "OBJECT"`, `nullable`) -> JSON Schema."""
     if not isinstance(schema, dict):
@@ -352,7 +359,7 @@ def json_schema(schema: Any) -> Any:
         out["type"] = [kind.lower(), "null"] if s.get("nullable") else kind.lower()
     for key in _SCHEMA_KEEP & s.keys():
         value = s[key]
-        out[key] = int(value) if key in _INT_FIELDS and isinstance(value, str) else value
+        out[key] = int(value) if key in _INT_FIELDS and _digits(value) else value
     if isinstance(s.get("properties"), dict):
         out["properties"] = {k: json_schema(v) for k, v in s["properties"].items()}
     if "items" in s:
