@@ -280,6 +280,18 @@ def test_error_mid_stream_is_a_google_error_frame(gw: Any, fake2: FakeUpstream) 
         got = check_gemini(events)
         assert got["error"]["status"] in ("UNAVAILABLE", "INTERNAL"), got
         assert got["text"]
+    # The SDK raises on the error frame, after the text that came before it.
+    seen: list[str] = []
+
+    def read() -> None:
+        stream = client(gw).models.generate_content_stream(
+            model="antx/fake-claude", contents="count"
+        )
+        seen.extend(chunk.text or "" for chunk in stream)
+
+    with pytest.raises(errors.ServerError) as err:
+        read()
+    assert err.value.status == "UNAVAILABLE" and "".join(seen)
 
 
 def test_keys_as_google_sends_them(

@@ -80,7 +80,9 @@ def test_function_round_trip_keeps_geminis_signature(
     c = client(gw)
     contents: list[Any] = [types.Content(role="user", parts=[types.Part(text="Paris?")])]
     if stream:
-        chunks = list(c.models.generate_content_stream(model=MODEL, contents=contents, config=config))
+        chunks = list(
+            c.models.generate_content_stream(model=MODEL, contents=contents, config=config)
+        )
         parts = [p for ch in chunks for p in ch.candidates[0].content.parts or ()]  # type: ignore[index, union-attr]
     else:
         resp = c.models.generate_content(model=MODEL, contents=contents, config=config)
@@ -91,7 +93,9 @@ def test_function_round_trip_keeps_geminis_signature(
         types.Content(role="model", parts=calls),
         types.Content(
             role="user",
-            parts=[types.Part.from_function_response(name="get_weather", response={"output": "hot"})],
+            parts=[
+                types.Part.from_function_response(name="get_weather", response={"output": "hot"})
+            ],
         ),
     ]
     answer = c.models.generate_content(model=MODEL, contents=contents, config=config)

@@ -53,9 +53,7 @@ def _tool(body: dict[str, Any], wanted: str | None) -> str | None:
 def _result(body: dict[str, Any]) -> str | None:
     contents = body.get("contents") or []
     last = contents[-1] if contents and isinstance(contents[-1], dict) else {}
-    responses = [
-        p["functionResponse"] for p in last.get("parts") or () if "functionResponse" in p
-    ]
+    responses = [p["functionResponse"] for p in last.get("parts") or () if "functionResponse" in p]
     if not responses:
         return None
     return "".join(_text(r.get("response")) for r in responses)
@@ -167,7 +165,9 @@ def gemini_stream(script: Script, turn: Turn) -> tuple[list[bytes], list[bytes],
     if turn.tool:
         deltas.append(frame(_calls(script, turn)))
     else:
-        deltas += [frame([{"text": p}]) for p in split_text(reply_text(script, turn), script.chunks)]
+        deltas += [
+            frame([{"text": p}]) for p in split_text(reply_text(script, turn), script.chunks)
+        ]
     extra: dict[str, Any] = {"finishReason": _finish(script, turn)}
     if turn.include_usage:
         extra["usageMetadata"] = _usage(script, turn)

@@ -2,8 +2,8 @@
 
 Pure functions of a `Script` and the request's `Turn`, so `fake.py` can cache the
 encoded bytes and answer thousands of requests a second. The protocol's own bodies live in
-`fake_openai.py`, `fake_anthropic.py` and `fake_gemini.py`; this module adds embeddings and error bodies and
-dispatches by protocol.
+`fake_openai.py`, `fake_anthropic.py` and `fake_gemini.py`; this module adds embeddings
+and error bodies and dispatches by protocol.
 """
 
 from __future__ import annotations

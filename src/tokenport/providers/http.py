@@ -122,7 +122,8 @@ class UpstreamClient:
         self._secrets = tuple(
             v.removeprefix("Bearer ").strip()
             for k, v in headers.items()
-            if k.lower() in ("authorization", "x-api-key", "api-key", "x-goog-api-key") and v.strip()
+            if k.lower() in ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+            and v.strip()
         )
         self._session: aiohttp.ClientSession | None = None
 
