@@ -1,8 +1,8 @@
 """Gemini CLI (`gemini -p`, from npm) runs a shell command through tokenport's Gemini door
 and answers with its output: on a Kimi-like OpenAI-compatible upstream (translated, the
-reasoning carried back through the call's thoughtSignature) and on an Anthropic-protocol
-one. The aliases, settings.json, environment and command line are docs/gemini.md's
-section, as written."""
+reasoning carried back through the call's thoughtSignature), on an Anthropic-protocol one,
+and on a Gemini-protocol one (native, Gemini's own signature passed through). The aliases,
+settings.json, environment and command line are docs/gemini.md's section, as written."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 
 from _coding_agents import (
+    ADMIN_KEY,
     ANTHROPIC,
     KIMI,
+    OUTPUT,
     ROOT,
     Route,
     agent_env,
@@ -71,8 +73,45 @@ def doc_aliases() -> dict[str, str]:
     return aliases
 
 
+# A Gemini-protocol upstream (native: the door's body goes through, Gemini's thought
+# signature included; the fake refuses a function-calling turn sent back without it).
+GEMINI = Route("gemx/fake-model", "gemx", "gemini", "fake-model")
+
+
+def start(gateway_factory: Any, fake: FakeUpstream, fake2: FakeUpstream, route: Route) -> Any:
+    aliases = {pattern: route.model for pattern in doc_aliases()}
+    if route is not GEMINI:
+        return start_gateway(gateway_factory, fake, fake2, aliases=aliases)
+    return gateway_factory(
+        {"gemx": fake},
+        env={"TOKENPORT_ADMIN_KEY": ADMIN_KEY},
+        require_keys=True,
+        aliases=aliases,
+        gemx_extra={"protocol": "gemini", "base_url": fake.base_url + "/v1beta"},
+    )
+
+
+def assert_native_round_trip(upstream: FakeUpstream) -> None:
+    """Two turns at `:streamGenerateContent`, the second carrying the call (signed) and the
+    command's output as its function response."""
+    first, second = upstream_turns(upstream)
+    assert first.path == second.path == "/v1beta/models/fake-model:streamGenerateContent"
+    names = [d["name"] for t in first.body["tools"] for d in t.get("functionDeclarations", ())]
+    assert "run_shell_command" in names
+    call, result = second.body["contents"][-2:]
+    assert call["parts"][0]["thoughtSignature"] == agent_script(GEMINI, "", "").signature
+    assert call["parts"][0]["functionCall"]["name"] == "run_shell_command"
+    response = result["parts"][0]["functionResponse"]
+    assert OUTPUT in json.dumps(response["response"])
+
+
 @pytest.mark.parametrize(
-    "route", [pytest.param(KIMI, id="openai-kimi"), pytest.param(ANTHROPIC, id="anthropic")]
+    "route",
+    [
+        pytest.param(KIMI, id="openai-kimi"),
+        pytest.param(ANTHROPIC, id="anthropic"),
+        pytest.param(GEMINI, id="gemini-native"),
+    ],
 )
 def test_gemini_cli_runs_a_shell_command_through_tokenport(
     route: Route,
@@ -81,14 +120,13 @@ def test_gemini_cli_runs_a_shell_command_through_tokenport(
     gateway_factory: Any,
     tmp_path: Path,
 ) -> None:
-    aliases = {pattern: route.model for pattern in doc_aliases()}
     shell = readme_shell(SECTION, "gemini", DOC)
     settings = json.loads(readme_block(SECTION, "json", '"selectedType"', DOC))
     assert settings["telemetry"] == {"enabled": False}
     gemini = gemini_bin()
-    upstream = upstream_of(route, fake, fake2)
+    upstream = fake if route is GEMINI else upstream_of(route, fake, fake2)
     upstream.set_script(agent_script(route, "run_shell_command", SHELL_CALL))
-    gw = start_gateway(gateway_factory, fake, fake2, aliases=aliases)
+    gw = start(gateway_factory, fake, fake2, route)
     secret, key_id = create_key(gw.base_url)
 
     home = tmp_path / "home"
@@ -107,9 +145,12 @@ def test_gemini_cli_runs_a_shell_command_through_tokenport(
     run = run_agent(argv, env, tmp_path / "work")
     assert_answered(run)
 
-    assert_upstream_round_trip(route, upstream, "run_shell_command")
-    turns = upstream_turns(upstream)
-    assert all(t.body["stream"] for t in turns), "Gemini CLI streams (alt=sse)"
+    if route is GEMINI:
+        assert_native_round_trip(upstream)
+    else:
+        assert_upstream_round_trip(route, upstream, "run_shell_command")
+        turns = upstream_turns(upstream)
+        assert all(t.body["stream"] for t in turns), "Gemini CLI streams (alt=sse)"
     rows = assert_ledger(
         gw.base_url, tmp_path, turns=2, door="gemini", provider=route.provider, key_id=key_id
     )
