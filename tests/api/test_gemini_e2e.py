@@ -247,6 +247,9 @@ def test_models_list_and_get(gw: Any, version: str | None) -> None:
     assert "models/fakeoa/fake-model" in names or "models/tokenport/fake-model" in names, names
     one = c.models.get(model="fakeoa/fake-model")
     assert one.name and one.input_token_limit == 8192
+    # The same path without Google's headers stays OpenAI's list.
+    status, body = http_json("GET", gw.base_url + "/v1/models")
+    assert status == 200 and body["object"] == "list" and "models" not in body
 
 
 def test_errors_in_googles_shape(gw: Any, fake: FakeUpstream) -> None:
@@ -263,8 +266,10 @@ def test_errors_in_googles_shape(gw: Any, fake: FakeUpstream) -> None:
     assert (err.value.code, err.value.status) == (400, "INVALID_ARGUMENT")
     assert "temperature" in (err.value.message or "")
     url = f"{gw.base_url}/v1beta/models/fakeoa/fake-model"
-    status, _, raw = http_raw("POST", url + ":embedContent", BODY)
-    assert status == 404 and json.loads(raw)["error"]["status"] == "NOT_FOUND"
+    for path in (url + ":embedContent", url):
+        status, _, raw = http_raw("POST", path, BODY)
+        assert status == 404 and json.loads(raw)["error"]["status"] == "NOT_FOUND"
+        assert "generateContent" in json.loads(raw)["error"]["message"]
     status, _, raw = http_raw("POST", url + ":generateContent", b"{not json")
     assert status == 400 and json.loads(raw)["error"]["status"] == "INVALID_ARGUMENT"
     fake.set_script(Script(status=503))

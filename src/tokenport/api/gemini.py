@@ -125,7 +125,9 @@ def split_path(path: str) -> tuple[str, str]:
     """`/v1beta/models/{model}:{action}` -> (model, action). Model ids may hold slashes
     (`moonshotai/kimi-k2.5`) and colons (`qwen3:8b`): the action follows the last one."""
     rest = path.split("/models/", 1)[1]
-    model, _, action = rest.rpartition(":")
+    model, sep, action = rest.rpartition(":")
+    if not sep:
+        return rest, ""
     if model.startswith("models/"):
         model = model[len("models/") :]
     return model, action
@@ -184,7 +186,8 @@ class GeminiEndpoint:
             await guarded(self.st, "gemini", scope, receive, send, self._count, send_error)
         else:
             known = ", ".join(_ACTIONS)
-            await send_error(send, NotFound(f"No method '{action}' on models; known: {known}."))
+            said = f"No method '{action}' on models" if action else "No method in the path"
+            await send_error(send, NotFound(f"{said}; POST .../models/{{model}}:{{{known}}}."))
 
     async def _count(
         self, scope: Scope, headers: dict[str, str], receive: Receive, send: Send, watch: Watch
