@@ -83,18 +83,20 @@ def agent_script(route: Route, tool: str, arguments: str) -> Script:
 # The README
 
 
-def readme_blocks(title: str) -> list[tuple[str, str]]:
-    """(language, text) of each fenced block in the README section `## {title}`."""
-    text = README.read_text()
+def readme_blocks(title: str, doc: Path = README) -> list[tuple[str, str]]:
+    """(language, text) of each fenced block in the README (or `doc`) section `## {title}`."""
+    text = doc.read_text()
     start = text.find(f"\n## {title}\n")
-    assert start >= 0, f"{README.name} has no section '## {title}'"
+    assert start >= 0, f"{doc.name} has no section '## {title}'"
     end = text.find("\n## ", start + 1)
     section = text[start : end if end >= 0 else len(text)]
     return re.findall(r"```(\w*)\n(.*?)```", section, flags=re.S)
 
 
-def readme_block(title: str, lang: str, containing: str) -> str:
-    found = [body for kind, body in readme_blocks(title) if kind == lang and containing in body]
+def readme_block(title: str, lang: str, containing: str, doc: Path = README) -> str:
+    found = [
+        body for kind, body in readme_blocks(title, doc) if kind == lang and containing in body
+    ]
     assert len(found) == 1, f"README '## {title}': want one ```{lang} block with {containing!r}"
     return found[0]
 
@@ -107,10 +109,10 @@ class Shell:
     argv: list[str]
 
 
-def readme_shell(title: str, program: str) -> Shell:
+def readme_shell(title: str, program: str, doc: Path = README) -> Shell:
     exports: dict[str, str] = {}
     commands: list[list[str]] = []
-    for line in readme_block(title, "bash", f"\n{program} ").splitlines():
+    for line in readme_block(title, "bash", f"\n{program} ", doc).splitlines():
         words = shlex.split(line, comments=True)
         if not words:
             continue

@@ -248,3 +248,52 @@ def check_completions(events: list[Event], *, usage_chunk: bool) -> str:
     assert finishes == 1, "finish_reason must come exactly once"
     assert (usage is not None) == usage_chunk, "usage chunk sent unasked, or missing"
     return text
+
+
+def parse_gemini_array(raw: bytes | str) -> list[Event]:
+    """A Gemini stream without `alt=sse`: one JSON array, each element a frame."""
+    frames = json.loads(raw)
+    assert isinstance(frames, list), "the JSON-array stream must be one JSON array"
+    return [(None, f) for f in frames]
+
+
+def check_gemini(events: list[Event]) -> dict[str, Any]:
+    """Gemini `streamGenerateContent` rules (either framing, via parse_sse or
+    parse_gemini_array). Returns the text, thoughts, function calls, finish and usage, or
+    the error that ended the stream."""
+    assert events, "no frames"
+    assert all(name is None for name, _ in events), "Gemini frames carry no event names"
+    frames = [d for _, d in events]
+    assert all(isinstance(f, dict) for f in frames), "every frame is a JSON object ([DONE]?)"
+    text, thoughts, finish, usage = "", "", None, None
+    calls: list[dict[str, Any]] = []
+    ids = {f.get("responseId") for f in frames if "error" not in f}
+    assert len(ids) <= 1, "frames of one stream carry different responseIds"
+    for i, f in enumerate(frames):
+        last = i == len(frames) - 1
+        if "error" in f:
+            assert last, "an error frame must end the stream"
+            err = f["error"]
+            assert isinstance(err["code"], int) and err["message"] and err["status"].isupper()
+            return {"error": err, "text": text}
+        assert finish is None, "a frame after the one with finishReason"
+        for cand in f.get("candidates") or ():
+            for part in (cand.get("content") or {}).get("parts") or ():
+                if "functionCall" in part:
+                    fc = part["functionCall"]
+                    assert fc["name"] and isinstance(fc["args"], dict), "a call needs name, args"
+                    calls.append(fc)
+                elif part.get("thought"):
+                    thoughts += part["text"]
+                else:
+                    assert "text" in part, f"unknown part {part}"
+                    text += part["text"]
+            if cand.get("finishReason"):
+                finish = cand["finishReason"]
+        if f.get("usageMetadata") is not None:
+            usage = f["usageMetadata"]
+    assert finish is not None, "no finishReason"
+    assert usage is not None, "no usageMetadata"
+    total = usage["promptTokenCount"] + usage["candidatesTokenCount"]
+    assert usage["totalTokenCount"] == total + usage.get("thoughtsTokenCount", 0)
+    return {"text": text, "thoughts": thoughts, "calls": calls, "finish": finish, "usage": usage}

@@ -93,7 +93,7 @@ class ProviderConfig(_Strict):
     """Adds a provider or overrides a built-in one's fields."""
 
     base_url: str | None = None
-    protocol: Literal["openai", "anthropic"] | None = None
+    protocol: Literal["openai", "anthropic", "gemini"] | None = None
     key_env: str | None = None
     display_name: str | None = None
     renames: dict[str, str] | None = None

@@ -21,7 +21,7 @@ import msgspec
 JSON = dict[str, Any]
 Sort = Literal["price", "latency", "throughput", "cost"]
 # Which front door a request came through; recorded in the ledger.
-Door = Literal["chat", "messages", "responses", "completions", "embeddings"]
+Door = Literal["chat", "messages", "responses", "completions", "embeddings", "gemini"]
 
 
 class Thinking(msgspec.Struct, omit_defaults=True):
@@ -333,7 +333,7 @@ class EmbeddingResponse(msgspec.Struct):
 # Providers as data
 
 
-WireProtocol = Literal["openai", "anthropic"]
+WireProtocol = Literal["openai", "anthropic", "gemini"]
 # How a provider turns reasoning on and off (see `wire.openai_chat._reasoning_fields`):
 # OpenAI's `reasoning_effort`; `thinking: {type}` (GLM, Kimi, DeepSeek); Qwen's
 # `enable_thinking` + `thinking_budget`; or no control at all.

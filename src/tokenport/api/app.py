@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import State as StarletteState
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Router
 
 from tokenport.analytics import rollups
 from tokenport.analytics.api import routes as analytics_routes
@@ -31,6 +32,9 @@ from tokenport.api.errors import EXCEPTION_HANDLERS, error_response, openrouter_
 from tokenport.api.openrouter.door import OpenRouterDoor
 from tokenport.api.openrouter.routes import key_usages
 from tokenport.api.openrouter.routes import routes as openrouter_routes
+from tokenport.api.gemini import PREFIXES as GEMINI_PREFIXES
+from tokenport.api.gemini import GeminiEndpoint, wants_gemini
+from tokenport.api.gemini import routes as gemini_routes
 from tokenport.api.operations import Gauges
 from tokenport.api.operations import routes as operations_routes
 from tokenport.api.responses import ResponsesDoor
@@ -73,9 +77,20 @@ def door_endpoints(state: State) -> dict[str, Endpoint]:
 class TokenportApp:
     """Routes the front doors' POSTs to the bare hot path, everything else to Starlette."""
 
-    def __init__(self, starlette: Starlette, doors: dict[str, Endpoint]) -> None:
+    def __init__(
+        self,
+        starlette: Starlette,
+        doors: dict[str, Endpoint],
+        prefixed: dict[str, Endpoint] | None = None,
+        google_models: Endpoint | None = None,
+    ) -> None:
         self.starlette = starlette
         self.doors = doors
+        # Doors whose path carries the model (Gemini's `/v1beta/models/{model}:{action}`),
+        # looked up only when no exact path matched.
+        self.prefixed = tuple((prefixed or {}).items())
+        # `GET /v1/models` in Google's shape for Google's clients (`api/gemini.py`).
+        self.google_models = google_models
 
     @property
     def state(self) -> StarletteState:
@@ -83,10 +98,16 @@ class TokenportApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            door = self.doors.get(scope["path"])
+            path = scope["path"]
+            door = self.doors.get(path)
+            if door is None:
+                door = next((ep for p, ep in self.prefixed if path.startswith(p)), None)
             if door is not None:
                 await door(scope, receive, send)
                 return
+        elif self.google_models is not None and wants_gemini(scope):
+            await self.google_models(scope, receive, send)
+            return
         await self.starlette(scope, receive, send)
 
 
@@ -135,12 +156,16 @@ def create_app(
             *operations_routes(lambda: state),
             *abuse_routes(lambda: state),
             *speeds_routes(lambda: state),
+            *gemini_routes(lambda: state),
         ],
         exception_handlers={**EXCEPTION_HANDLERS, 404: not_found},
         lifespan=lifespan,
     )
     app.state.tp = state
-    return TokenportApp(app, door_endpoints(state))
+    gemini = GeminiEndpoint(state)
+    prefixed: dict[str, Endpoint] = {prefix: gemini for prefix in GEMINI_PREFIXES}
+    google_models = Router(gemini_routes(lambda: state, "v1"))
+    return TokenportApp(app, door_endpoints(state), prefixed, google_models)
 
 
 def app_factory() -> TokenportApp:

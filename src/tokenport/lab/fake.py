@@ -1,9 +1,10 @@
 """Fake upstreams on loopback, for tests, the benchmark and `tokenport simulate`.
 
-One `FakeUpstream` speaks both wire protocols a provider adapter talks to:
+One `FakeUpstream` speaks every wire protocol a provider adapter talks to:
 
     POST /v1/chat/completions   OpenAI (stream and non-stream, `stream_options.include_usage`)
     POST /v1/messages           Anthropic Messages (stream with the real event sequence)
+    POST /v1beta/models/{model}:generateContent, :streamGenerateContent   Gemini
     POST /v1/embeddings         OpenAI embeddings (deterministic vectors)
     GET  /v1/models, /health
 
@@ -37,6 +38,7 @@ import msgspec
 import orjson
 from aiohttp import web
 
+from tokenport.lab.fake_gemini import gemini_turn, signature_violation
 from tokenport.lab.fake_wire import (
     BODIES,
     CREATED,
@@ -138,6 +140,7 @@ class FakeUpstream:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/v1/messages", self._anthropic)
+        app.router.add_post("/v1beta/models/{tail:.+}", self._gemini)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._health)
@@ -264,6 +267,9 @@ class FakeUpstream:
     async def _anthropic(self, request: web.Request) -> web.StreamResponse:
         return await self._chat(request, "anthropic")
 
+    async def _gemini(self, request: web.Request) -> web.StreamResponse:
+        return await self._chat(request, "gemini")
+
     async def _chat(self, request: web.Request, protocol: Protocol) -> web.StreamResponse:
         headers, body = await self._receive(request)
         script = self._next_script()
@@ -280,10 +286,15 @@ class FakeUpstream:
             broken = thinking_violation(body)
         if protocol == "openai" and script.roles is not None:
             broken = role_violation(body, script.roles)
+        if protocol == "gemini" and script.thinking_rule:
+            broken = signature_violation(body, script)
         if broken is not None:
             refusal = msgspec.structs.replace(script, status=400, error_message=broken)
             return self._error(protocol, refusal, headers)
-        turn = turn_of(protocol, body, script)
+        if protocol == "gemini":
+            turn = gemini_turn(request.path, body, script)
+        else:
+            turn = turn_of(protocol, body, script)
         if not turn.stream:
             return _drop(request) if script.cut_after is not None else self._whole(script, turn)
         return await self._stream(request, script, turn)

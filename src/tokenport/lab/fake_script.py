@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
-Protocol = Literal["openai", "anthropic"]
+Protocol = Literal["openai", "anthropic", "gemini"]
 Frames = tuple[list[bytes], list[bytes], list[bytes]]  # (head, deltas, tail) of a stream
 _TEXT_KEYS = frozenset({"content", "text"})
 CREATED = 1_700_000_000  # fixed so bodies can be cached

@@ -2,8 +2,8 @@
 
 Pure functions of a `Script` and the request's `Turn`, so `fake.py` can cache the
 encoded bytes and answer thousands of requests a second. The protocol's own bodies live in
-`fake_openai.py` and `fake_anthropic.py`; this module adds embeddings and error bodies and
-dispatches by protocol.
+`fake_openai.py`, `fake_anthropic.py` and `fake_gemini.py`; this module adds embeddings
+and error bodies and dispatches by protocol.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from tokenport.lab.fake_anthropic import anthropic_body, anthropic_stream, anthropic_stream_error
+from tokenport.lab.fake_gemini import gemini_body, gemini_error, gemini_stream, gemini_stream_error
 from tokenport.lab.fake_openai import openai_body, openai_stream, openai_stream_error
 from tokenport.lab.fake_script import (
     CREATED,
@@ -79,7 +80,8 @@ _ERROR_TYPES = {
 
 def _presented_key(headers: dict[str, str]) -> str:
     auth = headers.get("authorization", "")
-    return auth.removeprefix("Bearer ").strip() or headers.get("x-api-key", "")
+    key = headers.get("x-api-key") or headers.get("x-goog-api-key", "")
+    return auth.removeprefix("Bearer ").strip() or key
 
 
 def error_body(protocol: Protocol, script: Script, headers: dict[str, str]) -> bytes:
@@ -89,6 +91,8 @@ def error_body(protocol: Protocol, script: Script, headers: dict[str, str]) -> b
         # Some upstreams echo the key they rejected; the gateway must not pass it on.
         message = f"Incorrect API key provided: {_presented_key(headers)}"
     message = message or f"fake upstream error {script.status}"
+    if protocol == "gemini":
+        return gemini_error(script.status, message)
     if protocol == "anthropic":
         return orjson.dumps(
             {"type": "error", "error": {"type": anthropic_type, "message": message}}
@@ -100,12 +104,15 @@ def error_body(protocol: Protocol, script: Script, headers: dict[str, str]) -> b
 STREAMS: dict[Protocol, Callable[[Script, Turn], Frames]] = {
     "openai": openai_stream,
     "anthropic": anthropic_stream,
+    "gemini": gemini_stream,
 }
 BODIES: dict[Protocol, Callable[[Script, Turn], bytes]] = {
     "openai": openai_body,
     "anthropic": anthropic_body,
+    "gemini": gemini_body,
 }
 STREAM_ERRORS: dict[Protocol, Callable[[Script], bytes]] = {
     "openai": openai_stream_error,
     "anthropic": anthropic_stream_error,
+    "gemini": gemini_stream_error,
 }

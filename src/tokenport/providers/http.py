@@ -132,7 +132,8 @@ class UpstreamClient:
         self._secrets = tuple(
             v.removeprefix("Bearer ").strip()
             for k, v in headers.items()
-            if k.lower() in ("authorization", "x-api-key", "api-key") and v.strip()
+            if k.lower() in ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+            and v.strip()
         )
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[str, URL] = {}  # parsed once per path: yarl's parse is per call

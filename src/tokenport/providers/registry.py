@@ -22,6 +22,7 @@ from tokenport.errors import ConfigError
 from tokenport.providers.anthropic import AnthropicProvider
 from tokenport.providers.base import Provider, ProviderState
 from tokenport.providers.deployments import EnergyRate, profile
+from tokenport.providers.gemini import GeminiProvider
 from tokenport.providers.openai_compat import OpenAICompatProvider
 from tokenport.tokens import bundled_gguf
 from tokenport.values import Capabilities, Parameter, Pricing, ProviderSpec, Quantization
@@ -30,6 +31,7 @@ LOCAL = "local"
 _ADAPTERS: dict[str, Callable[[ProviderSpec, str | None], Provider]] = {
     "openai": OpenAICompatProvider,
     "anthropic": AnthropicProvider,
+    "gemini": GeminiProvider,
 }
 
 

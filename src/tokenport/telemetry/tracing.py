@@ -33,6 +33,7 @@ _OPERATION: dict[str, str] = {
     "responses": "chat",
     "completions": "text_completion",
     "embeddings": "embeddings",
+    "gemini": "chat",
 }
 
 

@@ -353,7 +353,8 @@ def chat_upstream_body(spec: ProviderSpec, request: ChatRequest, model: str, str
             body.pop("tool_choice", None)
             body.pop("parallel_tool_calls", None)
     body.update(_reasoning_fields(spec, request))
-    if request.door != "messages":  # a Messages body's extras are Anthropic's own fields
+    # A Messages body's extras are Anthropic's own fields, a Gemini body's Google's.
+    if request.door not in ("messages", "gemini"):
         body.update(request.extra)
     body["model"] = model
     if stream:
