@@ -29,12 +29,12 @@ from tokenport.api.doors import ChatDoor, MessagesDoor
 from tokenport.api.edge import DoorEndpoint, Endpoint, Receive, Scope, Send
 from tokenport.api.embeddings import EmbeddingsEndpoint
 from tokenport.api.errors import EXCEPTION_HANDLERS, error_response, openrouter_payload
-from tokenport.api.openrouter.door import OpenRouterDoor
-from tokenport.api.openrouter.routes import key_usages
-from tokenport.api.openrouter.routes import routes as openrouter_routes
 from tokenport.api.gemini import PREFIXES as GEMINI_PREFIXES
 from tokenport.api.gemini import GeminiEndpoint, wants_gemini
 from tokenport.api.gemini import routes as gemini_routes
+from tokenport.api.openrouter.door import OpenRouterDoor
+from tokenport.api.openrouter.routes import key_usages
+from tokenport.api.openrouter.routes import routes as openrouter_routes
 from tokenport.api.operations import Gauges
 from tokenport.api.operations import routes as operations_routes
 from tokenport.api.responses import ResponsesDoor
