@@ -22,7 +22,6 @@ from typing import Any
 from tokenport.api.door import FrontDoor
 from tokenport.api.errors import INTERNAL, error_headers, error_message
 from tokenport.api.state import State
-from tokenport.cascade import Cascade
 from tokenport.config import Settings
 from tokenport.errors import BadRequest, PayloadTooLarge, RequestTimeout, TokenportError
 from tokenport.gateway import RequestContext, is_cut
@@ -155,6 +154,10 @@ class DoorEndpoint:
             await admit(st, key, held, held_routes, ctx)
         cascade = None
         if plan is not None and choice is not None:
+            # Imported here: a gateway without cascade pools never loads them (what a
+            # gateway process loads is held to 60% of the source, tests/api/test_app_footprint.py).
+            from tokenport.cascade import Cascade
+
             cascade = Cascade(st.gateway, plan, request, ctx, st.router.auto)
         # A draining process cuts what is still waiting on an upstream after its grace.
         if not request.stream:
