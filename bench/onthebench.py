@@ -28,6 +28,7 @@ import dataclasses
 import datetime as dt
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -247,6 +248,7 @@ def run(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
         results["direct_rates"] = {str(k): v for k, v in sorted(rates.items())}
     finally:
         rig.close()
+        shutil.rmtree(work, ignore_errors=True)  # logs and ledgers of this run only
     results["meta"]["busy_fraction_after"] = busy_fraction(1.0)
     results["meta"]["duration_s"] = round(time.monotonic() - results["meta"].pop("_t0"), 1)
     return results
@@ -279,7 +281,7 @@ def _one(
 
 
 def _install_litellm(out: Path) -> str | None:
-    _say(f"litellm[proxy]=={peers.LITELLM_VERSION}: installing on first use (minutes)")
+    _say(f"litellm[proxy]=={peers.LITELLM_VERSION}: installed unless already (first use: minutes)")
     try:
         peers.ensure_litellm(out / "litellm-install.log")
     except (peers.PeerUnavailable, subprocess.TimeoutExpired) as exc:

@@ -60,8 +60,10 @@ def _c1(e: dict[str, Any]) -> str:
 
 
 def _translated(e: dict[str, Any]) -> str:
-    if e.get("translated"):
-        return _num(e["translated"]["rps"])
+    tr = e.get("translated")
+    if tr:
+        cpu = tr.get("cpu_ms_per_request")
+        return _num(tr["rps"]) + (f" ({cpu:.3f} ms CPU)" if cpu else "")
     why = e.get("translation_failure")
     return f"n/a ({why[:70]})" if why else "—"
 
