@@ -8,6 +8,8 @@ and its latency is measured from when it was due, so a stalled server cannot hid
 by slowing the sender down (no coordinated omission). A request with no idle connection
 opens a new one (up to --max-connections, then it waits its turn, and the wait counts).
 With --stream it also records time to first token: the first body bytes holding `data:`.
+With --frames N it also checks every stream: N content frames arrived (occurrences of
+--frame-marker in the body) and no gap between arrivals exceeded --max-gap-ms.
 `closed` keeps --connections requests in flight for --duration (or --requests in total).
 
 Each run prints one JSON object on stdout. Every run is bounded: it stops sending at
@@ -150,11 +152,80 @@ class Conn(asyncio.Protocol):
             self.transport.close()
 
 
+@dataclass
+class StreamChecks:
+    """Per-stream verdicts for answered (HTTP 200) streams: frames counted, gaps timed."""
+
+    expected: int
+    marker: bytes
+    max_gap_ms: float
+    gaps_ms: list[float] = field(default_factory=list)  # the largest gap of each stream
+    frames_min: int | None = None
+    short: int = 0  # fewer content frames than expected
+    stalled: int = 0  # a gap between arrivals above max_gap_ms
+
+    def record(self, frames: int, gap_s: float) -> None:
+        gap_ms = gap_s * 1000.0
+        self.gaps_ms.append(gap_ms)
+        self.frames_min = frames if self.frames_min is None else min(self.frames_min, frames)
+        self.short += frames < self.expected
+        self.stalled += gap_ms > self.max_gap_ms
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "expected_frames": self.expected,
+            "checked": len(self.gaps_ms),
+            "frames_min": self.frames_min,
+            "short": self.short,
+            "stalled": self.stalled,
+            "max_gap_limit_ms": self.max_gap_ms,
+            "max_gap_ms": summarize(self.gaps_ms),
+        }
+
+
+class StreamConn(Conn):
+    """A connection that also counts content frames and times the gaps between arrivals."""
+
+    def __init__(self, pool: Pool, checks: StreamChecks) -> None:
+        super().__init__(pool)
+        self.checks = checks
+        self.keep = len(checks.marker) - 1
+        self.frames, self.tail, self.last, self.gap = 0, b"", 0.0, 0.0
+
+    def send(self, data: bytes, due: float) -> None:
+        self.frames, self.tail, self.last, self.gap = 0, b"", 0.0, 0.0
+        super().send(data, due)
+
+    def on_body(self, body: bytes) -> None:
+        now = _now()
+        if self.last:
+            self.gap = max(self.gap, now - self.last)
+        self.last = now
+        # A marker split across two reads is counted once: the carried tail is shorter than it.
+        self.frames += (self.tail + body).count(self.checks.marker)
+        self.tail = body[-self.keep :] if self.keep else b""
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self.parser.get_status_code() == 200:
+            self.checks.record(self.frames, self.gap)
+        super().on_message_complete()
+
+
 class Pool:
     """Connections, a queue of due requests, and the results."""
 
-    def __init__(self, host: str, port: int, request: bytes, stream: bool, max_conns: int) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        request: bytes,
+        stream: bool,
+        max_conns: int,
+        checks: StreamChecks | None = None,
+    ) -> None:
         self.host, self.port, self.request, self.stream = host, port, request, stream
+        self.checks = checks
         self.max_conns = max_conns
         self.idle: list[Conn] = []
         self.conns: set[Conn] = set()
@@ -177,9 +248,12 @@ class Pool:
             self.opening += 1
             self.loop.create_task(self._open())
 
+    def _conn(self) -> Conn:
+        return Conn(self) if self.checks is None else StreamConn(self, self.checks)
+
     async def _open(self) -> None:
         try:
-            _, conn = await self.loop.create_connection(lambda: Conn(self), self.host, self.port)
+            _, conn = await self.loop.create_connection(self._conn, self.host, self.port)
         except OSError:
             self.opening -= 1
             if self.queue:
@@ -287,7 +361,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     body = msgspec.json.decode(args.body) if args.body else None
     request = build_request(args.url, args.model, args.stream, args.api_key, body, args.header)
     max_conns = args.connections if args.mode == "closed" else args.max_connections
-    pool = Pool(host, port, request, args.stream, max_conns)
+    checks = None
+    if args.frames:
+        checks = StreamChecks(args.frames, args.frame_marker.encode(), args.max_gap_ms)
+    pool = Pool(host, port, request, args.stream, max_conns, checks)
     if args.mode == "rate":
         elapsed = await run_rate(pool, args.rate, args.duration, args.grace)
     else:
@@ -312,6 +389,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         out["target_rps"] = args.rate
     if args.stream:
         out["ttft_ms"] = summarize(r.ttft_ms)
+    if checks is not None:
+        out["streams"] = checks.summary()
     return out
 
 
@@ -330,6 +409,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=None, help="stop after this many (closed)")
     p.add_argument("--max-connections", type=int, default=1024, help="cap (rate mode)")
     p.add_argument("--grace", type=float, default=10.0, help="wait for stragglers, seconds")
+    p.add_argument("--frames", type=int, default=0, help="check each stream for N frames")
+    p.add_argument("--frame-marker", default='"tok', help="what one content frame holds")
+    p.add_argument("--max-gap-ms", type=float, default=200.0, help="a longer gap is a stall")
     return p.parse_args(argv)
 
 
