@@ -13,10 +13,12 @@ import pytest
 from tokenport.errors import (
     AllProvidersFailed,
     UpstreamBadRequest,
+    UpstreamRateLimited,
     UpstreamServerError,
     UpstreamTimeout,
 )
 from tokenport.gateway import ClientDisconnected, Gateway, RequestContext, StreamEnd
+from tokenport.gateway.retry import RetryPolicy
 from tokenport.ledger.record import LedgerRecord
 from tokenport.providers.deployments import EnergyRate
 from tokenport.routing.health import Health
@@ -250,3 +252,50 @@ async def test_embeddings_and_energy_metering() -> None:
     assert done.usage.prompt_tokens == 7 and done.cost == pytest.approx(7 / 1e6)
     record = sink.records[0]
     assert record.region == "x" and record.energy_wh == pytest.approx(0.007)
+
+
+# -- retries (gateway/retry.py) -------------------------------------------------------------
+
+
+def _policy(**kw: Any) -> RetryPolicy:
+    return RetryPolicy(**{"backoff_base_s": 0.01, **kw})
+
+
+async def test_a_lone_route_is_retried_after_transient_failures() -> None:
+    a = Stub("a", UpstreamServerError("a", "boom", 503), UpstreamRateLimited("a", "429", 429))
+    gw, sink = gateway(a, retry=_policy())
+    served = await gw.complete(request(), RequestContext("gen-r1"), [route("a")])
+    assert served.route.provider == "a" and a.calls == 3
+    [record] = sink.records
+    assert [(x.status, x.kind, x.reason) for x in record.attempts] == [
+        ("error", None, None),
+        ("error", "retry", "upstream_server_error"),
+        ("ok", "retry", "upstream_rate_limited"),
+    ]
+    assert record.attempts[-1].cost == served.cost and record.attempts[0].cost == 0.0
+
+
+async def test_retry_after_is_waited_before_the_same_route() -> None:
+    a = Stub("a", UpstreamRateLimited("a", "429", 429, retry_after=0.3))
+    gw, _ = gateway(a, retry=_policy())
+    t0 = time.perf_counter()
+    await gw.complete(request(), RequestContext("gen-r2"), [route("a")])
+    assert time.perf_counter() - t0 >= 0.3 and a.calls == 2
+
+
+async def test_the_attempt_cap_ends_the_retries() -> None:
+    fails = [UpstreamServerError("x", "boom", 500) for _ in range(10)]
+    a, b = Stub("a", *fails), Stub("b", *fails)
+    gw, sink = gateway(a, b, retry=_policy(max_attempts=3))
+    with pytest.raises(AllProvidersFailed):
+        await gw.complete(request(), RequestContext("gen-r3"), [route("a"), route("b")])
+    assert a.calls + b.calls == 3 and len(sink.records[0].attempts) == 3
+
+
+async def test_a_spent_budget_means_no_retry() -> None:
+    a = Stub("a", UpstreamServerError("a", "boom", 500))
+    gw, _ = gateway(a, retry=_policy(budget_ratio=0.0, budget_min_per_s=0.0, budget_burst=1.0))
+    gw.budget.balance = 0.0
+    with pytest.raises(AllProvidersFailed):
+        await gw.complete(request(), RequestContext("gen-r4"), [route("a")])
+    assert a.calls == 1 and gw.budget.denied == 1

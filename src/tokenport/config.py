@@ -77,6 +77,13 @@ class DeploymentConfig(_Strict):
     batch_size: float | None = Field(None, gt=0)
 
 
+class ContinuationConfig(_Strict):
+    mode: Literal["prefix", "partial", "continue_final_message", "prefill"]
+    reasoning: bool = False
+    tool_arguments: bool = False
+    base_url: str | None = None
+
+
 class ProviderConfig(_Strict):
     """Adds a provider or overrides a built-in one's fields."""
 
@@ -94,6 +101,9 @@ class ProviderConfig(_Strict):
     # Wire features the upstream accepts (see `providers.base.Capabilities`), e.g.
     # `{ developer_role = true }` for a server that knows OpenAI's developer role.
     capabilities: dict[str, bool] | None = None
+    # How the upstream continues a partial answer (stream resume, docs/resilience.md), e.g.
+    # `{ mode = "continue_final_message" }` for vLLM.
+    continuation: ContinuationConfig | None = None
     enabled: bool = True
     models: list[ModelConfig] = Field(default_factory=list)
     rtt_ms: float | None = Field(None, ge=0, description="network round trip from the gateway")
@@ -211,6 +221,24 @@ class DrainConfig(_Strict):
     grace_s: float = Field(30.0, ge=0, le=3600)
 
 
+class ResilienceConfig(_Strict):
+    """Retries, their budget and stream resume (`gateway/retry.py`, docs/resilience.md)."""
+
+    # Upstream calls per request, the first included (per resume of a cut stream, too).
+    max_attempts: int = Field(4, ge=1, le=20)
+    # A same-route retry waits up to backoff_base_s, doubling per try up to backoff_max_s
+    # (full jitter), or the upstream's Retry-After when longer (up to max_retry_after_s).
+    backoff_base_s: float = Field(0.05, ge=0, le=60)
+    backoff_max_s: float = Field(2.0, ge=0, le=600)
+    # The retry budget: retries add at most this share of the process's upstream calls...
+    budget_ratio: float = Field(0.2, ge=0, le=10)
+    # ... plus this many per second whatever the traffic, and at most budget_burst saved up.
+    budget_min_per_s: float = Field(1.0, ge=0)
+    budget_burst: float = Field(20.0, ge=1)
+    # Continue a stream cut mid-answer on a route that can (providers' `continuation`).
+    resume: bool = True
+
+
 AbuseAction = Literal["observe", "flag", "throttle", "review", "block"]
 
 
@@ -319,6 +347,7 @@ class Settings(_Strict):
     tracing: TracingConfig = TracingConfig()
     cache: CacheConfig = CacheConfig()
     drain: DrainConfig = DrainConfig()
+    resilience: ResilienceConfig = ResilienceConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
 
     @field_validator("trusted_proxies")

@@ -52,6 +52,8 @@ def generation_json(r: LedgerRecord) -> dict[str, Any]:
             "energy_wh": r.energy_wh,
             "energy_cost": r.energy_cost,
             "attempts": [msgspec.structs.asdict(a) for a in r.attempts],
+            # A stream cut mid-answer and continued (docs/resilience.md).
+            "resumed": any(a.kind == "resume" for a in r.attempts),
         }
     }
 

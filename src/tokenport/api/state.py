@@ -18,6 +18,7 @@ from tokenport.catalog.store import Catalog
 from tokenport.config import CacheConfig, DrainConfig, Settings
 from tokenport.economics.settings import Economics, economics_of
 from tokenport.gateway import Gateway
+from tokenport.gateway.retry import RetryPolicy
 from tokenport.ledger.writer import Ledger
 from tokenport.providers.registry import Registry, build_registry
 from tokenport.routing.aliases import Aliases
@@ -59,6 +60,20 @@ class State:
     drain: Drain = field(default_factory=lambda: Drain(DrainConfig()))
 
 
+def retry_policy(settings: Settings) -> RetryPolicy:
+    r = settings.resilience
+    return RetryPolicy(
+        max_attempts=r.max_attempts,
+        backoff_base_s=r.backoff_base_s,
+        backoff_max_s=r.backoff_max_s,
+        max_retry_after_s=settings.max_retry_after_s,
+        budget_ratio=r.budget_ratio,
+        budget_min_per_s=r.budget_min_per_s,
+        budget_burst=r.budget_burst,
+        resume=r.resume,
+    )
+
+
 def build_state(
     settings: Settings,
     env: Mapping[str, str],
@@ -97,6 +112,7 @@ def build_state(
         request_timeout_s=settings.request_timeout_s,
         energy=registry.energy,
         cache=ResponseCache(_cache_store(settings), settings.cache),
+        retry=retry_policy(settings),
     )
     auto = AutoRouting.from_settings(settings, catalog.get, counter)
     router = Router(

@@ -43,7 +43,13 @@ def ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-def failed_attempt(route: Route, t0: float, exc: UpstreamError) -> Attempt:
+def failed_attempt(
+    route: Route,
+    t0: float,
+    exc: UpstreamError,
+    kind: str | None = None,
+    reason: str | None = None,
+) -> Attempt:
     return Attempt(
         route.provider,
         route.upstream_model,
@@ -52,6 +58,21 @@ def failed_attempt(route: Route, t0: float, exc: UpstreamError) -> Attempt:
         error_class=type(exc).__name__,
         error=exc.message[:300],
         http_status=exc.http_status,
+        kind=kind,
+        reason=reason,
+        cost=0.0,  # an upstream error bills nothing (a stream cut mid-answer: `cut_attempt`)
+    )
+
+
+def cut_attempt(attempt: Attempt, exc: UpstreamError, cost: float) -> Attempt:
+    """The attempt whose stream was cut mid-answer: an error, which cost what it sent."""
+    return msgspec.structs.replace(
+        attempt,
+        status="error",
+        error_class=type(exc).__name__,
+        error=exc.message[:300],
+        http_status=exc.http_status,
+        cost=cost,
     )
 
 

@@ -73,8 +73,9 @@ class Settler:
                 usage = await self.estimate(request, completion)
             cost = cost_usd(usage, route.pricing)
         answer_tokens = usage.completion_tokens
-        if prior is not None:
+        if prior is not None or len(attempts) > 1:
             price_answer(attempts, cost)
+        if prior is not None:
             cost += prior.cost
             usage = msgspec.structs.replace(
                 usage,

@@ -46,6 +46,7 @@ from tokenport.lab.fake_wire import (
     Protocol,
     Script,
     Turn,
+    continuation_of,
     embeddings_body,
     error_body,
     role_violation,
@@ -283,7 +284,12 @@ class FakeUpstream:
         if broken is not None:
             refusal = msgspec.structs.replace(script, status=400, error_message=broken)
             return self._error(protocol, refusal, headers)
+        continued = continuation_of(protocol, body, script)
+        if continued is not None:
+            script = continued[0]
         turn = turn_of(protocol, body, script)
+        if continued is not None and continued[1]:
+            turn = msgspec.structs.replace(turn, resumed_call=True)
         if not turn.stream:
             return _drop(request) if script.cut_after is not None else self._whole(script, turn)
         return await self._stream(request, script, turn)
@@ -317,6 +323,9 @@ class FakeUpstream:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await resp.prepare(request)
+        if script.cut_in_reasoning is not None and turn.protocol == "openai":
+            await resp.write(b"".join(head[: 1 + script.cut_in_reasoning]))
+            return _drop(request, resp)
         await resp.write(b"".join(head))
         cut, error = script.cut_after, script.stream_error_after
         limit = min([len(deltas), *(k for k in (cut, error) if k is not None)])

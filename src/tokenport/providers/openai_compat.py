@@ -43,6 +43,9 @@ class OpenAICompatProvider:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._client = UpstreamClient(spec.name, spec.base_url, headers)
+        # A continuation (stream resume) served at its own base URL (DeepSeek's /beta).
+        cont = spec.continuation.base_url if spec.continuation else None
+        self._continue = UpstreamClient(spec.name, cont, headers) if cont else self._client
 
     async def chat(self, request: ChatRequest, route: Route, timeout: float) -> ChatResponse:
         body = build_body(self.spec, request, route, stream=False)
@@ -57,7 +60,8 @@ class OpenAICompatProvider:
         self, request: ChatRequest, route: Route, timeout: float
     ) -> AsyncIterator[Chunk]:
         body = build_body(self.spec, request, route, stream=True)
-        async with self._client.post("/chat/completions", body, timeout, stream=True) as resp:
+        client = self._continue if request.messages and request.messages[-1].prefix else self._client
+        async with client.post("/chat/completions", body, timeout, stream=True) as resp:
             async for _event, data in iter_sse(resp):
                 if data == b"[DONE]":
                     return
@@ -85,3 +89,5 @@ class OpenAICompatProvider:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._continue is not self._client:
+            await self._continue.aclose()

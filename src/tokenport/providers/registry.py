@@ -67,6 +67,8 @@ def _merge(base: ProviderSpec | None, name: str, cfg: ProviderConfig) -> Provide
         base_caps = fields.get("capabilities")
         caps = msgspec.to_builtins(base_caps) if base_caps is not None else {}
         fields["capabilities"] = {**caps, **cfg.capabilities}
+    if cfg.continuation is not None:
+        fields["continuation"] = cfg.continuation.model_dump(exclude_none=True)
     if not fields.get("base_url"):
         raise ConfigError(f"providers.{name}: `base_url` is required for a new provider")
     return msgspec.convert(fields, ProviderSpec)

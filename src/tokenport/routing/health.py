@@ -40,6 +40,11 @@ class Health:
         b = self._breakers.get(provider)
         return b is None or b.open_until <= self._now()
 
+    def failures(self, provider: str) -> int:
+        """Consecutive failures (0 after a success): how the retry ranks routes' health."""
+        b = self._breakers.get(provider)
+        return b.failures if b is not None else 0
+
     def record_success(
         self, provider: str, route_key: str, ttft_ms: float, tokens: int, gen_s: float
     ) -> None:
