@@ -79,12 +79,16 @@ class FakeUpstream:
         port: int = 0,
         models: tuple[str, ...] = ("fake-model", "fake-claude"),
         record_limit: int = 10_000,
+        pick: Callable[[], Script] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.models = models
         self._lock = threading.Lock()  # scripts and records may be touched from another thread
         self._default = script or Script()
+        # Draws each request's script when the one-shot queue is empty (a chaos upstream,
+        # bench/chaos.py); None: the default script.
+        self._pick = pick
         self._queue: deque[Script] = deque()
         self._records: deque[Received] = deque(maxlen=record_limit)
         self._cache: dict[tuple[Script, Turn], bytes | Frames] = {}
@@ -131,7 +135,9 @@ class FakeUpstream:
 
     def _next_script(self) -> Script:
         with self._lock:
-            return self._queue.popleft() if self._queue else self._default
+            if self._queue:
+                return self._queue.popleft()
+            return self._pick() if self._pick is not None else self._default
 
     # -- lifecycle (in a running loop) ---------------------------------------------------
 
