@@ -225,7 +225,7 @@ class ResilienceConfig(_Strict):
     """Retries, their budget and stream resume (`gateway/retry.py`, docs/resilience.md)."""
 
     # Upstream calls per request, the first included (per resume of a cut stream, too).
-    max_attempts: int = Field(4, ge=1, le=20)
+    max_attempts: int = Field(5, ge=1, le=20)
     # A same-route retry waits up to backoff_base_s, doubling per try up to backoff_max_s
     # (full jitter), or the upstream's Retry-After when longer (up to max_retry_after_s).
     backoff_base_s: float = Field(0.05, ge=0, le=60)

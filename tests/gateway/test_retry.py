@@ -39,7 +39,7 @@ def test_transient_failures_are_the_ones_a_moment_may_cure() -> None:
 
 
 def test_other_routes_first_then_the_same_route_after_a_backoff() -> None:
-    p = plan("a", "b", backoff_base_s=0.2)
+    p = plan("a", "b", backoff_base_s=0.2, max_attempts=4)
     first = p.next(0, UpstreamServerError("a", "boom", 500))
     assert first is not None and (first.index, first.kind, first.wait) == (1, "fallback", 0.0)
     assert first.reason == "upstream_server_error"

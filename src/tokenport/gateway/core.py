@@ -381,9 +381,12 @@ class Gateway:
                 raise UpstreamProtocolError(r.provider, "continuation ended at once") from err
 
         deadline = time.perf_counter() + self.request_timeout_s
-        s.route, (first, s.rest) = await self._first_success(
-            able, start, s.attempts, s.ctx, deadline=deadline, kind="resume", reason=exc.code
-        )
+        try:
+            s.route, (first, s.rest) = await self._first_success(
+                able, start, s.attempts, s.ctx, deadline=deadline, kind="resume", reason=exc.code
+            )
+        except AllProvidersFailed:
+            raise exc from None  # the stream ends with the cut's error event, as without resume
         return first
 
     # -- the fallback loop ---------------------------------------------------------------

@@ -40,7 +40,7 @@ _OUT = float("inf")
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 4  # upstream calls per request, the first included
+    max_attempts: int = 5  # upstream calls per request, the first included
     backoff_base_s: float = 0.05  # the first same-route backoff is up to this, then doubles
     backoff_max_s: float = 2.0
     max_retry_after_s: float = 10.0  # a longer Retry-After takes the route out instead
