@@ -210,3 +210,20 @@ def test_nothing_sent_yet_is_retried_anywhere(fake: FakeUpstream, gateway_factor
     assert status == 200
     assert check_chat(parse_sse(raw), usage_chunk=True)["text"] == TEXT
     assert "prefix" not in fake.requests[1].body["messages"][-1]
+
+
+def test_a_continuation_no_route_can_start_ends_with_the_cuts_error(
+    fake: FakeUpstream, gateway_factory: Any
+) -> None:
+    gw = gateway_factory(
+        {"fakeoa": fake},
+        fakeoa_extra={"continuation": PREFIX},
+        resilience={"max_attempts": 2, "backoff_base_s": 0.001},
+    )
+    fake.set_script(Script(status=500))
+    fake.push(Script(text=TEXT, chunks=6, cut_after=3))
+    status, _, raw = http_raw("POST", gw.base_url + PATHS["chat"], body("chat", False))
+    assert status == 200
+    events = [d for _, d in parse_sse(raw)]
+    assert events[-1] == "[DONE]" and "error" in events[-2]
+    assert len(fake.requests) == 3  # the cut stream, then two continuation attempts

@@ -108,7 +108,7 @@ def test_the_budget_holds_retries_to_its_share_of_requests() -> None:
     budget = RetryBudget(ratio=0.2, min_per_s=0.0, burst=5.0)
     granted = 0
     for _ in range(1000):
-        budget.deposit()
+        budget.requests += 1
         granted += budget.spend()  # every request fails and asks for a retry
     assert 195 <= granted <= 200  # 20% of 1000 requests
     assert budget.denied == 1000 - granted

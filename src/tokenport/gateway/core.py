@@ -433,7 +433,7 @@ class Gateway:
         only) picks the next route and the backoff, within the attempt cap and budget."""
         if deadline is None:
             deadline = ctx.started + self.request_timeout_s
-            self.budget.deposit()
+            self.budget.requests += 1  # what earns the retry budget its tokens
         plan: RetryPlan | None = None
         last: TokenportError | None = None
         i = 0
@@ -468,9 +468,10 @@ class Gateway:
                     await asyncio.sleep(step.wait)
                 i, kind, reason = step.index, step.kind, step.reason
                 continue
-            attempts.append(
-                Attempt(route.provider, route.upstream_model, "ok", ms(t0), kind=kind, reason=reason)
-            )
+            ok = Attempt(route.provider, route.upstream_model, "ok", ms(t0))
+            if kind is not None:
+                ok.kind, ok.reason = kind, reason
+            attempts.append(ok)
             seen.end(attempts[-1])
             return route, result
         raise AllProvidersFailed(attempts, last)

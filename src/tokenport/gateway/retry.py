@@ -3,11 +3,11 @@ process-wide budget allows another upstream call at all.
 
     RetryPolicy   the settings ([resilience] in the config): attempt cap, backoff, budget
     RetryBudget   a token bucket shared by every request of the process: each request
-                  deposits `budget_ratio` of a token, each retry spends a whole one, so
+                  earns `budget_ratio` of a token, each retry spends a whole one, so
                   retries add at most that share of the upstream load (plus a small floor
                   for quiet times), however many routes fail at once
     RetryPlan     one request's state, made only at its first failure (the no-failure path
-                  pays one deposit): per route how often it was tried, when it may be tried
+                  pays one counter increment): per route how often it was tried, when it may be tried
                   again, and whether it is out for this request
 
 The fallback loop (`gateway/core.py`) asks `RetryPlan.next` after each retryable failure
@@ -63,25 +63,25 @@ def transient(exc: UpstreamError) -> bool:
 class RetryBudget:
     """A token bucket: O(1) per request and per retry, no per-request history kept.
 
-    Over any window, retries <= ratio x requests + min_per_s x seconds + burst.
+    Over any window, retries <= ratio x requests + min_per_s x seconds + burst. A request
+    only counts itself (`requests += 1`); the tokens it earned are added when a retry asks.
     """
 
     ratio: float = 0.2
     min_per_s: float = 1.0
     burst: float = 20.0
     balance: float = 0.0
+    requests: int = 0  # every request, counted by the fallback loop
+    counted: int = 0  # the requests already turned into tokens
     last: float = field(default_factory=time.monotonic)
     spent: int = 0
     denied: int = 0
 
-    def deposit(self) -> None:
-        b = self.balance + self.ratio
-        self.balance = b if b < self.burst else self.burst
-
     def spend(self) -> bool:
         now = time.monotonic()
-        self.balance = min(self.burst, self.balance + (now - self.last) * self.min_per_s)
-        self.last = now
+        earned = (self.requests - self.counted) * self.ratio + (now - self.last) * self.min_per_s
+        self.balance = min(self.burst, self.balance + earned)
+        self.counted, self.last = self.requests, now
         if self.balance >= 1.0:
             self.balance -= 1.0
             self.spent += 1

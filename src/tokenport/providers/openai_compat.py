@@ -60,7 +60,9 @@ class OpenAICompatProvider:
         self, request: ChatRequest, route: Route, timeout: float
     ) -> AsyncIterator[Chunk]:
         body = build_body(self.spec, request, route, stream=True)
-        client = self._continue if request.messages and request.messages[-1].prefix else self._client
+        client = self._client
+        if self._continue is not client and request.messages and request.messages[-1].prefix:
+            client = self._continue
         async with client.post("/chat/completions", body, timeout, stream=True) as resp:
             async for _event, data in iter_sse(resp):
                 if data == b"[DONE]":

@@ -341,8 +341,9 @@ def upstream_body(spec: ProviderSpec, request: ChatRequest, model: str, stream: 
         body["stream"] = True
         if spec.capabilities.stream_usage:
             body["stream_options"] = {"include_usage": True}
-    if request.messages and request.messages[-1].prefix and spec.continuation is not None:
-        _continue_last(spec.continuation.mode, body)
+    cont = spec.continuation
+    if cont is not None and request.messages and request.messages[-1].prefix:
+        _continue_last(cont.mode, body)
     for name in spec.exclude:
         body.pop(name, None)
     for old, new in spec.renames.items():
