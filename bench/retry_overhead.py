@@ -8,8 +8,8 @@ against an in-process provider that answers at once, with a ledger that drops it
 what is left is the gateway's own CPU per request, the fallback loop and the relay included.
 Rounds alternate plain and streamed requests; the figures are the median and the minimum
 over rounds of CPU seconds (process time) per request (on a shared machine the minimum is
-the steadier: other processes only ever add to it). Compare two trees' figures on the same machine, in
-the same minute: a run is ~10 s. (The budget here: the no-failure overhead of issue 25's
+the steadier: other processes only ever add to it). Compare two trees' figures on the same
+machine, in the same minute: a run is ~10 s. (The budget here: the no-failure overhead of issue 25's
 retries and resume must stay within 2% of the CPU per request.)
 """
 

@@ -237,6 +237,12 @@ class ResilienceConfig(_Strict):
     budget_burst: float = Field(20.0, ge=1)
     # Continue a stream cut mid-answer on a route that can (providers' `continuation`).
     resume: bool = True
+    # Hedged requests, off by default: the first attempt of a request for one of these
+    # models (globs, as the client names them) is raced by the next route when it has sent
+    # no byte by its route's p95 time to first byte (at least hedge_min_ms). A request may
+    # ask for it, or refuse it, itself with `provider.hedge`.
+    hedge_models: list[str] = Field(default_factory=list)
+    hedge_min_ms: float = Field(20.0, ge=0)
 
 
 AbuseAction = Literal["observe", "flag", "throttle", "review", "block"]

@@ -83,6 +83,8 @@ class ProviderPrefs(msgspec.Struct, omit_defaults=True):
     # tokenport extensions: how far away (network round trip) a route may be.
     latency: Literal["interactive", "tolerant"] | None = None
     max_rtt_ms: float | None = None
+    # tokenport extension: hedge the first attempt (docs/resilience.md); None: as configured.
+    hedge: bool | None = None
 
 
 class StreamOptions(msgspec.Struct, omit_defaults=True):

@@ -93,9 +93,7 @@ def transcript(door: str, raw: bytes) -> dict[str, str]:
     assert final["status"] == "completed", final
     out = final["output"]
     return {
-        "text": "".join(
-            p["text"] for i in out if i["type"] == "message" for p in i["content"]
-        ),
+        "text": "".join(p["text"] for i in out if i["type"] == "message" for p in i["content"]),
         "reasoning": "".join(
             p["text"] for i in out if i["type"] == "reasoning" for p in i.get("content") or ()
         )
@@ -141,7 +139,7 @@ def test_a_cut_stream_resumes_as_one_answer(
     whole = script(reasoning, tool)
     fake.set_script(whole)
     fake.push(Script(**{**_fields(whole), **where}))
-    status, head, raw = http_raw(
+    status, _, raw = http_raw(
         "POST", gw.base_url + PATHS[door], body(door, tool), {"anthropic-version": "2023-06-01"}
     )
     assert status == 200, raw

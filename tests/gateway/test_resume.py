@@ -31,7 +31,7 @@ def test_the_partial_answer_is_rebuilt_from_what_was_sent() -> None:
             Delta(reasoning_content="think "),
             Delta(content="Hel"),
             Delta(content="lo"),
-            Delta(tool_calls=[{"index": 0, "id": "c1", "function": {"name": "f", "arguments": ""}}]),
+            Delta(tool_calls=[{"index": 0, "id": "c1", "function": {"name": "f"}}]),
             Delta(tool_calls=[{"index": 0, "function": {"arguments": '{"a"'}}]),
         )
     )
@@ -90,9 +90,7 @@ async def test_the_continuation_reads_as_the_same_answer_going_on() -> None:
             Chunk(delta=Delta(role="assistant", content="")),
             Chunk(delta=Delta(content=" world")),
             Chunk(
-                delta=Delta(
-                    tool_calls=[{"index": 0, "id": "x", "function": {"name": "f", "arguments": "}"}}]
-                )
+                delta=Delta(tool_calls=[{"index": 0, "id": "x", "function": {"arguments": "}"}}])
             ),
             Chunk(finish_reason="stop"),
         ],

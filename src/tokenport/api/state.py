@@ -71,6 +71,8 @@ def retry_policy(settings: Settings) -> RetryPolicy:
         budget_min_per_s=r.budget_min_per_s,
         budget_burst=r.budget_burst,
         resume=r.resume,
+        hedge_models=tuple(r.hedge_models),
+        hedge_min_ms=r.hedge_min_ms,
     )
 
 

@@ -6,16 +6,17 @@ process-wide budget allows another upstream call at all.
                   earns `budget_ratio` of a token, each retry spends a whole one, so
                   retries add at most that share of the upstream load (plus a small floor
                   for quiet times), however many routes fail at once
-    RetryPlan     one request's state, made only at its first failure (the no-failure path
-                  pays one counter increment): per route how often it was tried, when it may be tried
-                  again, and whether it is out for this request
+    RetryPlan     one request's state, made only at its first failure (the no-failure
+                  path pays one counter increment): per route how often it was tried,
+                  when it may be tried again, and whether it is out for this request
 
 The fallback loop (`gateway/core.py`) asks `RetryPlan.next` after each retryable failure
 and sleeps the step's `wait` before the next attempt. Routes are taken healthiest first:
 closed breakers before open ones, then fewest tries in this request, then the longest
-since it failed, then fewest consecutive failures in the process's breakers, then the router's order. The same route is tried again only after a transient failure
-(connect error, timeout before the first byte, 429, 500-504 and 529), after exponential
-backoff with full jitter, or the upstream's `Retry-After` when that is longer.
+since it failed, then fewest consecutive failures in the process's breakers, then the
+router's order. The same route is tried again only after a transient failure (connect
+error, timeout before the first byte, 429, 500-504 and 529), after exponential backoff
+with full jitter, or the upstream's `Retry-After` when that is longer.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class RetryPolicy:
     budget_min_per_s: float = 1.0  # retries always allowed at this rate (quiet traffic)
     budget_burst: float = 20.0  # the most retry tokens saved up
     resume: bool = True  # continue a stream cut mid-answer (`gateway/resume.py`)
+    # Hedged requests (`gateway/hedge.py`), off by default: these models (globs), or any
+    # request that asks with `provider.hedge = true`; never sooner than hedge_min_ms.
+    hedge_models: tuple[str, ...] = ()
+    hedge_min_ms: float = 20.0
 
 
 def transient(exc: UpstreamError) -> bool:
@@ -124,7 +129,8 @@ class RetryPlan:
             self.ready[i] = _OUT
             return
         p = self.policy
-        backoff = random.uniform(0.0, min(p.backoff_max_s, p.backoff_base_s * 2 ** (self.tries[i] - 1)))
+        cap = min(p.backoff_max_s, p.backoff_base_s * 2 ** (self.tries[i] - 1))
+        backoff = random.uniform(0.0, cap)  # full jitter
         after = exc.retry_after or 0.0
         self.ready[i] = _OUT if after > p.max_retry_after_s else now + max(backoff, after)
 
@@ -165,6 +171,6 @@ class RetryPlan:
                 best = key
         return None if best is None else best[4]
 
-    def _stop(self, why: str) -> None:
+    def _stop(self, why: str) -> Step | None:
         self.stopped = why
         return None

@@ -21,6 +21,7 @@ class _Breaker:
 @dataclass(slots=True)
 class _Stats:
     ttft_ms: float | None = None
+    ttft_dev_ms: float = 0.0  # moving mean absolute deviation of ttft_ms
     tokens_per_s: float | None = None
     ok: int = 0
     errors: int = 0
@@ -53,6 +54,8 @@ class Health:
             b.failures, b.open_until = 0, 0.0
         s = self._stats.setdefault(route_key, _Stats())
         s.ok += 1
+        if s.ttft_ms is not None:
+            s.ttft_dev_ms = (1 - _ALPHA) * s.ttft_dev_ms + _ALPHA * abs(ttft_ms - s.ttft_ms)
         s.ttft_ms = ttft_ms if s.ttft_ms is None else (1 - _ALPHA) * s.ttft_ms + _ALPHA * ttft_ms
         if tokens > 1 and gen_s > 0:
             tps = tokens / gen_s
@@ -74,6 +77,15 @@ class Health:
     def ttft_ms(self, route_key: str) -> float | None:
         s = self._stats.get(route_key)
         return s.ttft_ms if s else None
+
+    def ttft_p95_ms(self, route_key: str) -> float | None:
+        """A p95 of time to first token from the moving mean and deviation (normal: p95 is
+        mean + 1.645 sigma, and sigma ~ 1.25 x the mean absolute deviation); None before
+        the route has answered. What a hedged request waits before its second attempt."""
+        s = self._stats.get(route_key)
+        if s is None or s.ttft_ms is None:
+            return None
+        return s.ttft_ms + 2.06 * s.ttft_dev_ms
 
     def throughput(self, route_key: str) -> float | None:
         s = self._stats.get(route_key)
