@@ -18,6 +18,9 @@ Scenarios (the model `chaos` is served by each listed provider):
     two_off   two providers, the gateway as it was before retries and resume: one attempt
               per route (max_attempts = 2), no same-route retry, no resume
     two_20    two providers with the default budget (20%) instead of `--budget-ratio`
+    slow      two providers that never fail, but `--slow-share` of their calls wait
+              `--slow-ms` before the first byte (20 ms otherwise)
+    slow_hedge  the same, with hedged requests on: p99 gained, upstream calls spent
 
 Per scenario it reports: non-streamed success, streamed complete (HTTP 200, the whole text
 exactly, a finish reason, no error event), latency p50/p99/max against the deadline
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import random
 import socket
 import tempfile
@@ -57,7 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--attempt-timeout", type=float, default=1.0)
     p.add_argument("--deadline", type=float, default=10.0)
     p.add_argument("--budget-ratio", type=float, default=0.5)
-    p.add_argument("--scenarios", default="two,one,two_off,two_20")
+    p.add_argument("--scenarios", default="two,one,two_off,two_20,slow,slow_hedge")
+    p.add_argument("--slow-share", type=float, default=0.1)
+    p.add_argument("--slow-ms", type=float, default=800.0)
     p.add_argument("--seed", type=int, default=25)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "chaos.json")
     return p.parse_args(argv)
@@ -66,10 +72,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 class Chaos:
     """Draws each upstream call's script and counts the calls."""
 
-    def __init__(self, fail: float, rng: random.Random) -> None:
+    def __init__(
+        self, fail: float, rng: random.Random, slow_share: float = 0.0, slow_ms: float = 0.0
+    ) -> None:
         from tokenport.lab.fake import Script
 
         self.fail, self.rng, self.calls = fail, rng, 0
+        self.slow_share = slow_share
+        # No failures, but a share of calls slow before their first byte (the hedge's case).
+        self.slow = (
+            [
+                Script(text=TEXT, chunks=CHUNKS, latency_ms=20.0),
+                Script(text=TEXT, chunks=CHUNKS, latency_ms=slow_ms),
+            ]
+            if slow_share
+            else []
+        )
         ok = Script(text=TEXT, chunks=CHUNKS)
         self.ok = ok
         self.bad = [
@@ -81,6 +99,8 @@ class Chaos:
 
     def pick(self) -> Any:
         self.calls += 1  # under the fake's lock
+        if self.slow:
+            return self.slow[self.rng.random() < self.slow_share]
         if self.rng.random() >= self.fail:
             return self.ok
         kind = self.rng.randrange(4)
@@ -193,13 +213,16 @@ def scenario(name: str, args: argparse.Namespace, rng: random.Random) -> dict[st
     from tokenport.lab.fake import FakeUpstream
 
     count = 1 if name == "one" else 2
-    chaos = [Chaos(args.fail, rng) for _ in range(count)]
+    slow = (args.slow_share, args.slow_ms) if name.startswith("slow") else (0.0, 0.0)
+    chaos = [Chaos(args.fail, rng, *slow) for _ in range(count)]
     fakes = {f"p{i + 1}": FakeUpstream.start_in_thread(pick=c.pick) for i, c in enumerate(chaos)}
     res: dict[str, Any] = {}
     if name == "two_off":
         res = {"max_attempts": 2, "resume": False}
     if name == "two_20":
         res = {"budget_ratio": 0.2}
+    if name == "slow_hedge":
+        res = {"hedge_models": ["chaos"]}
     tmp = Path(tempfile.mkdtemp(prefix=f"tokenport-chaos-{name}-"))
     base, app, server, thread = start(settings(tmp, fakes, args, **res))
     url = base + "/v1/chat/completions"
@@ -236,6 +259,9 @@ def scenario(name: str, args: argparse.Namespace, rng: random.Random) -> dict[st
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Cut and cancelled connections are the point here, not news: keep the output to figures.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    logging.getLogger("tokenport.providers").setLevel(logging.ERROR)
     rng = random.Random(args.seed)
     out: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
     for name in args.scenarios.split(","):

@@ -353,9 +353,7 @@ async def test_a_hedged_stream_keeps_the_first_to_start() -> None:
     a, b = Stub("a", "slow answer", delay=2.0), Stub("b", "fast answer")
     gw, sink = gateway(a, b, retry=RetryPolicy(hedge_models=("*",)))
     _seen_fast(gw, "a")
-    opened = await gw.open_stream(
-        request(True), RequestContext("gen-h3"), [route("a"), route("b")]
-    )
+    opened = await gw.open_stream(request(True), RequestContext("gen-h3"), [route("a"), route("b")])
     frames = [f async for f in gw.relay(opened, lambda c: b"x", lambda e: b"END")]
     assert opened.route.provider == "b" and frames[-1] == b"END"
     assert [x.error_class for x in sink.records[0].attempts] == ["HedgeCancelled", None]

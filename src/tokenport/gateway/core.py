@@ -33,6 +33,7 @@ from tokenport.gateway.context import (
     cut_short,
     is_cut,
 )
+from tokenport.gateway.hedge import Hedge, close_result, race
 from tokenport.gateway.records import (
     cache_route,
     collect,
@@ -43,7 +44,6 @@ from tokenport.gateway.records import (
     replay,
     response_text,
 )
-from tokenport.gateway.hedge import Hedge, close_result, race
 from tokenport.gateway.resume import Partial, continuation, continued, resumable
 from tokenport.gateway.retry import RetryBudget, RetryPlan, RetryPolicy
 from tokenport.gateway.settle import Settler
