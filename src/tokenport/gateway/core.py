@@ -10,7 +10,6 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
 from typing import TypeVar
 
 from tokenport.cache.cache import CachedAnswer, ResponseCache, Ticket
@@ -33,13 +32,12 @@ from tokenport.gateway.context import (
     cut_short,
     is_cut,
 )
-from tokenport.gateway.hedge import Hedge, close_result, race
+from tokenport.gateway.hedge import Hedge, hedge_for, hedged
 from tokenport.gateway.records import (
     cache_route,
     collect,
     cut_attempt,
     failed_attempt,
-    hedge_lost,
     ms,
     replay,
     response_text,
@@ -92,7 +90,6 @@ class Gateway:
     def __post_init__(self) -> None:
         self.settler = Settler(self.health, self.ledger, self.counter, self.energy, self.cache)
         p = self.retry
-        self._hedged_models = p.hedge_models
         # A fresh process starts with a full burst of retries, then earns them by its load.
         self.budget = RetryBudget(
             p.budget_ratio, p.budget_min_per_s, p.budget_burst, balance=p.budget_burst
@@ -410,7 +407,7 @@ class Gateway:
         """The first route that answers. A failure here, or a client gone before any route
         answered, is recorded and its reservation given back before the error goes on."""
         try:
-            hedge = self._hedge(request, routes)
+            hedge = hedge_for(request, routes, self.health, self.retry, self.counter)
             return await self._first_success(routes, start, attempts, ctx, hedge=hedge)
         except TokenportError as exc:
             await self.settler.failed(request, ctx, attempts, exc, stream=stream)
@@ -461,7 +458,9 @@ class Gateway:
             timeout = min(self.attempt_timeout_s, left)
             try:
                 if hedge is not None:
-                    i, result = await self._hedged(routes, start, attempts, timeout, hedge)
+                    i, result = await hedged(
+                        self.providers, self.health, routes, start, attempts, timeout, hedge
+                    )
                     route, kind = routes[i], ("hedge" if i else None)
                     hedge = None
                 else:
@@ -489,58 +488,6 @@ class Gateway:
             seen.end(attempts[-1])
             return route, result
         raise AllProvidersFailed(attempts, last)
-
-    # -- hedged requests (gateway/hedge.py) --------------------------------------------
-
-    def _hedge(self, request: ChatRequest, routes: list[Route]) -> Hedge | None:
-        """A hedge for this request's first attempt, when it asked for one (or its model is
-        hedged) and there is a second route and the first has a p95 time to first byte."""
-        prefs = request.provider
-        wants = prefs.hedge if prefs is not None else None
-        if wants is None and self._hedged_models:
-            wants = any(fnmatch(request.model, glob) for glob in self._hedged_models)
-        if not wants or len(routes) < 2:
-            return None
-        p95 = self.health.ttft_p95_ms(routes[0].model_id)
-        if p95 is None:
-            return None
-        after = max(self.retry.hedge_min_ms, p95) / 1000.0
-        return Hedge(after, lambda: self.counter.rough_messages(request.messages))
-
-    async def _hedged(
-        self,
-        routes: list[Route],
-        start: Callable[[Provider, Route, float], Awaitable[T]],
-        attempts: list[Attempt],
-        timeout: float,
-        hedge: Hedge,
-    ) -> tuple[int, T]:
-        """The first attempt, raced by a second route after `hedge.after_s`: the winner's
-        index and answer. Other outcomes are recorded here; when both fail, the first
-        attempt's error goes on for the fallback loop to record and retry."""
-
-        def launch(j: int) -> Awaitable[T]:
-            return start(self.providers[routes[j].provider], routes[j], timeout)
-
-        winner, others = await race(launch, hedge.after_s)
-        first_error: UpstreamError | None = None
-        for o in others:
-            route = routes[o.index]
-            kind = "hedge" if o.index else None
-            if o.error is not None:
-                if o.index == 0 and winner is None:
-                    first_error = o.error  # recorded by the loop, which retries
-                    continue
-                attempts.append(failed_attempt(route, o.t0, o.error, kind))
-                self.health.record_failure(route.provider, route.model_id, o.error.retry_after)
-                continue
-            await close_result(o.result)
-            attempts.append(hedge_lost(route, o.t0, kind, hedge.prompt_tokens(), o.result))
-        if winner is None:
-            assert first_error is not None
-            raise first_error
-        assert winner.result is not None
-        return winner.index, winner.result
 
     # -- settling ------------------------------------------------------------------------
 

@@ -2,12 +2,13 @@
 observed p95 time to first byte, a second attempt goes to the next route; the first to
 answer wins and the other is cancelled.
 
-`race` runs the two attempts and says how each ended; the fallback loop
-(`Gateway._hedged`, `gateway/core.py`) records them: the winner as the request's answering
-attempt (kind "hedge" when it was the second), a failure like any failed attempt, and the
-cancelled loser as a `HedgeCancelled` attempt whose estimated upstream cost (the prompt it
-was sent) is the request's hedging cost. A loser that had already answered in full is
-priced from its own usage.
+`hedge_for` says whether (and when) a request is hedged; `hedged` runs its first attempt
+for the fallback loop (`gateway/core.py`) through `race` and records how the others
+ended: a failure like any failed attempt, and the cancelled loser as a `HedgeCancelled`
+attempt whose estimated upstream cost (the prompt it was sent) is the request's hedging
+cost, charged with its answer (`records.hedging_cost`). A loser that had already answered
+in full is priced from its own usage. The loop records the winner (kind "hedge" when it
+was the second).
 """
 
 from __future__ import annotations
@@ -15,11 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from typing import Any, Generic, TypeVar
 
 from tokenport.errors import UpstreamError
+from tokenport.gateway.records import failed_attempt, hedge_lost
+from tokenport.gateway.retry import RetryPolicy
+from tokenport.providers.base import Provider
+from tokenport.routing.health import Health
+from tokenport.tokens import TokenCounter
+from tokenport.values import Attempt, ChatRequest, Route
 
 T = TypeVar("T")
 
@@ -38,6 +46,65 @@ class Outcome(Generic[T]):
     t0: float
     result: T | None = None
     error: UpstreamError | None = None  # None with no result: cancelled, it lost
+
+
+def hedge_for(
+    request: ChatRequest,
+    routes: list[Route],
+    health: Health,
+    policy: RetryPolicy,
+    counter: TokenCounter,
+) -> Hedge | None:
+    """A hedge for the request's first attempt, when it asked for one (or its model is
+    hedged), there is a second route, and the first has a p95 time to first byte."""
+    prefs = request.provider
+    wants = prefs.hedge if prefs is not None else None
+    if wants is None and policy.hedge_models:
+        wants = any(fnmatch(request.model, glob) for glob in policy.hedge_models)
+    if not wants or len(routes) < 2:
+        return None
+    p95 = health.ttft_p95_ms(routes[0].model_id)
+    if p95 is None:
+        return None
+    after = max(policy.hedge_min_ms, p95) / 1000.0
+    return Hedge(after, lambda: counter.rough_messages(request.messages))
+
+
+async def hedged(
+    providers: Mapping[str, Provider],
+    health: Health,
+    routes: list[Route],
+    start: Callable[[Provider, Route, float], Awaitable[T]],
+    attempts: list[Attempt],
+    timeout: float,
+    hedge: Hedge,
+) -> tuple[int, T]:
+    """The first attempt, raced by the second route after `hedge.after_s`: the winner's
+    index and answer. Other outcomes are recorded here; when both fail, the first
+    attempt's error goes on for the fallback loop to record and retry."""
+
+    def launch(j: int) -> Awaitable[T]:
+        return start(providers[routes[j].provider], routes[j], timeout)
+
+    winner, others = await race(launch, hedge.after_s)
+    first_error: UpstreamError | None = None
+    for o in others:
+        route = routes[o.index]
+        kind = "hedge" if o.index else None
+        if o.error is not None:
+            if o.index == 0 and winner is None:
+                first_error = o.error  # recorded by the loop, which retries
+                continue
+            attempts.append(failed_attempt(route, o.t0, o.error, kind))
+            health.record_failure(route.provider, route.model_id, o.error.retry_after)
+            continue
+        await close_result(o.result)
+        attempts.append(hedge_lost(route, o.t0, kind, hedge.prompt_tokens(), o.result))
+    if winner is None:
+        assert first_error is not None
+        raise first_error
+    assert winner.result is not None
+    return winner.index, winner.result
 
 
 async def race(
