@@ -337,7 +337,7 @@ async def test_a_slow_first_attempt_is_hedged_and_the_loser_charged() -> None:
     lost, won = record.attempts
     assert (lost.provider, lost.error_class, lost.kind) == ("a", "HedgeCancelled", None)
     assert (won.provider, won.status, won.kind) == ("b", "ok", "hedge")
-    assert lost.cost is not None and lost.cost > 0
+    assert lost.cost is not None and lost.cost > 0 and won.cost is not None
     assert record.cost == pytest.approx(served.cost) == pytest.approx(won.cost + lost.cost)
 
 
