@@ -78,7 +78,7 @@ class DeploymentConfig(_Strict):
 
 
 class ContinuationConfig(_Strict):
-    mode: Literal["prefix", "partial", "continue_final_message", "prefill"]
+    mode: Literal["prefix", "partial", "continue_final_message", "prefill", "completion"]
     reasoning: bool = False
     tool_arguments: bool = False
     base_url: str | None = None

@@ -285,7 +285,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     embeddings: bool = True  # serves POST /embeddings (OpenAI protocol only)
 
 
-ContinuationMode = Literal["prefix", "partial", "continue_final_message", "prefill"]
+ContinuationMode = Literal["prefix", "partial", "continue_final_message", "prefill", "completion"]
 
 
 class Continuation(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -22,7 +22,7 @@ from tokenport.providers.anthropic import AnthropicProvider
 from tokenport.providers.base import Provider, ProviderState
 from tokenport.providers.deployments import EnergyRate, profile
 from tokenport.providers.openai_compat import OpenAICompatProvider
-from tokenport.values import Capabilities, Pricing, ProviderSpec
+from tokenport.values import Capabilities, Continuation, Pricing, ProviderSpec
 
 LOCAL = "local"
 _ADAPTERS: dict[str, Callable[[ProviderSpec, str | None], Provider]] = {
@@ -80,6 +80,9 @@ def local_spec(base_url: str) -> ProviderSpec:
         base_url=base_url.rstrip("/") + "/v1",
         display_name="Local llama.cpp",
         region="local",
+        # Its chat endpoint always opens a new turn: a cut answer is continued by raw
+        # completion of the prompt its own chat template makes (stream resume).
+        continuation=Continuation(mode="completion"),
     )
 
 
