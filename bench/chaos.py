@@ -61,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--attempt-timeout", type=float, default=1.0)
     p.add_argument("--deadline", type=float, default=10.0)
     p.add_argument("--budget-ratio", type=float, default=0.5)
+    p.add_argument("--budget-burst", type=float, default=20.0, help="the config's default")
     p.add_argument("--scenarios", default="two,one,two_off,two_20,slow,slow_hedge")
     p.add_argument("--slow-share", type=float, default=0.05)
     p.add_argument("--slow-ms", type=float, default=800.0)
@@ -133,7 +134,11 @@ def settings(tmp: Path, fakes: dict[str, Any], args: argparse.Namespace, **res: 
             "request_timeout_s": args.deadline,
             "ledger_sync": "process",
             "metrics": {"open": True},
-            "resilience": {"budget_ratio": args.budget_ratio, **res},
+            "resilience": {
+                "budget_ratio": args.budget_ratio,
+                "budget_burst": args.budget_burst,
+                **res,
+            },
         }
     )
 
