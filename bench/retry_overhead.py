@@ -113,11 +113,13 @@ def parts(n: int = 200_000) -> None:
     steadier than the A/B above on a busy machine, and an upper bound on what they add."""
     import timeit
 
-    from tokenport.gateway.retry import RetryBudget
+    from tokenport.gateway.retry import RetryBudget, RetryPolicy
     from tokenport.values import Attempt
 
     budget = RetryBudget()
+    policy = RetryPolicy()
     spec = Instant.spec
+    request = ChatRequest(model="m", messages=[Message(role="user", content="hi")])
     sent: list[Chunk] = []
     chunk = CHUNKS[0]
     attempts = [Attempt("p", "m", "ok", 1.0)]
@@ -129,6 +131,7 @@ def parts(n: int = 200_000) -> None:
         if kind is not None:  # the two new fields, set only after a failure
             ok.kind, ok.reason = kind, reason
         _ = spec.continuation is not None  # a continuation to mark? (upstream body)
+        _ = request.provider is not None or policy.hedge_models  # a hedge asked for?
         _ = len(attempts) > 1  # price every attempt of a retried request
 
     def old_attempt() -> None:

@@ -407,7 +407,9 @@ class Gateway:
         """The first route that answers. A failure here, or a client gone before any route
         answered, is recorded and its reservation given back before the error goes on."""
         try:
-            hedge = hedge_for(request, routes, self.health, self.retry, self.counter)
+            hedge = None  # off unless the request or its model asks (`gateway/hedge.py`)
+            if request.provider is not None or self.retry.hedge_models:
+                hedge = hedge_for(request, routes, self.health, self.retry, self.counter)
             return await self._first_success(routes, start, attempts, ctx, hedge=hedge)
         except TokenportError as exc:
             await self.settler.failed(request, ctx, attempts, exc, stream=stream)
