@@ -107,15 +107,16 @@ def test_the_local_model_continues_its_own_cut_stream(model: str, gateway_factor
             "model": "cut/fake-model",
             "messages": [{"role": "user", "content": "Name three colours of the rainbow."}],
             "stream": True,
-            "max_tokens": 40,
+            "max_tokens": 32,
             "temperature": 0,
         }
-        status, _, raw = http_raw("POST", gw.base_url + "/v1/chat/completions", body)
+        url = gw.base_url + "/v1/chat/completions"
+        status, _, raw = http_raw("POST", url, body, timeout=120)  # a real model, a busy CPU
         assert status == 200
         whole = check_chat(parse_sse(raw), usage_chunk=False)["text"]
         assert len(whole.split()) > 6, whole
         cutter.cut_after = 6  # the role chunk and five pieces of text, then the cut
-        status, _, raw = http_raw("POST", gw.base_url + "/v1/chat/completions", body)
+        status, _, raw = http_raw("POST", url, body, timeout=120)
         assert status == 200
         events = parse_sse(raw)
         resumed = check_chat(events, usage_chunk=False)["text"]
