@@ -89,6 +89,13 @@ class EndpointConfig(_Strict):
     region: str | None = None
 
 
+class ContinuationConfig(_Strict):
+    mode: Literal["prefix", "partial", "continue_final_message", "prefill", "completion"]
+    reasoning: bool = False
+    tool_arguments: bool = False
+    base_url: str | None = None
+
+
 class ProviderConfig(_Strict):
     """Adds a provider or overrides a built-in one's fields."""
 
@@ -106,6 +113,9 @@ class ProviderConfig(_Strict):
     # Wire features the upstream accepts (see `providers.base.Capabilities`), e.g.
     # `{ developer_role = true }` for a server that knows OpenAI's developer role.
     capabilities: dict[str, bool] | None = None
+    # How the upstream continues a partial answer (stream resume, docs/resilience.md), e.g.
+    # `{ mode = "continue_final_message" }` for vLLM.
+    continuation: ContinuationConfig | None = None
     enabled: bool = True
     models: list[ModelConfig] = Field(default_factory=list)
     rtt_ms: float | None = Field(None, ge=0, description="network round trip from the gateway")
@@ -229,6 +239,30 @@ class DrainConfig(_Strict):
     # In-flight requests and streams get this long to finish; then they are cut, each with
     # an error the client can read and a ledger record that says so.
     grace_s: float = Field(30.0, ge=0, le=3600)
+
+
+class ResilienceConfig(_Strict):
+    """Retries, their budget and stream resume (`gateway/retry.py`, docs/resilience.md)."""
+
+    # Upstream calls per request, the first included (per resume of a cut stream, too).
+    max_attempts: int = Field(5, ge=1, le=20)
+    # A same-route retry waits up to backoff_base_s, doubling per try up to backoff_max_s
+    # (full jitter), or the upstream's Retry-After when longer (up to max_retry_after_s).
+    backoff_base_s: float = Field(0.05, ge=0, le=60)
+    backoff_max_s: float = Field(2.0, ge=0, le=600)
+    # The retry budget: retries add at most this share of the process's upstream calls...
+    budget_ratio: float = Field(0.2, ge=0, le=10)
+    # ... plus this many per second whatever the traffic, and at most budget_burst saved up.
+    budget_min_per_s: float = Field(1.0, ge=0)
+    budget_burst: float = Field(20.0, ge=1)
+    # Continue a stream cut mid-answer on a route that can (providers' `continuation`).
+    resume: bool = True
+    # Hedged requests, off by default: the first attempt of a request for one of these
+    # models (globs, as the client names them) is raced by the next route when it has sent
+    # no byte by its route's p95 time to first byte (at least hedge_min_ms). A request may
+    # ask for it, or refuse it, itself with `provider.hedge`.
+    hedge_models: list[str] = Field(default_factory=list)
+    hedge_min_ms: float = Field(20.0, ge=0)
 
 
 AbuseAction = Literal["observe", "flag", "throttle", "review", "block"]
@@ -370,6 +404,7 @@ class Settings(_Strict):
     cache: CacheConfig = CacheConfig()
     drain: DrainConfig = DrainConfig()
     plugins: PluginsConfig = PluginsConfig()
+    resilience: ResilienceConfig = ResilienceConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     routing: RoutingConfig = RoutingConfig()
 

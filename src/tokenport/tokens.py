@@ -84,6 +84,15 @@ class TokenCounter:
                 return len(model.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
         return sum(self.count(message_text(m)) + _PER_MESSAGE_OVERHEAD for m in messages)
 
+    def chat_prompt(self, messages: list[Message]) -> str | None:
+        """The prompt the bundled model's llama.cpp server makes of these messages (its chat
+        template, with the generation prompt): what a raw completion continues (stream
+        resume, `providers/openai_compat.py`). None without the template. Blocking."""
+        if self._load() is None or self._template is None:
+            return None
+        turns = [{"role": m.role, "content": message_text(m)} for m in messages]
+        return str(self._template(messages=turns).prompt)
+
     def rough_messages(self, messages: list[Message]) -> int:
         """A cheap upper-side guess for budgets on the hot path (no tokenizer call)."""
         chars = sum(len(message_text(m)) for m in messages)

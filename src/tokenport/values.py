@@ -59,6 +59,9 @@ class Message(msgspec.Struct, omit_defaults=True):
     thinking: list[Thinking] | None = None
     is_error: bool | None = None  # a tool result that reports a failure
     cache_control: JSON | None = None  # a cache breakpoint on the message's last block
+    # The last message only: an assistant turn to continue rather than answer, with each
+    # upstream's own continuation mechanism (`Continuation`, `gateway/resume.py`).
+    prefix: bool | None = None
 
 
 class MaxPrice(msgspec.Struct, omit_defaults=True):
@@ -129,6 +132,8 @@ class ProviderPrefs(msgspec.Struct, omit_defaults=True):
     # Throughput in output tokens per second; latency (time to first token) in seconds.
     preferred_min_throughput: float | Percentiles | None = None
     preferred_max_latency: float | Percentiles | None = None
+    # tokenport extension: hedge the first attempt (docs/resilience.md); None: as configured.
+    hedge: bool | None = None
 
 
 class StreamOptions(msgspec.Struct, omit_defaults=True):
@@ -301,6 +306,11 @@ class Attempt(msgspec.Struct, omit_defaults=True):
     # what the call was for ("cheap", "sample", "self_check", "strong") and its cost in USD.
     role: str | None = None
     cost: float | None = None
+    # Set on an attempt made after a failure (`gateway/retry.py`, `gateway/resume.py`): "retry"
+    # (the same route again), "fallback" (another route) or "resume" (a cut stream continued),
+    # and `reason`, the error code of the failure that led to it.
+    kind: str | None = None
+    reason: str | None = None
 
 
 class EmbeddingRequest(msgspec.Struct, omit_defaults=True):
@@ -352,6 +362,26 @@ class Capabilities(msgspec.Struct, frozen=True):
     embeddings: bool = True  # serves POST /embeddings (OpenAI protocol only)
 
 
+ContinuationMode = Literal["prefix", "partial", "continue_final_message", "prefill", "completion"]
+
+
+class Continuation(msgspec.Struct, frozen=True, omit_defaults=True):
+    """How an upstream continues a partial assistant answer (stream resume, `gateway/resume.py`).
+
+    `mode`: DeepSeek's `prefix: true` on the last assistant message ("prefix"), Kimi's
+    `partial: true` ("partial"), vLLM's `continue_final_message` ("continue_final_message"),
+    Anthropic's assistant prefill ("prefill"). `reasoning`: the partial reasoning can be sent
+    back for the model to go on thinking from it; `tool_arguments`: a tool call's partial
+    arguments can. `base_url`: where the mechanism is served, when not at the provider's
+    usual base URL (DeepSeek serves prefix completion under /beta).
+    """
+
+    mode: ContinuationMode
+    reasoning: bool = False
+    tool_arguments: bool = False
+    base_url: str | None = None
+
+
 class ProviderSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     """A provider declared as data (see `providers/providers.toml`).
 
@@ -396,3 +426,5 @@ class ProviderSpec(msgspec.Struct, frozen=True, omit_defaults=True):
             return base
         merged = {k: v for k, v in msgspec.structs.asdict(own).items() if v is not None}
         return msgspec.structs.replace(base, **merged)
+
+    continuation: Continuation | None = None  # stream resume; None: the provider cannot

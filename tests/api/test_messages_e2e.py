@@ -299,7 +299,7 @@ def test_errors_in_anthropic_shape(gw: Any, fake: FakeUpstream) -> None:
     }
     status, body = http_json("POST", gw.base_url + "/v1/messages", chat_body)
     assert status == 400 and "/v1/chat/completions" in body["error"]["message"]
-    fake.push(Script(status=500), Script(status=500))
+    fake.set_script(Script(status=500))  # every attempt (retries included) fails
     with pytest.raises(anthropic.APIStatusError) as up:
         client.messages.create(model="fakeoa/fake-model", max_tokens=10, messages=USER)
     assert up.value.status_code == 502

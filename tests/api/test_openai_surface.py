@@ -77,7 +77,7 @@ def test_embeddings_errors(gw: Any, fake: FakeUpstream) -> None:
         c.embeddings.create(model="fakeoa/fake-model", input="chat models do not embed")
     with pytest.raises(openai.BadRequestError):
         c.embeddings.create(model="fakeoa/fake-embed", input=[])
-    fake.push(Script(status=500))
+    fake.push(*[Script(status=500)] * 5)  # the first attempt and its 4 retries
     with pytest.raises(openai.APIStatusError) as err:
         c.embeddings.create(model="fakeoa/fake-embed", input="x")
     assert err.value.status_code == 502

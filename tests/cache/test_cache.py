@@ -158,7 +158,7 @@ def test_errors_and_sampled_answers_are_not_stored(
     fake: FakeUpstream, gateway_factory: Any
 ) -> None:
     gw = gateway_factory({"fakeoa": fake})
-    fake.push(Script(status=500))
+    fake.push(*[Script(status=500)] * 5)  # the first attempt and its 4 retries
     with pytest.raises(openai.APIStatusError):
         _chat(gw, CACHE)
     assert _chat(gw, CACHE).headers["x-tokenport-cache"] == "MISS"  # the error was not kept

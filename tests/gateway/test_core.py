@@ -13,10 +13,12 @@ import pytest
 from tokenport.errors import (
     AllProvidersFailed,
     UpstreamBadRequest,
+    UpstreamRateLimited,
     UpstreamServerError,
     UpstreamTimeout,
 )
 from tokenport.gateway import ClientDisconnected, Gateway, RequestContext, StreamEnd
+from tokenport.gateway.retry import RetryPolicy
 from tokenport.ledger.record import LedgerRecord
 from tokenport.providers.deployments import EnergyRate
 from tokenport.routing.health import Health
@@ -32,6 +34,7 @@ from tokenport.values import (
     EmbeddingResponse,
     Message,
     Pricing,
+    ProviderPrefs,
     ProviderSpec,
     Route,
     Usage,
@@ -250,3 +253,107 @@ async def test_embeddings_and_energy_metering() -> None:
     assert done.usage.prompt_tokens == 7 and done.cost == pytest.approx(7 / 1e6)
     record = sink.records[0]
     assert record.region == "x" and record.energy_wh == pytest.approx(0.007)
+
+
+# -- retries (gateway/retry.py) -------------------------------------------------------------
+
+
+def _policy(**kw: Any) -> RetryPolicy:
+    return RetryPolicy(**{"backoff_base_s": 0.01, **kw})
+
+
+async def test_a_lone_route_is_retried_after_transient_failures() -> None:
+    a = Stub("a", UpstreamServerError("a", "boom", 503), UpstreamRateLimited("a", "429", 429))
+    gw, sink = gateway(a, retry=_policy())
+    served = await gw.complete(request(), RequestContext("gen-r1"), [route("a")])
+    assert served.route.provider == "a" and a.calls == 3
+    [record] = sink.records
+    assert [(x.status, x.kind, x.reason) for x in record.attempts] == [
+        ("error", None, None),
+        ("error", "retry", "upstream_server_error"),
+        ("ok", "retry", "upstream_rate_limited"),
+    ]
+    assert record.attempts[-1].cost == served.cost and record.attempts[0].cost == 0.0
+
+
+async def test_retry_after_is_waited_before_the_same_route() -> None:
+    a = Stub("a", UpstreamRateLimited("a", "429", 429, retry_after=0.3))
+    gw, _ = gateway(a, retry=_policy())
+    t0 = time.perf_counter()
+    await gw.complete(request(), RequestContext("gen-r2"), [route("a")])
+    assert time.perf_counter() - t0 >= 0.3 and a.calls == 2
+
+
+async def test_the_attempt_cap_ends_the_retries() -> None:
+    fails = [UpstreamServerError("x", "boom", 500) for _ in range(10)]
+    a, b = Stub("a", *fails), Stub("b", *fails)
+    gw, sink = gateway(a, b, retry=_policy(max_attempts=3))
+    with pytest.raises(AllProvidersFailed):
+        await gw.complete(request(), RequestContext("gen-r3"), [route("a"), route("b")])
+    assert a.calls + b.calls == 3 and len(sink.records[0].attempts) == 3
+
+
+async def test_a_spent_budget_means_no_retry() -> None:
+    a = Stub("a", UpstreamServerError("a", "boom", 500))
+    gw, _ = gateway(a, retry=_policy(budget_ratio=0.0, budget_min_per_s=0.0, budget_burst=1.0))
+    gw.budget.balance = 0.0
+    with pytest.raises(AllProvidersFailed):
+        await gw.complete(request(), RequestContext("gen-r4"), [route("a")])
+    assert a.calls == 1 and gw.budget.denied == 1
+
+
+# -- hedged requests (gateway/hedge.py) -----------------------------------------------------
+
+
+def _seen_fast(gw: Gateway, name: str, ttft_ms: float = 50.0) -> None:
+    for _ in range(5):
+        gw.health.record_success(name, f"{name}/m", ttft_ms, 2, 0.1)
+
+
+def _hedged_request(stream: bool = False, hedge: bool | None = True) -> ChatRequest:
+    r = request(stream)
+    r.provider = ProviderPrefs(hedge=hedge)
+    return r
+
+
+async def test_no_hedge_unless_asked() -> None:
+    a, b = Stub("a", delay=0.4), Stub("b")
+    gw, _ = gateway(a, b)
+    _seen_fast(gw, "a")
+    served = await gw.complete(request(), RequestContext("gen-h0"), [route("a"), route("b")])
+    assert served.route.provider == "a" and b.calls == 0
+
+
+async def test_a_slow_first_attempt_is_hedged_and_the_loser_charged() -> None:
+    a, b = Stub("a", delay=2.0), Stub("b")
+    gw, sink = gateway(a, b)
+    _seen_fast(gw, "a")
+    t0 = time.perf_counter()
+    served = await gw.complete(
+        _hedged_request(), RequestContext("gen-h1"), [route("a"), route("b")]
+    )
+    assert served.route.provider == "b" and time.perf_counter() - t0 < 1.0
+    [record] = sink.records
+    lost, won = record.attempts
+    assert (lost.provider, lost.error_class, lost.kind) == ("a", "HedgeCancelled", None)
+    assert (won.provider, won.status, won.kind) == ("b", "ok", "hedge")
+    assert lost.cost is not None and lost.cost > 0 and won.cost is not None
+    assert record.cost == pytest.approx(served.cost) == pytest.approx(won.cost + lost.cost)
+
+
+async def test_a_first_attempt_that_answers_in_time_is_not_hedged() -> None:
+    a, b = Stub("a", delay=0.01), Stub("b")
+    gw, _ = gateway(a, b, retry=RetryPolicy(hedge_models=("m",), hedge_min_ms=200.0))
+    _seen_fast(gw, "a", 10.0)
+    served = await gw.complete(request(), RequestContext("gen-h2"), [route("a"), route("b")])
+    assert served.route.provider == "a" and b.calls == 0
+
+
+async def test_a_hedged_stream_keeps_the_first_to_start() -> None:
+    a, b = Stub("a", "slow answer", delay=2.0), Stub("b", "fast answer")
+    gw, sink = gateway(a, b, retry=RetryPolicy(hedge_models=("*",)))
+    _seen_fast(gw, "a")
+    opened = await gw.open_stream(request(True), RequestContext("gen-h3"), [route("a"), route("b")])
+    frames = [f async for f in gw.relay(opened, lambda c: b"x", lambda e: b"END")]
+    assert opened.route.provider == "b" and frames[-1] == b"END"
+    assert [x.error_class for x in sink.records[0].attempts] == ["HedgeCancelled", None]

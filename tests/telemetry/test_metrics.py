@@ -270,3 +270,35 @@ def test_batched_counts_equal_per_request_updates() -> None:
         if s.name == "tokenport_requests_total"
     ]
     assert requests == [2000]
+
+
+def test_retries_fallbacks_and_resumes_are_counted_by_reason(
+    fake: FakeUpstream, fake2: FakeUpstream, gateway_factory: Any
+) -> None:
+    gw = gateway_factory(
+        {"fakeoa": fake, "fakeob": fake2},
+        env={"TOKENPORT_ADMIN_KEY": ADMIN},
+        fakeob_extra=BACKUP,
+        fakeoa_extra={"continuation": {"mode": "prefix"}},
+        resilience={"backoff_base_s": 0.001},
+    )
+    client = gw.client()
+    fake.push(Script(status=503), Script(status=429))  # a retry of fakeoa, after a 503
+    client.chat.completions.create(model="fakeoa/fake-model", messages=MESSAGES)
+    fake.push(Script(status=500))  # fakeoa fails, fakeob answers
+    client.chat.completions.create(model="fake-model", messages=MESSAGES)
+    fake.set_script(Script(text="one two three four", chunks=4))
+    fake.push(Script(text="one two three four", chunks=4, cut_after=2))
+    streamed = client.chat.completions.create(
+        model="fakeoa/fake-model", messages=MESSAGES, stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == (
+        "one two three four"
+    )
+    time.sleep(0.1)
+    samples = scrape(gw.base_url)
+    name = "tokenport_recoveries_total"
+    assert total(samples, name, kind="retry", reason="upstream_server_error") == 1
+    assert total(samples, name, kind="retry", reason="upstream_rate_limited") == 1
+    assert total(samples, name, kind="fallback", reason="upstream_server_error") == 1
+    assert total(samples, name, kind="resume", reason="upstream_unreachable") == 1

@@ -18,6 +18,7 @@ from tokenport.catalog.store import Catalog
 from tokenport.config import CacheConfig, DrainConfig, PluginsConfig, Settings
 from tokenport.economics.settings import Economics, economics_of
 from tokenport.gateway import Gateway
+from tokenport.gateway.retry import RetryPolicy
 from tokenport.ledger.writer import Ledger
 from tokenport.plugins import Plugins
 from tokenport.providers.registry import Registry, build_registry
@@ -64,6 +65,22 @@ class State:
     plugins: Plugins = field(default_factory=lambda: Plugins(PluginsConfig()))
 
 
+def retry_policy(settings: Settings) -> RetryPolicy:
+    r = settings.resilience
+    return RetryPolicy(
+        max_attempts=r.max_attempts,
+        backoff_base_s=r.backoff_base_s,
+        backoff_max_s=r.backoff_max_s,
+        max_retry_after_s=settings.max_retry_after_s,
+        budget_ratio=r.budget_ratio,
+        budget_min_per_s=r.budget_min_per_s,
+        budget_burst=r.budget_burst,
+        resume=r.resume,
+        hedge_models=tuple(r.hedge_models),
+        hedge_min_ms=r.hedge_min_ms,
+    )
+
+
 def build_state(
     settings: Settings,
     env: Mapping[str, str],
@@ -103,6 +120,7 @@ def build_state(
         request_timeout_s=settings.request_timeout_s,
         energy=registry.energy,
         cache=ResponseCache(_cache_store(settings), settings.cache),
+        retry=retry_policy(settings),
     )
     auto = AutoRouting.from_settings(settings, catalog.get, counter)
     router = Router(

@@ -11,6 +11,10 @@ ledger record; the response cache (`tokenport.cache`) is asked before any route 
 and given each clean answer, and a hit settles like any answer, as provider "cache" with no
 tokens processed; a request cut by a draining process (`CUT`, `api/drain.py`) is recorded
 and answered with `ShuttingDown`.
+
+After a failure (docs/resilience.md): `retry.py` picks the next attempt within the retry
+budget; `resume.py` continues a stream cut mid-answer; `hedge.py` races a slow first
+attempt (opt-in).
 """
 
 from tokenport.gateway.context import (

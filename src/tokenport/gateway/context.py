@@ -132,6 +132,9 @@ class OpenStream:
     ttft_ms: float
     ticket: Ticket | None = None  # the cache's: a hit replays, a storable miss is kept
     prior: Prior | None = None  # a cascade's earlier calls (`Gateway.open_call`)
+    # The request's candidate routes: where a stream cut mid-answer may resume.
+    routes: list[Route] | None = None
+    cut_tokens: int = 0  # answer tokens sent by attempts cut mid-stream (and resumed)
 
 
 @dataclass(slots=True)

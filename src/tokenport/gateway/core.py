@@ -32,14 +32,18 @@ from tokenport.gateway.context import (
     cut_short,
     is_cut,
 )
+from tokenport.gateway.hedge import Hedge, hedge_for, hedged
 from tokenport.gateway.records import (
     cache_route,
     collect,
+    cut_attempt,
     failed_attempt,
     ms,
     replay,
     response_text,
 )
+from tokenport.gateway.resume import Partial, continuation, continued, resumable
+from tokenport.gateway.retry import RetryBudget, RetryPlan, RetryPolicy
 from tokenport.gateway.settle import Settler
 from tokenport.pricing import cost_usd
 from tokenport.providers.base import Provider
@@ -80,10 +84,16 @@ class Gateway:
     request_timeout_s: float = 120.0
     energy: Mapping[str, EnergyRate] = field(default_factory=dict)
     cache: ResponseCache | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.settler = Settler(self.health, self.ledger, self.counter, self.energy, self.cache)
+        p = self.retry
+        # A fresh process starts with a full burst of retries, then earns them by its load.
+        self.budget = RetryBudget(
+            p.budget_ratio, p.budget_min_per_s, p.budget_burst, balance=p.budget_burst
+        )
 
     # -- the three ways in ---------------------------------------------------------------
 
@@ -154,7 +164,9 @@ class Gateway:
         route, (first, rest) = await self._attempts(
             request, ctx, routes, attempts, self._stream_start(request), stream=True
         )
-        return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms(), ticket)
+        opened = OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms(), ticket)
+        opened.routes = routes
+        return opened
 
     def _stream_start(
         self, request: ChatRequest
@@ -204,7 +216,9 @@ class Gateway:
         route, (first, rest) = await self._first_success(
             routes, self._stream_start(request), attempts, ctx
         )
-        return OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms())
+        opened = OpenStream(request, ctx, route, first, rest, attempts, ctx.elapsed_ms())
+        opened.routes = routes
+        return opened
 
     async def settle(
         self,
@@ -303,6 +317,7 @@ class Gateway:
         # A storable cache miss keeps its chunks, to replay them to the next asker.
         ticket = s.ticket
         kept: list[Chunk] | None = [] if ticket and ticket.storable and not ticket.hit else None
+        sent: list[Chunk] = []  # what the client has of the answer: a resume's prefix
         try:
             while chunk is not None:
                 if chunk.usage is not None:
@@ -310,6 +325,7 @@ class Gateway:
                 else:
                     finish = chunk.finish_reason or finish
                     collect(chunk, text)
+                    sent.append(chunk)
                     if kept is not None:
                         kept.append(chunk)
                     yield emit(chunk)
@@ -317,9 +333,13 @@ class Gateway:
                     chunk = await anext(s.rest)
                 except StopAsyncIteration:
                     chunk = None
+                except UpstreamError as exc:
+                    self.health.record_failure(s.route.provider, s.route.model_id, exc.retry_after)
+                    if finish is not None:  # cut after the answer was whole: nothing to resume
+                        break
+                    chunk = await self._resume(s, sent, text, exc)
         except UpstreamError as exc:
             error = exc
-            self.health.record_failure(s.route.provider, s.route.model_id, exc.retry_after)
         except (asyncio.CancelledError, GeneratorExit) as exc:
             if not is_cut(exc):
                 # The client went away mid-stream; record it without blocking the cancellation.
@@ -333,6 +353,46 @@ class Gateway:
             answer.chunks = kept
             await self._cache_keep(ticket, answer, finish)
         yield end(settled)
+
+    async def _resume(
+        self, s: OpenStream, sent: list[Chunk], text: list[str], exc: UpstreamError
+    ) -> Chunk:
+        """Continue a stream cut mid-answer (`gateway/resume.py`) on a route that can, and
+        return the continuation's first chunk; `exc` goes on when no route can. The cut
+        attempt's tokens (estimated: its usage never came) are charged as a prior call."""
+        partial = Partial.of(sent)
+        routes = [r for r in s.routes or [s.route] if r != s.route] + [s.route]
+        able = [r for r in routes if resumable(self.providers[r.provider].spec, partial)]
+        if not (self.retry.resume and able and self.budget.spend()):
+            raise exc
+        spent = await self.settler.estimate(s.request, "".join(text))
+        cost = cost_usd(spent, s.route.pricing)
+        s.prior = s.prior or Prior()
+        s.prior.add(spent, cost)
+        s.attempts[-1] = cut_attempt(s.attempts[-1], exc, cost)
+        text.clear()
+        s.cut_tokens += spent.completion_tokens
+        used = s.cut_tokens
+
+        async def start(
+            p: Provider, r: Route, timeout: float
+        ) -> tuple[Chunk, AsyncIterator[Chunk]]:
+            request, trim = continuation(s.request, partial, p.spec, used)
+            upstream = p.stream_chat(request, r, min(timeout, self.stream_idle_timeout_s))
+            it = aiter(continued(upstream, partial, trim))
+            try:
+                return await anext(it), it
+            except StopAsyncIteration as err:
+                raise UpstreamProtocolError(r.provider, "continuation ended at once") from err
+
+        deadline = time.perf_counter() + self.request_timeout_s
+        try:
+            s.route, (first, s.rest) = await self._first_success(
+                able, start, s.attempts, s.ctx, deadline=deadline, kind="resume", reason=exc.code
+            )
+        except AllProvidersFailed:
+            raise exc from None  # the stream ends with the cut's error event, as without resume
+        return first
 
     # -- the fallback loop ---------------------------------------------------------------
 
@@ -349,7 +409,10 @@ class Gateway:
         """The first route that answers. A failure here, or a client gone before any route
         answered, is recorded and its reservation given back before the error goes on."""
         try:
-            return await self._first_success(routes, start, attempts, ctx)
+            hedge = None  # off unless the request or its model asks (`gateway/hedge.py`)
+            if request.provider is not None or self.retry.hedge_models:
+                hedge = hedge_for(request, routes, self.health, self.retry, self.counter)
+            return await self._first_success(routes, start, attempts, ctx, hedge=hedge)
         except TokenportError as exc:
             await self.settler.failed(request, ctx, attempts, exc, stream=stream)
             raise
@@ -368,10 +431,24 @@ class Gateway:
         start: Callable[[Provider, Route, float], Awaitable[T]],
         attempts: list[Attempt],
         ctx: RequestContext,
+        *,
+        deadline: float | None = None,
+        kind: str | None = None,
+        reason: str | None = None,
+        hedge: Hedge | None = None,
     ) -> tuple[Route, T]:
-        deadline = ctx.started + self.request_timeout_s
+        """Attempts until one answers, each within what is left of the deadline. After a
+        retryable failure the retry plan (`gateway/retry.py`, made at the first failure
+        only) picks the next route and the backoff, within the attempt cap and budget.
+        A hedged request's first attempt races a second route (`gateway/hedge.py`)."""
+        if deadline is None:
+            deadline = ctx.started + self.request_timeout_s
+            self.budget.requests += 1  # what earns the retry budget its tokens
+        plan: RetryPlan | None = None
         last: TokenportError | None = None
-        for route in routes:
+        i = 0
+        while i < len(routes):
+            route = routes[i]
             left = deadline - time.perf_counter()
             if left <= 0:
                 last = UpstreamTimeout(
@@ -382,19 +459,36 @@ class Gateway:
                 break
             t0 = time.perf_counter()
             seen = ctx.watch.attempt(route)
+            timeout = min(self.attempt_timeout_s, left)
             try:
-                result = await start(
-                    self.providers[route.provider], route, min(self.attempt_timeout_s, left)
-                )
+                if hedge is not None:
+                    i, result = await hedged(
+                        self.providers, self.health, routes, start, attempts, timeout, hedge
+                    )
+                    route, kind = routes[i], ("hedge" if i else None)
+                    hedge = None
+                else:
+                    result = await start(self.providers[route.provider], route, timeout)
             except UpstreamError as exc:
-                attempts.append(failed_attempt(route, t0, exc))
+                hedge = None
+                attempts.append(failed_attempt(route, t0, exc, kind, reason))
                 seen.end(attempts[-1])
                 self.health.record_failure(route.provider, route.model_id, exc.retry_after)
                 last = exc
                 if not exc.retryable:
                     raise
+                plan = plan or RetryPlan(self.retry, self.budget, routes, self.health, deadline)
+                step = plan.next(i, exc)
+                if step is None:
+                    break
+                if step.wait:
+                    await asyncio.sleep(step.wait)
+                i, kind, reason = step.index, step.kind, step.reason
                 continue
-            attempts.append(Attempt(route.provider, route.upstream_model, "ok", ms(t0)))
+            ok = Attempt(route.provider, route.upstream_model, "ok", ms(t0))
+            if kind is not None:
+                ok.kind, ok.reason = kind, reason
+            attempts.append(ok)
             seen.end(attempts[-1])
             return route, result
         raise AllProvidersFailed(attempts, last)

@@ -12,6 +12,7 @@ from tokenport.cache.cache import CachedAnswer
 from tokenport.errors import TokenportError, UpstreamError
 from tokenport.gateway.context import RequestContext
 from tokenport.ledger.record import LedgerRecord
+from tokenport.pricing import cost_usd
 from tokenport.values import Attempt, ChatRequest, ChatResponse, Chunk, Pricing, Route, Usage
 
 
@@ -43,7 +44,13 @@ def ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-def failed_attempt(route: Route, t0: float, exc: UpstreamError) -> Attempt:
+def failed_attempt(
+    route: Route,
+    t0: float,
+    exc: UpstreamError,
+    kind: str | None = None,
+    reason: str | None = None,
+) -> Attempt:
     return Attempt(
         route.provider,
         route.upstream_model,
@@ -52,7 +59,47 @@ def failed_attempt(route: Route, t0: float, exc: UpstreamError) -> Attempt:
         error_class=type(exc).__name__,
         error=exc.message[:300],
         http_status=exc.http_status,
+        kind=kind,
+        reason=reason,
+        cost=0.0,  # an upstream error bills nothing (a stream cut mid-answer: `cut_attempt`)
     )
+
+
+def cut_attempt(attempt: Attempt, exc: UpstreamError, cost: float) -> Attempt:
+    """The attempt whose stream was cut mid-answer: an error, which cost what it sent."""
+    return msgspec.structs.replace(
+        attempt,
+        status="error",
+        error_class=type(exc).__name__,
+        error=exc.message[:300],
+        http_status=exc.http_status,
+        cost=cost,
+    )
+
+
+def hedge_lost(
+    route: Route, t0: float, kind: str | None, prompt_tokens: int, result: object
+) -> Attempt:
+    """The attempt a hedged request did not use, priced as its hedging cost: from its own
+    usage when it had answered in full, else the prompt it was sent (estimated)."""
+    usage = getattr(result, "usage", None)
+    if not isinstance(usage, Usage):
+        usage = Usage(prompt_tokens=prompt_tokens, estimated=True)
+    return Attempt(
+        route.provider,
+        route.upstream_model,
+        "error",
+        ms(t0),
+        error_class="HedgeCancelled",
+        error="another attempt of the hedged request answered first",
+        kind=kind,
+        cost=cost_usd(usage, route.pricing),
+    )
+
+
+def hedging_cost(attempts: list[Attempt]) -> float:
+    """What a hedged request's cancelled attempt cost upstream, charged with its answer."""
+    return sum(a.cost or 0.0 for a in attempts if a.error_class == "HedgeCancelled")
 
 
 def call_text(call: dict[str, Any]) -> str:

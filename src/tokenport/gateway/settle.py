@@ -22,7 +22,7 @@ from tokenport.gateway.context import (
     RequestContext,
     ShuttingDown,
 )
-from tokenport.gateway.records import error_record, ok_record, price_answer
+from tokenport.gateway.records import error_record, hedging_cost, ok_record, price_answer
 from tokenport.ledger.record import LedgerRecord
 from tokenport.pricing import cost_usd
 from tokenport.providers.deployments import EnergyRate
@@ -73,8 +73,10 @@ class Settler:
                 usage = await self.estimate(request, completion)
             cost = cost_usd(usage, route.pricing)
         answer_tokens = usage.completion_tokens
-        if prior is not None:
+        if prior is not None or len(attempts) > 1:
             price_answer(attempts, cost)
+            cost += hedging_cost(attempts)
+        if prior is not None:
             cost += prior.cost
             usage = msgspec.structs.replace(
                 usage,

@@ -48,6 +48,7 @@ from tokenport.lab.fake_wire import (
     Protocol,
     Script,
     Turn,
+    continuation_of,
     embeddings_body,
     error_body,
     role_violation,
@@ -80,12 +81,16 @@ class FakeUpstream:
         port: int = 0,
         models: tuple[str, ...] = ("fake-model", "fake-claude"),
         record_limit: int = 10_000,
+        pick: Callable[[], Script] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.models = models
         self._lock = threading.Lock()  # scripts and records may be touched from another thread
         self._default = script or Script()
+        # Draws each request's script when the one-shot queue is empty (a chaos upstream,
+        # bench/chaos.py); None: the default script.
+        self._pick = pick
         self._queue: deque[Script] = deque()
         self._records: deque[Received] = deque(maxlen=record_limit)
         self._cache: dict[tuple[Script, Turn], bytes | Frames] = {}
@@ -132,7 +137,9 @@ class FakeUpstream:
 
     def _next_script(self) -> Script:
         with self._lock:
-            return self._queue.popleft() if self._queue else self._default
+            if self._queue:
+                return self._queue.popleft()
+            return self._pick() if self._pick is not None else self._default
 
     # -- lifecycle (in a running loop) ---------------------------------------------------
 
@@ -294,7 +301,12 @@ class FakeUpstream:
         if protocol == "gemini":
             turn = gemini_turn(request.path, body, script)
         else:
+            continued = continuation_of(protocol, body, script)
+            if continued is not None:
+                script = continued[0]
             turn = turn_of(protocol, body, script)
+            if continued is not None and continued[1]:
+                turn = msgspec.structs.replace(turn, resumed_call=True)
         if not turn.stream:
             return _drop(request) if script.cut_after is not None else self._whole(script, turn)
         return await self._stream(request, script, turn)
@@ -328,6 +340,9 @@ class FakeUpstream:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await resp.prepare(request)
+        if script.cut_in_reasoning is not None and turn.protocol == "openai":
+            await resp.write(b"".join(head[: 1 + script.cut_in_reasoning]))
+            return _drop(request, resp)
         await resp.write(b"".join(head))
         cut, error = script.cut_after, script.stream_error_after
         limit = min([len(deltas), *(k for k in (cut, error) if k is not None)])

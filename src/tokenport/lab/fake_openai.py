@@ -141,6 +141,8 @@ def _openai_call_deltas(script: Script, turn: Turn) -> list[bytes]:
     def piece(i: int, text: str) -> bytes:
         return _openai_chunk(turn, {"tool_calls": [{"index": i, "function": {"arguments": text}}]})
 
+    if turn.resumed_call:  # the rest of the call the request's partial answer started
+        return [piece(0, p) for p in pieces]
     if script.interleave_calls:
         return [start(i) for i in calls] + [piece(i, p) for p in pieces for i in calls]
     return [frame for i in calls for frame in (start(i), *(piece(i, p) for p in pieces))]

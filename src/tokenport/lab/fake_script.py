@@ -29,6 +29,9 @@ class Script(msgspec.Struct, frozen=True, kw_only=True):
     retry_after: float | None = None  # sent as a Retry-After header, on any status
     hang: bool = False  # accept the request and never answer
     cut_after: int | None = None  # drop the connection after k stream deltas (non-stream: at once)
+    # OpenAI streams, whose reasoning comes before the scripted deltas: drop the connection
+    # after k reasoning deltas instead.
+    cut_in_reasoning: int | None = None
     stream_error_after: int | None = None  # emit an in-stream error event after k deltas
     stream_error_type: str = "overloaded_error"  # Anthropic error type of that event
     usage: bool = True  # False: omit usage even when the client asks for it
@@ -65,6 +68,7 @@ class Turn(msgspec.Struct, frozen=True):
     tool: str | None
     reply: str | None = None  # the text to answer, when not the script's own
     logprobs: bool = False  # the request asked for token logprobs
+    resumed_call: bool = False  # continues a tool call the client saw start (no new start)
 
 
 # ---------------------------------------------------------------------------------------
@@ -187,6 +191,36 @@ def turn_of(protocol: Protocol, body: dict[str, Any], script: Script) -> Turn:
         reply=reply,
         logprobs=bool(body.get("logprobs")),
     )
+
+
+def continuation_of(
+    protocol: Protocol, body: dict[str, Any], script: Script
+) -> tuple[Script, bool] | None:
+    """A request to continue a partial answer (DeepSeek `prefix`, Kimi `partial`, vLLM
+    `continue_final_message`, Anthropic prefill): the script for the rest of the answer,
+    when the partial is the start of the script's own answer, as a real model continues,
+    and whether it continues a tool call."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    if last.get("role") != "assistant":
+        return None
+    flagged = last.get("prefix") or last.get("partial") or body.get("continue_final_message")
+    if protocol == "openai" and not flagged:
+        return None
+    calls = [c for c in last.get("tool_calls") or [] if isinstance(c, dict)]
+    text = _text_of(last.get("content"))
+    if calls:
+        args = str((calls[-1].get("function") or {}).get("arguments") or "")
+        rest = _rest(script.tool_arguments, args)
+        return msgspec.structs.replace(script, reasoning=None, tool_arguments=rest), True
+    if text:
+        return msgspec.structs.replace(script, reasoning=None, text=_rest(script.text, text)), False
+    reasoning = _rest(script.reasoning or "", str(last.get("reasoning_content") or ""))
+    return msgspec.structs.replace(script, reasoning=reasoning), False
+
+
+def _rest(whole: str, start: str) -> str:
+    return whole[len(start) :] if whole.startswith(start) else whole
 
 
 def reply_text(script: Script, turn: Turn) -> str:

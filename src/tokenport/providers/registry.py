@@ -25,7 +25,14 @@ from tokenport.providers.deployments import EnergyRate, profile
 from tokenport.providers.gemini import GeminiProvider
 from tokenport.providers.openai_compat import OpenAICompatProvider
 from tokenport.tokens import bundled_gguf
-from tokenport.values import Capabilities, Parameter, Pricing, ProviderSpec, Quantization
+from tokenport.values import (
+    Capabilities,
+    Continuation,
+    Parameter,
+    Pricing,
+    ProviderSpec,
+    Quantization,
+)
 
 LOCAL = "local"
 _ADAPTERS: dict[str, Callable[[ProviderSpec, str | None], Provider]] = {
@@ -102,6 +109,8 @@ def _merge(base: ProviderSpec | None, name: str, cfg: ProviderConfig) -> Provide
         base_caps = fields.get("capabilities")
         caps = msgspec.to_builtins(base_caps) if base_caps is not None else {}
         fields["capabilities"] = {**caps, **cfg.capabilities}
+    if cfg.continuation is not None:
+        fields["continuation"] = cfg.continuation.model_dump(exclude_none=True)
     if not fields.get("base_url"):
         raise ConfigError(f"providers.{name}: `base_url` is required for a new provider")
     return _spec(name, {k: v for k, v in msgspec.to_builtins(fields).items() if k != "name"})
@@ -140,6 +149,9 @@ def local_spec(base_url: str, gguf_name: str = "") -> ProviderSpec:
         zdr=True,
         quantization=gguf_quantization(gguf_name),
         supported_parameters=frozenset(LOCAL_PARAMETERS),
+        # Its chat endpoint always opens a new turn: a cut answer is continued by raw
+        # completion of the prompt its own chat template makes (stream resume).
+        continuation=Continuation(mode="completion"),
     )
 
 

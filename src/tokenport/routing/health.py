@@ -40,6 +40,11 @@ class Health:
         b = self._breakers.get(provider)
         return b is None or b.open_until <= self._now()
 
+    def failures(self, provider: str) -> int:
+        """Consecutive failures (0 after a success): how the retry ranks routes' health."""
+        b = self._breakers.get(provider)
+        return b.failures if b is not None else 0
+
     def record_success(
         self, provider: str, route_key: str, ttft_ms: float, tokens: int, gen_s: float
     ) -> None:
@@ -67,6 +72,11 @@ class Health:
         """The route's median time to first token (ms), None before its first answer."""
         s = self.speed.speed(route_key)
         return s.ttft_ms.p50 if s and s.ttft_ms else None
+
+    def ttft_p95_ms(self, route_key: str) -> float | None:
+        """The route's p95 time to first token (ms) over its rolling window, None before it
+        has answered. What a hedged request waits before its second attempt."""
+        return self.speed.ttft_percentile(route_key, 95)
 
     def throughput(self, route_key: str) -> float | None:
         """The route's median output tokens per second, None before it was measured."""

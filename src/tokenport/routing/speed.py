@@ -124,6 +124,14 @@ class SpeedBook:
         self._memo[route] = (version, value)
         return value
 
+    def ttft_percentile(self, route: str, pct: int) -> float | None:
+        """This replica's nearest-rank percentile of time to first token (ms); None when the
+        route has not answered here. Sorts the window: for callers off the common path."""
+        ring = self._ttft.get(route)
+        if ring is None or ring.n == 0:
+            return None
+        return _rank(sorted(ring.values()), pct)
+
     def speeds(self) -> dict[str, RouteSpeed]:
         """Every measured route's figures (the endpoints API, the dashboard)."""
         out: dict[str, RouteSpeed] = {}

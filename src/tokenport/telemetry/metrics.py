@@ -164,6 +164,14 @@ class Metrics:
             ("door",),
             registry=reg,
         )
+        self.recoveries = Counter(
+            "tokenport_recoveries",
+            "Upstream attempts made after a failure (docs/resilience.md), by kind (retry: "
+            "the same route again, fallback: another route, resume: a stream cut mid-answer "
+            "continued) and the failure's reason (its error code).",
+            ("kind", "reason"),
+            registry=reg,
+        )
         self.refusals = Counter(
             "tokenport_refusals",
             "Requests refused before any upstream call, by reason (rate_limited, "
@@ -252,6 +260,8 @@ class Metrics:
             labels = (a.provider, a.status)
             p.observe(self.upstream, labels, self._latency_bounds, a.latency_ms / 1000.0)
             p.add(self.attempts, (a.provider, a.status, a.error_class or ""))
+            if a.kind is not None:
+                p.add(self.recoveries, (a.kind, a.reason or ""))
         if len(r.attempts) > 1:
             p.add(self.fallbacks, (door,), len(r.attempts) - 1)
         if r.attempts and r.status == "ok":

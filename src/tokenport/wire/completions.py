@@ -20,6 +20,7 @@ from tokenport.values import (
     ChatRequest,
     ChatResponse,
     Chunk,
+    Delta,
     Message,
     ProviderPrefs,
     StreamOptions,
@@ -32,7 +33,7 @@ from tokenport.wire.common import (
     decode_object,
     wrong_door_error,
 )
-from tokenport.wire.openai_chat import chat_usage_to_wire
+from tokenport.wire.openai_chat import WireUsage, chat_usage_to_wire
 
 DEFAULT_MAX_TOKENS = 16  # the legacy endpoint's own default
 _encoder = msgspec.json.Encoder()
@@ -196,3 +197,49 @@ def encode_completions_usage_chunk(
         "usage": chat_usage_to_wire(usage, cost),
     }
     return _encoder.encode(body)
+
+
+# ---------------------------------------------------------------------------------------
+# Upstream raw completion: how the local llama.cpp child continues a partial answer (stream
+# resume, `providers/openai_compat.py`): the prompt rendered by tokenport, streamed back.
+
+
+class _PromptChoice(msgspec.Struct):
+    text: str = ""
+    index: int = 0
+    finish_reason: str | None = None
+
+
+class _PromptChunk(msgspec.Struct):
+    choices: list[_PromptChoice] = msgspec.field(default_factory=list)
+    usage: WireUsage | None = None
+
+
+_prompt_chunk = msgspec.json.Decoder(_PromptChunk)
+
+
+def prompt_body(request: ChatRequest, model: str, prompt: str) -> bytes:
+    """A streamed `POST /completions` body that continues `prompt` as the request would."""
+    body: dict[str, Any] = {"model": model, "prompt": prompt, "stream": True}
+    sampling = {
+        "max_tokens": request.output_cap(),
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "seed": request.seed,
+        "stop": request.stop,
+    }
+    body.update((k, v) for k, v in sampling.items() if v is not None)
+    return _encoder.encode(body)
+
+
+def decode_prompt_chunk(data: bytes) -> list[Chunk]:
+    """One upstream completions SSE payload -> chunks of answer text (usage last)."""
+    wire = _prompt_chunk.decode(data)
+    out = [
+        Chunk(c.index, Delta(content=c.text) if c.text else None, c.finish_reason)
+        for c in wire.choices
+        if c.text or c.finish_reason
+    ]
+    if wire.usage is not None:
+        out.append(Chunk(usage=wire.usage.to_usage()))
+    return out

@@ -40,7 +40,7 @@ from tokenport.wire.common import (
 )
 
 if TYPE_CHECKING:
-    from tokenport.values import ProviderSpec
+    from tokenport.values import ContinuationMode, ProviderSpec
 
 _encoder = msgspec.json.Encoder()
 
@@ -361,12 +361,31 @@ def chat_upstream_body(spec: ProviderSpec, request: ChatRequest, model: str, str
         body["stream"] = True
         if spec.capabilities.stream_usage:
             body["stream_options"] = {"include_usage": True}
+    cont = spec.continuation
+    if cont is not None and request.messages and request.messages[-1].prefix:
+        _continue_last(cont.mode, body)
     for name in spec.exclude:
         body.pop(name, None)
     for old, new in spec.renames.items():
         if old in body:
             body[new] = body.pop(old)
     return _encoder.encode(body)
+
+
+def _continue_last(mode: ContinuationMode, body: dict[str, Any]) -> None:
+    """The last (assistant) message is a partial answer to continue: say so in the
+    upstream's own words (stream resume, `gateway/resume.py`)."""
+    messages = body["messages"]
+    last: dict[str, Any] = msgspec.to_builtins(messages[-1])
+    del last["prefix"]
+    if mode == "prefix":  # DeepSeek
+        last["prefix"] = True
+    elif mode == "partial":  # Kimi (Moonshot)
+        last["partial"] = True
+    elif mode == "continue_final_message":  # vLLM (and its chat-template kin)
+        body["continue_final_message"] = True
+        body["add_generation_prompt"] = False
+    messages[-1] = last  # "prefill": a final assistant turn is continued as it is
 
 
 # ---------------------------------------------------------------------------------------

@@ -100,6 +100,8 @@ def generation_json(r: LedgerRecord) -> dict[str, Any]:
             "provider_responses": [_provider_response(a) for a in r.attempts],
             "attempts": [msgspec.structs.asdict(a) for a in r.attempts],
             "plugins": r.plugins,  # what the request's plugins did (healed, pages, cost)
+            # A stream cut mid-answer and continued (docs/resilience.md).
+            "resumed": any(a.kind == "resume" for a in r.attempts),
         }
     }
 
