@@ -9,7 +9,7 @@ import msgspec
 
 from tokenport.gateway.resume import Partial, continuation, continued, resumable
 from tokenport.values import ChatRequest, Chunk, Continuation, Delta, Message, ProviderSpec
-from tokenport.wire.openai_chat import upstream_body
+from tokenport.wire.openai_chat import chat_upstream_body
 
 
 def spec(mode: str | None, **kw: bool) -> ProviderSpec:
@@ -59,12 +59,12 @@ def test_the_continuation_request_in_each_upstreams_words() -> None:
     p = Partial(content="Hello ", reasoning="because")
     for mode, key in (("prefix", "prefix"), ("partial", "partial")):
         request, trim = continuation(REQUEST, p, spec(mode), used_tokens=30)
-        body = msgspec.json.decode(upstream_body(spec(mode), request, "m", True))
+        body = msgspec.json.decode(chat_upstream_body(spec(mode), request, "m", True))
         last = body["messages"][-1]
         assert last == {"role": "assistant", "content": "Hello ", key: True} and trim == ""
         assert body["max_tokens"] == 70  # what the answer has left
     request, _ = continuation(REQUEST, p, spec("continue_final_message", reasoning=True), 0)
-    body = msgspec.json.decode(upstream_body(spec("continue_final_message"), request, "m", True))
+    body = msgspec.json.decode(chat_upstream_body(spec("continue_final_message"), request, "m", True))
     assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
     assert body["messages"][-1]["reasoning_content"] == "because"
     assert "prefix" not in body["messages"][-1]

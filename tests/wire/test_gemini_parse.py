@@ -10,13 +10,13 @@ import pytest
 
 from tokenport.errors import BadRequest
 from tokenport.values import ThinkingConfig
-from tokenport.wire.gemini_parse import json_schema, parse_request
+from tokenport.wire.gemini_parse import json_schema, parse_gemini_request
 
 USER = [{"role": "user", "parts": [{"text": "hello"}]}]
 
 
 def parse(body: dict[str, Any], stream: bool = False) -> Any:
-    return parse_request(json.dumps(body).encode(), "vendor/model", stream)
+    return parse_gemini_request(json.dumps(body).encode(), "vendor/model", stream)
 
 
 def test_text_system_and_both_spellings() -> None:

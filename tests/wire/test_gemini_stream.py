@@ -11,7 +11,7 @@ from _grammar import check_gemini, parse_gemini_array, parse_sse
 from tokenport.errors import BadRequest, RateLimited
 from tokenport.values import ChatResponse, Choice, Chunk, Delta, Message, Thinking, Usage
 from tokenport.wire import gemini_reply
-from tokenport.wire.gemini_parse import parse_request
+from tokenport.wire.gemini_parse import parse_gemini_request
 from tokenport.wire.gemini_stream import StreamEncoder
 
 USAGE = Usage(prompt_tokens=10, completion_tokens=7, reasoning_tokens=3, cached_tokens=4)
@@ -93,7 +93,7 @@ def test_length_finish_and_response_body() -> None:
 
 
 def test_error_body_shape() -> None:
-    body = json.loads(gemini_reply.error_body(BadRequest("nope"), "nope"))
+    body = json.loads(gemini_reply.gemini_error_body(BadRequest("nope"), "nope"))
     assert body == {"error": {"code": 400, "message": "nope", "status": "INVALID_ARGUMENT"}}
 
 
@@ -116,7 +116,7 @@ def test_reasoning_rides_the_first_calls_signature_back_to_the_parser() -> None:
             {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}}}]},
         ]
     }
-    request, _ = parse_request(json.dumps(history).encode(), "m", False)
+    request, _ = parse_gemini_request(json.dumps(history).encode(), "m", False)
     model = request.messages[1]
     assert model.reasoning_content == "plan it"
     assert model.thinking == [Thinking("plan it", "SIG"), Thinking(redacted="OPAQUE")]

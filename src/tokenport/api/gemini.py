@@ -52,7 +52,7 @@ from tokenport.tokens import TokenCounter
 from tokenport.values import Chunk, Door
 from tokenport.wire import gemini_reply
 from tokenport.wire.common import decode_object
-from tokenport.wire.gemini_parse import GeminiCall, camel, parse_body, parse_request
+from tokenport.wire.gemini_parse import GeminiCall, camel, parse_body, parse_gemini_request
 from tokenport.wire.gemini_stream import StreamEncoder
 
 PREFIXES = ("/v1beta/models/", "/v1/models/")
@@ -89,11 +89,11 @@ class GeminiDoor:
         self.sse = sse
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Call[GeminiCall]:
-        request, call = parse_request(body, self.model, self.stream)
+        request, call = parse_gemini_request(body, self.model, self.stream)
         return Call(request, call)
 
     def error_body(self, exc: TokenportError, message: str) -> bytes:
-        return gemini_reply.error_body(exc, message)
+        return gemini_reply.gemini_error_body(exc, message)
 
     def response(
         self, call: Call[GeminiCall], served: Served, ctx: RequestContext, extra: dict[str, Any]
@@ -160,7 +160,7 @@ def _json_array_head(send: Send) -> Send:
 
 
 async def send_error(send: Send, exc: TokenportError) -> None:
-    body = gemini_reply.error_body(exc, error_message(exc))
+    body = gemini_reply.gemini_error_body(exc, error_message(exc))
     await send_json(send, exc.status, body, header_pairs(error_headers(exc)))
 
 
@@ -249,7 +249,7 @@ def routes(state: Callable[[], State], version: str = "v1beta") -> list[Route]:
                 await key_of(request)
                 body = await handler(request)
             except TokenportError as exc:
-                payload = gemini_reply.error_body(exc, error_message(exc))
+                payload = gemini_reply.gemini_error_body(exc, error_message(exc))
                 return Response(payload, exc.status, error_headers(exc), JSON_TYPE)
             return Response(_encoder.encode(body), media_type=JSON_TYPE)
 

@@ -23,7 +23,7 @@ from tokenport.values import (
     Route,
 )
 from tokenport.wire.gemini_reply import parse_response
-from tokenport.wire.gemini_request import upstream_body
+from tokenport.wire.gemini_request import gemini_upstream_body
 from tokenport.wire.gemini_stream import StreamState
 from tokenport.wire.sse import iter_sse
 
@@ -43,7 +43,7 @@ class GeminiProvider:
         return f"/models/{model}:{action}"
 
     async def chat(self, request: ChatRequest, route: Route, timeout: float) -> ChatResponse:
-        body = upstream_body(request, self.spec.exclude)
+        body = gemini_upstream_body(request, self.spec.exclude)
         async with self._client.post(self._path(route, False), body, timeout) as resp:
             raw = await resp.read()
         return parse_response(self.spec.name, raw)
@@ -51,7 +51,7 @@ class GeminiProvider:
     async def stream_chat(
         self, request: ChatRequest, route: Route, timeout: float
     ) -> AsyncIterator[Chunk]:
-        body = upstream_body(request, self.spec.exclude)
+        body = gemini_upstream_body(request, self.spec.exclude)
         state = StreamState(self.spec.name)
         async with self._client.post(self._path(route, True), body, timeout, stream=True) as resp:
             async for _event, data in iter_sse(resp):

@@ -13,6 +13,9 @@ OpenAI Responses     client in: responses_client_in;  client out: responses_clie
                      upstream: as Chat Completions
 legacy Completions   completions: client in and out;  upstream: as Chat Completions
 Embeddings           embeddings: all four
+Gemini API           client in: gemini_parse;  client out and upstream in: gemini_reply
+                     (whole answers), gemini_stream (SSE and JSON-array streams);
+                     upstream out: gemini_request
 
 Shared: `common` (a door's body checks, the wrong-door hint), `sse` (server-sent events
 both ways), `tool_stream` (streamed tool calls, one block at a time, for the Anthropic and

@@ -23,7 +23,7 @@ Judgement calls:
 - `thinkingConfig.thinkingBudget` becomes the internal thinking budget (0 turns thinking
   off, -1 is "dynamic": on, budget left to the provider); `thinkingLevel` becomes a
   reasoning effort. Each provider's own switch then applies (`wire.openai_chat`,
-  `wire.anthropic_request`). `includeThoughts` decides only whether thoughts come back.
+  `wire.anthropic_upstream_out`). `includeThoughts` decides only whether thoughts come back.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def camel(obj: Any) -> JSON:
     return {_SNAKE.sub(lambda m: m.group(1).upper(), k): v for k, v in obj.items()}
 
 
-def parse_request(body: bytes, model: str, stream: bool) -> tuple[ChatRequest, GeminiCall]:
+def parse_gemini_request(body: bytes, model: str, stream: bool) -> tuple[ChatRequest, GeminiCall]:
     raw = camel(decode_object(body))
     if not model.strip():
         raise BadRequest("The model in the URL must not be empty.", param="model")

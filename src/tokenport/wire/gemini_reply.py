@@ -69,7 +69,7 @@ _STATUS = {
 }
 
 
-def finish_reason(finish: str | None) -> str:
+def gemini_finish_reason(finish: str | None) -> str:
     return _FINISH.get(finish or "stop", "STOP")
 
 
@@ -175,7 +175,7 @@ def gemini_signature(call: JSON) -> str | None:
 def candidate(choice: Choice, thoughts: bool) -> JSON:
     return {
         "content": {"role": "model", "parts": parts(choice.message, thoughts)},
-        "finishReason": finish_reason(choice.finish_reason),
+        "finishReason": gemini_finish_reason(choice.finish_reason),
         "index": choice.index,
     }
 
@@ -193,13 +193,13 @@ def encode_response(
     )
 
 
-def error_object(exc: TokenportError, message: str) -> JSON:
+def gemini_error_object(exc: TokenportError, message: str) -> JSON:
     status = _STATUS.get(exc.status) or ("INTERNAL" if exc.status >= 500 else "INVALID_ARGUMENT")
     return {"code": exc.status, "message": message, "status": status}
 
 
-def error_body(exc: TokenportError, message: str) -> bytes:
-    return orjson.dumps({"error": error_object(exc, message)})
+def gemini_error_body(exc: TokenportError, message: str) -> bytes:
+    return orjson.dumps({"error": gemini_error_object(exc, message)})
 
 
 # ---------------------------------------------------------------------------------------
@@ -339,7 +339,7 @@ _STREAM_ERRORS: dict[str, type[UpstreamError]] = {
 }
 
 
-def stream_error(provider: str, error: WireError) -> UpstreamError:
+def gemini_stream_error(provider: str, error: WireError) -> UpstreamError:
     """An error frame in a Gemini upstream's stream as the matching UpstreamError."""
     cls = _STREAM_ERRORS.get(error.status, UpstreamServerError)
     return cls(provider, f"error in stream ({error.status}): {redact(error.message)[:300]}")

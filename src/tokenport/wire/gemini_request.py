@@ -35,7 +35,7 @@ _EFFORT_BUDGET = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 
 _EXTENSIONS = {"png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 
 
-def upstream_body(request: ChatRequest, exclude: list[str]) -> bytes:
+def gemini_upstream_body(request: ChatRequest, exclude: list[str]) -> bytes:
     system, contents = _contents(request.messages)
     body: JSON = {"contents": contents}
     if system:

@@ -26,12 +26,12 @@ from tokenport.errors import TokenportError, UpstreamProtocolError
 from tokenport.values import JSON, Chunk, Delta, Thinking, Usage
 from tokenport.wire.gemini_reply import (
     WireCandidate,
-    error_object,
-    finish_reason,
     function_call,
+    gemini_error_object,
+    gemini_finish_reason,
     gemini_signature,
+    gemini_stream_error,
     response_decoder,
-    stream_error,
     thought_signature,
     upstream_call,
     upstream_finish,
@@ -129,13 +129,13 @@ class StreamEncoder:
                 for i, c in enumerate(held)
             ]
             content = {"role": "model", "parts": parts}
-            reason = finish_reason(self.finish.get(choice))
+            reason = gemini_finish_reason(self.finish.get(choice))
             candidates.append({"content": content, "finishReason": reason, "index": choice})
         body = {"candidates": candidates, "usageMetadata": usage_metadata(usage, cost)}
         return self._frame(body) + self._close()
 
     def error(self, exc: TokenportError, message: str) -> bytes:
-        return self._frame({"error": error_object(exc, message)}) + self._close()
+        return self._frame({"error": gemini_error_object(exc, message)}) + self._close()
 
     def _frame(self, body: JSON) -> bytes:
         if "error" not in body:
@@ -176,7 +176,7 @@ class StreamState:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise UpstreamProtocolError(self.provider, f"unreadable stream frame: {exc}") from exc
         if frame.error is not None:
-            raise stream_error(self.provider, frame.error)
+            raise gemini_stream_error(self.provider, frame.error)
         out: list[Chunk] = []
         if not self.started:
             self.started = True
