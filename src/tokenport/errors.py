@@ -11,6 +11,7 @@
     │   │   ├── AbuseBlocked        403  the abuse policy blocked the key (`abuse_blocked`)
     │   │   └── AbuseReview         403  the key awaits an admin's review (`abuse_review`)
     │   ├── NotFound                404  unknown model (with close matches) or generation id
+    │   ├── Conflict                409  the object exists already, or is still in use
     │   ├── RequestTimeout          408  the body did not arrive within body_timeout_s
     │   ├── PayloadTooLarge         413  body over the configured limit
     │   └── RateLimited             429  the key's own RPM/TPM limit (carries Retry-After)
@@ -114,6 +115,11 @@ class ModelNotFound(NotFound):
         )
         self.model = model
         self.suggestions = list(suggestions)
+
+
+class Conflict(ClientError):
+    status = 409
+    code = "conflict"
 
 
 class RequestTimeout(ClientError):

@@ -22,6 +22,7 @@ from tokenport.analytics.api import routes as analytics_routes
 from tokenport.api import info, surface
 from tokenport.api.abuse import routes as abuse_routes
 from tokenport.api.admin import admin_routes
+from tokenport.api.company import routes as company_routes
 from tokenport.api.completions import CompletionsDoor
 from tokenport.api.door import FrontDoor
 from tokenport.api.doors import ChatDoor, MessagesDoor
@@ -111,6 +112,7 @@ def create_app(
         routes=[
             *info.routes(lambda: state),
             *admin_routes(lambda: state.admission, state.admin_key),
+            *company_routes(lambda: state.admission, state.admin_key),
             *analytics_routes(lambda: state),
             *economics_routes(lambda: state.economics, state.access.viewer),
             *surface.routes(lambda: state),

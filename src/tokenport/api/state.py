@@ -28,6 +28,9 @@ from tokenport.security.abuse.actions import ActionStore
 from tokenport.security.abuse.guard import AbuseGuard
 from tokenport.security.access import Access
 from tokenport.security.admission import Admission
+from tokenport.security.alerts import AlertSender
+from tokenport.security.budget_store import BudgetStore
+from tokenport.security.budgets import BudgetCache
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
 from tokenport.telemetry import multiproc
@@ -78,13 +81,18 @@ def build_state(
     )
     counter = TokenCounter()
     limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
+    keys = KeyStore(settings.ledger_url())
     admission = Admission(
-        KeyStore(settings.ledger_url()),
+        keys,
         limiter,
         counter,
         require_keys=settings.require_keys,
         hold_ttl_s=settings.key_hold_ttl_s,
         abuse=AbuseGuard(ActionStore(settings.ledger_url()), settings.abuse),
+        budgets=BudgetCache(BudgetStore(keys), settings.company.budget_refresh_s),
+        alerts=AlertSender(
+            keys, settings.company, env.get(settings.company.alert_webhook_secret_env)
+        ),
     )
     health = Health(settings.breaker_failures, settings.breaker_cooldown_s)
     gateway = Gateway(
