@@ -109,6 +109,8 @@ class Admission:
             self.abuse.start()
         if self.alerts is not None:
             self.alerts.start()
+        if self.budgets is not None:
+            self.budgets.start()
 
     async def _keep_holds(self) -> None:
         # Heartbeat well inside the TTL, so a live process is never taken for dead.

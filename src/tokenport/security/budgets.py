@@ -18,15 +18,15 @@ so nothing is reset in place and there is no reset to race with. A request is ch
 the period it was admitted in (its hold names the rows: `ledger/budget_charges.py`).
 
 Budget *definitions* are cached in memory (`BudgetCache`) and reloaded every `refresh_s`
-off the request path, and at once after a change through this process: with no budget
+by a background task, never on the request path, and at once after a change through this process: with no budget
 configured, admission does nothing more than before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
@@ -194,19 +194,22 @@ class BudgetCache:
         self.refresh_s = refresh_s
         self.book = BudgetBook()
         self.loaded = False  # admission loads once inline before it trusts an empty book
-        self._next = 0.0
         self._loading: asyncio.Task[None] | None = None
 
     def slots(self, key: ApiKey, now: float) -> list[str]:
-        self._maybe_refresh()
         return self.book.slots(key, now)
 
-    def _maybe_refresh(self) -> None:
-        mono = time.monotonic()
-        if mono < self._next or (self._loading is not None and not self._loading.done()):
-            return
-        self._next = mono + self.refresh_s
-        self._loading = asyncio.get_running_loop().create_task(self.reload())
+    def start(self) -> None:
+        """Reload every `refresh_s` in the background: never on a request's path."""
+        self._loading = asyncio.get_running_loop().create_task(self._keep(), name="budgets")
+
+    async def _keep(self) -> None:
+        while True:
+            try:
+                await self.reload()
+            except Exception:  # never let the refresh die: budgets would go stale
+                log.exception("budget reload failed; retrying")
+            await asyncio.sleep(self.refresh_s)
 
     async def reload(self) -> None:
         try:
@@ -218,3 +221,5 @@ class BudgetCache:
     async def aclose(self) -> None:
         if self._loading is not None:
             self._loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loading
