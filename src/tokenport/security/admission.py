@@ -296,7 +296,9 @@ class Admission:
         resets = (
             "it never resets"
             if end is None
-            else "it resets at " + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end))
+            # Periods end at midnight UTC; a date only (error messages are scrubbed of
+            # anything that looks like an address, and "T00:00:00" does).
+            else "it resets at the start of " + time.strftime("%Y-%m-%d", time.gmtime(end)) + " UTC"
         )
         return PaymentRequired(
             f"Budget exceeded: this request may cost up to ${worst.usd:.6f}, more than "

@@ -4,7 +4,7 @@ The charge that takes a budget's period to 50, 80 or 100% records the alert once
 (`ledger/budget_charges.py`); every gateway process polls for unsent ones. A process
 *claims* an alert before sending it (one conditional UPDATE that also pushes its next try
 back), so two processes never send the same attempt, and a failed POST is retried with
-exponential backoff up to `alert_max_attempts` times.
+exponential backoff (`alert_poll_s` x 2, 4, 8, ...) up to `alert_max_attempts` times.
 
 The body is JSON; `X-Tokenport-Signature: t=<unix>,v1=<hex>` is HMAC-SHA256 over
 `"<unix>." + body` with the secret from `alert_webhook_secret_env`, so a receiver can check
@@ -28,7 +28,6 @@ from tokenport.errors import ServiceUnavailable
 from tokenport.security.keystore import KeyStore
 
 log = logging.getLogger("tokenport.budgets")
-_BACKOFF_S = 5.0
 
 
 class AlertEvent(msgspec.Struct, frozen=True):
@@ -99,7 +98,7 @@ class AlertSender:
         claimed = []
         for r in rows:
             attempts = int(r[5]) + 1
-            next_at = now + _BACKOFF_S * 2 ** (attempts - 1)
+            next_at = now + self.cfg.alert_poll_s * 2**attempts
             _, won = self.keys.execute(
                 f"UPDATE budget_alerts SET attempts = {p}, next_at = {p} WHERE budget_id = {p} "
                 f"AND period_start = {p} AND threshold = {p} AND attempts = {p} "
