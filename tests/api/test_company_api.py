@@ -32,7 +32,7 @@ class Hook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 hook.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(500 if len(hook.posts) == 1 else 200)
@@ -85,16 +85,35 @@ def _company(gw: Any) -> dict[str, str]:
     ok(gw, "POST", "/api/v1/workspaces", ADMIN, {"id": "beta", "name": "Beta"})
     out: dict[str, str] = {}
     for role in ("admin", "member", "viewer"):
-        m = ok(gw, "POST", "/api/v1/workspaces/acme/members", ADMIN,
-               {"email": f"{role}@acme.test", "role": role})["data"]
+        m = ok(
+            gw,
+            "POST",
+            "/api/v1/workspaces/acme/members",
+            ADMIN,
+            {"email": f"{role}@acme.test", "role": role},
+        )["data"]
         out[role + "_id"] = m["id"]
-        key = ok(gw, "POST", "/api/v1/keys", ADMIN, {
-            "name": f"{role}-mgmt", "workspace_id": "acme", "member_id": m["id"],
-            "scope": "management"})
+        key = ok(
+            gw,
+            "POST",
+            "/api/v1/keys",
+            ADMIN,
+            {
+                "name": f"{role}-mgmt",
+                "workspace_id": "acme",
+                "member_id": m["id"],
+                "scope": "management",
+            },
+        )
         out[role] = key["key"]
         out[role + "_key"] = key["data"]["id"]
-    out["beta"] = ok(gw, "POST", "/api/v1/keys", ADMIN,
-                     {"name": "beta-mgmt", "workspace_id": "beta", "scope": "management"})["key"]
+    out["beta"] = ok(
+        gw,
+        "POST",
+        "/api/v1/keys",
+        ADMIN,
+        {"name": "beta-mgmt", "workspace_id": "beta", "scope": "management"},
+    )["key"]
     return out
 
 
@@ -110,8 +129,10 @@ def test_roles_scopes_and_workspace_walls(gw: Any) -> None:
         chat(gw, c["admin"])
     assert chat(gw, mine["key"]).choices[0].message.content
     # A member may not create management keys; a viewer may not create any.
-    assert call(gw, "POST", "/api/v1/keys", c["member"],
-                {"name": "x", "scope": "management"})[0] == 403
+    assert (
+        call(gw, "POST", "/api/v1/keys", c["member"], {"name": "x", "scope": "management"})[0]
+        == 403
+    )
     assert call(gw, "POST", "/api/v1/keys", c["viewer"], {"name": "x"})[0] == 403
     other = ok(gw, "POST", "/api/v1/keys", c["admin"], {"name": "team-app"})["data"]
     # The member sees only their own keys; the viewer sees the workspace's; nobody else's.
@@ -119,7 +140,9 @@ def test_roles_scopes_and_workspace_walls(gw: Any) -> None:
     assert member_sees == {mine["data"]["id"], c["member_key"]}  # their own, and only
     viewer_sees = {k["id"] for k in ok(gw, "GET", "/api/v1/keys", c["viewer"])["data"]}
     assert {mine["data"]["id"], other["id"]} <= viewer_sees
-    assert all(k["workspace_id"] == "acme" for k in ok(gw, "GET", "/api/v1/keys", c["viewer"])["data"])
+    assert all(
+        k["workspace_id"] == "acme" for k in ok(gw, "GET", "/api/v1/keys", c["viewer"])["data"]
+    )
     # Another workspace's credentials: every object of acme is 404, every list is empty of it.
     for method, path, body in [
         ("GET", f"/api/v1/keys/{other['id']}", None),
@@ -135,8 +158,10 @@ def test_roles_scopes_and_workspace_walls(gw: Any) -> None:
     assert call(gw, "POST", "/api/v1/workspaces", c["admin"], {"id": "x", "name": "x"})[0] == 403
     # A member cannot change (or see) another's key; a viewer cannot change any.
     assert call(gw, "PATCH", f"/api/v1/keys/{other['id']}", c["member"], {"name": "n"})[0] == 404
-    assert call(gw, "PATCH", f"/api/v1/keys/{mine['data']['id']}", c["viewer"],
-                {"name": "n"})[0] == 403
+    assert (
+        call(gw, "PATCH", f"/api/v1/keys/{mine['data']['id']}", c["viewer"], {"name": "n"})[0]
+        == 403
+    )
 
 
 def test_openrouter_key_fields_budgets_and_the_402_that_names_them(gw: Any) -> None:
@@ -156,8 +181,13 @@ def test_openrouter_key_fields_budgets_and_the_402_that_names_them(gw: Any) -> N
     spent = chat(gw, secret).usage
     assert spent is not None
     # A weekly limit below what one request may cost: a 402 that names the key's budget.
-    data = ok(gw, "PATCH", f"/api/v1/keys/{key_id}", c["admin"],
-              {"limit": 0.000001, "limit_reset": "weekly", "name": "renamed"})["data"]
+    data = ok(
+        gw,
+        "PATCH",
+        f"/api/v1/keys/{key_id}",
+        c["admin"],
+        {"limit": 0.000001, "limit_reset": "weekly", "name": "renamed"},
+    )["data"]
     assert (data["limit_reset"], data["name"], data["limit"]) == ("weekly", "renamed", None)
     with pytest.raises(openai.APIStatusError, match="weekly budget") as refused:
         chat(gw, secret)
@@ -165,14 +195,27 @@ def test_openrouter_key_fields_budgets_and_the_402_that_names_them(gw: Any) -> N
     ok(gw, "PATCH", f"/api/v1/keys/{key_id}", c["admin"], {"limit_reset": None, "limit": 1.0})
     chat(gw, secret)
     # A workspace budget, created and lowered by acme's admin, refuses its keys too.
-    budget = ok(gw, "POST", "/api/v1/budgets", c["admin"], {
-        "level": "workspace", "subject": "acme", "period": "daily", "limit": 1.0})["data"]
+    budget = ok(
+        gw,
+        "POST",
+        "/api/v1/budgets",
+        c["admin"],
+        {"level": "workspace", "subject": "acme", "period": "daily", "limit": 1.0},
+    )["data"]
     ok(gw, "PATCH", f"/api/v1/budgets/{budget['id']}", c["admin"], {"limit": 0.0})
     with pytest.raises(openai.APIStatusError, match="workspace 'acme' daily budget"):
         chat(gw, secret)
     assert call(gw, "GET", f"/api/v1/budgets/{budget['id']}", c["beta"])[0] == 404
-    assert call(gw, "POST", "/api/v1/budgets", c["member"], {
-        "level": "workspace", "subject": "acme", "period": "daily", "limit": 9.0})[0] == 403
+    assert (
+        call(
+            gw,
+            "POST",
+            "/api/v1/budgets",
+            c["member"],
+            {"level": "workspace", "subject": "acme", "period": "daily", "limit": 9.0},
+        )[0]
+        == 403
+    )
     ok(gw, "DELETE", f"/api/v1/budgets/{budget['id']}", c["admin"])
     chat(gw, secret)
     # Delete: the key stops working; its object is gone.
@@ -216,16 +259,19 @@ def test_activity_is_scoped_and_the_audit_log_is_append_only(gw: Any) -> None:
     assert {"acme", "beta"} <= {e["workspace_id"] for e in everything}
 
 
-def test_budget_alerts_are_recorded_once_and_sent_signed_with_retries(
-    gw: Any, hook: Hook
-) -> None:
+def test_budget_alerts_are_recorded_once_and_sent_signed_with_retries(gw: Any, hook: Hook) -> None:
     secret = ok(gw, "POST", "/api/v1/keys", ADMIN, {"name": "k"})["key"]
     cost = chat(gw, secret).usage
     assert cost is not None
     one = float(cost.model_extra["cost"]) if cost.model_extra else 0.0
     assert one > 0
-    ok(gw, "POST", "/api/v1/budgets", ADMIN, {
-        "level": "workspace", "subject": "default", "period": "monthly", "limit": 2.36 * one})
+    ok(
+        gw,
+        "POST",
+        "/api/v1/budgets",
+        ADMIN,
+        {"level": "workspace", "subject": "default", "period": "monthly", "limit": 2.36 * one},
+    )
     chat(gw, secret)  # 42%
     chat(gw, secret)  # 85%: 50 and 80 crossed (the next one would not fit)
     wait_until(lambda: len(hook.posts) >= 3, 15, "two alerts, one of them retried")

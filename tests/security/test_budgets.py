@@ -58,8 +58,12 @@ def test_a_request_must_fit_every_budget_above_its_key(
     book = BudgetBook(budgets.all_budgets())
     now = _ts("2026-03-05T12:00:00")
     slots = book.slots(keys.get(key.id), now)
-    assert slots == sorted([slot_name(ws.id, period_start("monthly", now)),
-                            slot_name(mb.id, period_start("daily", now))])
+    assert slots == sorted(
+        [
+            slot_name(ws.id, period_start("monthly", now)),
+            slot_name(mb.id, period_start("daily", now)),
+        ]
+    )
     assert book.slots(keys.get(other.id), now) == [slot_name(ws.id, period_start("monthly", now))]
 
     assert keys.reserve_all(key.id, 50, slots) is None
@@ -142,8 +146,13 @@ def test_the_ledger_charges_budget_holds_once_and_records_alerts(
     slots = BudgetBook(budgets.all_budgets()).slots(key, 0.0)
     assert keys.reserve_all(key.id, 900, slots) is None
     record = LedgerRecord(
-        id="gen-ledger", ts=1.0, model_requested="m", status="ok", key_id=key.id,
-        cost=850e-9, hold=KeyHold(keys.holder, 900, slots),
+        id="gen-ledger",
+        ts=1.0,
+        model_requested="m",
+        status="ok",
+        key_id=key.id,
+        cost=850e-9,
+        hold=KeyHold(keys.holder, 900, slots),
     )
     db = Database(db_url, readonly=False)
     try:

@@ -108,8 +108,7 @@ def _usage_rows(pg_url: str, budget_id: str) -> dict[int, tuple[int, int]]:
     db = Database(pg_url)
     try:
         rows = db.rows(
-            "SELECT period_start, usage_nano, reserved_nano FROM budget_usage "
-            "WHERE budget_id = %s",
+            "SELECT period_start, usage_nano, reserved_nano FROM budget_usage WHERE budget_id = %s",
             (budget_id,),
         )
     finally:
@@ -153,7 +152,7 @@ def test_a_workspace_budget_holds_over_20_keys_and_two_processes(
     results = _load(replicas, secrets, 200)
     ok = _check_refusals(results, budget["id"])
     rows = _usage_rows(pg_url, budget["id"])
-    (usage, reserved), = rows.values()
+    ((usage, reserved),) = rows.values()
     assert reserved == 0
     assert usage <= limit_nano  # never past the budget
     assert 25 <= ok <= 50  # it was the budget that stopped them, near its end
@@ -163,7 +162,7 @@ def test_a_workspace_budget_holds_over_20_keys_and_two_processes(
 def test_a_daily_budget_rolls_over_mid_load_on_the_simulated_clock(
     replicas: list[str], pg_url: str
 ) -> None:
-    a, b = replicas
+    a, _ = replicas
     cost = _one_cost(a)
     secrets = _workspace(a)
     budget = _api(
@@ -208,9 +207,7 @@ def test_a_budget_lowered_mid_load_holds_for_every_later_reservation(
     def lower() -> None:
         for _ in range(8):  # after 8 answers, while the rest are in flight
             served.acquire()
-        lowered.update(
-            _api(b, "PATCH", f"/api/v1/budgets/{budget['id']}", {"limit": 80 * cost})
-        )
+        lowered.update(_api(b, "PATCH", f"/api/v1/budgets/{budget['id']}", {"limit": 80 * cost}))
 
     def one(i: int) -> tuple[int, Any]:
         out = _chat(replicas[i % 2], secrets[i % KEYS])
@@ -224,7 +221,7 @@ def test_a_budget_lowered_mid_load_holds_for_every_later_reservation(
         results = list(pool.map(one, range(200)))
     lowering.join(30)
     ok = _check_refusals(results, budget["id"])
-    (usage, reserved), = _usage_rows(pg_url, budget["id"]).values()
+    ((usage, reserved),) = _usage_rows(pg_url, budget["id"]).values()
     assert reserved == 0
     new_limit = round(lowered["limit"] * 1e9)
     # What was admitted before the edit is honoured; nothing admitted after it passes it.

@@ -107,22 +107,30 @@ class AlertSender:
             )
             if won == 1:
                 event = AlertEvent(
-                    "budget.threshold", r[0], r[6], r[7], r[8], r[9], int(r[1]), int(r[2]),
-                    r[3] / 1e9, r[4] / 1e9,
+                    "budget.threshold",
+                    r[0],
+                    r[6],
+                    r[7],
+                    r[8],
+                    r[9],
+                    int(r[1]),
+                    int(r[2]),
+                    r[3] / 1e9,
+                    r[4] / 1e9,
                 )
                 claimed.append((event, attempts))
         return claimed
 
     async def _post(self, event: AlertEvent) -> bool:
-        assert self._client is not None and self.cfg.alert_webhook_url is not None
+        url = self.cfg.alert_webhook_url
+        if self._client is None or url is None:  # not started: nothing to send to
+            return False
         body = msgspec.json.encode(event)
         headers = {"content-type": "application/json"}
         if self.secret:
             headers["x-tokenport-signature"] = sign(self.secret, body, int(time.time()))
         try:
-            response = await self._client.post(
-                self.cfg.alert_webhook_url, content=body, headers=headers
-            )
+            response = await self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             log.warning("budget alert webhook failed: %s", exc)
             return False

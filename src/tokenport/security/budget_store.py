@@ -56,7 +56,7 @@ class BudgetStore:
         rows, _ = self.keys.execute(f"SELECT {_COLUMNS} FROM budgets ORDER BY id")
         return [_budget(r) for r in rows]
 
-    def list(self, workspace_id: str | None = None) -> list[Budget]:
+    def in_workspace(self, workspace_id: str | None = None) -> list[Budget]:
         budgets = self.all_budgets()
         if workspace_id is None:
             return budgets
@@ -141,9 +141,7 @@ class BudgetStore:
             "a.created_at, a.sent_at, a.attempts, b.workspace_id FROM budget_alerts a "
             "LEFT JOIN budgets b ON b.id = a.budget_id ORDER BY a.created_at"
         )
-        return [
-            BudgetAlert(*r[:8]) for r in rows if workspace_id is None or r[8] == workspace_id
-        ]
+        return [BudgetAlert(*r[:8]) for r in rows if workspace_id is None or r[8] == workspace_id]
 
     # -- a key's own limit (OpenRouter's `limit` and `limit_reset`) ----------------------
 

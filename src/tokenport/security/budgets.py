@@ -18,8 +18,9 @@ so nothing is reset in place and there is no reset to race with. A request is ch
 the period it was admitted in (its hold names the rows: `ledger/budget_charges.py`).
 
 Budget *definitions* are cached in memory (`BudgetCache`) and reloaded every `refresh_s`
-by a background task, never on the request path, and at once after a change through this process: with no budget
-configured, admission does nothing more than before.
+by a background task, never on the request path, and at once after a change through this
+process: with no budget configured, admission does nothing more than before. A budget
+created through another process applies here within `refresh_s`.
 """
 
 from __future__ import annotations

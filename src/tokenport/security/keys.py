@@ -130,7 +130,7 @@ class KeyQueries:
             f"INSERT INTO api_keys (id, name, hash, prefix, created_at, expires_at, "
             f"credit_limit_nano, allowed_models, rpm, tpm, country, created_via, created_ip, "
             f"workspace_id, member_id, scope) "
-            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
+            f"VALUES ({', '.join([p] * 16)})"
         )
         self.by_hash = f"SELECT {_COLUMNS} FROM api_keys WHERE hash = {p}"
         self.by_id = f"SELECT {_COLUMNS} FROM api_keys WHERE id = {p}"
@@ -150,11 +150,11 @@ class KeyEdit(msgspec.Struct, frozen=True):
     """The fields an edit changes (`KeyStore.update`); UNSET leaves one as it is."""
 
     name: str | msgspec.UnsetType = msgspec.UNSET
-    credit_limit_nano: int | None | msgspec.UnsetType = msgspec.UNSET
-    limit_reset: str | None | msgspec.UnsetType = msgspec.UNSET
+    credit_limit_nano: int | msgspec.UnsetType | None = msgspec.UNSET
+    limit_reset: str | msgspec.UnsetType | None = msgspec.UNSET
     disabled: bool | msgspec.UnsetType = msgspec.UNSET
     include_byok_in_limit: bool | msgspec.UnsetType = msgspec.UNSET
-    allowed_models: list[str] | None | msgspec.UnsetType = msgspec.UNSET
+    allowed_models: list[str] | msgspec.UnsetType | None = msgspec.UNSET
 
     def columns(self) -> list[tuple[str, object]]:
         """(column, value) for each field set, in the column's stored form."""

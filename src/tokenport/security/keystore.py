@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from tokenport.db import Database, Rows, Tx, migrate
 from tokenport.errors import NotFound
-from tokenport.ledger.charges import Charge, charge_now, prune_markers
 from tokenport.ledger.budget_charges import parse_slot
+from tokenport.ledger.charges import Charge, charge_now, prune_markers
 from tokenport.ledger.record import KeyHold
 from tokenport.security.budgets import BudgetQueries
 from tokenport.security.holds import HoldQueries

@@ -53,8 +53,8 @@ class KeyPatch(msgspec.Struct, forbid_unknown_fields=True):
     """`PATCH /api/v1/keys/{id}`: each field given is changed."""
 
     name: _Name | msgspec.UnsetType = msgspec.UNSET
-    limit: Usd | None | msgspec.UnsetType = msgspec.UNSET
-    limit_reset: Reset | None | msgspec.UnsetType = msgspec.UNSET
+    limit: Usd | msgspec.UnsetType | None = msgspec.UNSET
+    limit_reset: Reset | msgspec.UnsetType | None = msgspec.UNSET
     disabled: bool | msgspec.UnsetType = msgspec.UNSET
     include_byok_in_limit: bool | msgspec.UnsetType = msgspec.UNSET
 
@@ -200,7 +200,7 @@ class Manager:
     def delete_key(self, p: Principal, key_id: str) -> ApiKey:
         before = self.get_key(p, key_id)
         p.require_write_key(before)
-        for budget in self.budgets.list(before.workspace_id):
+        for budget in self.budgets.in_workspace(before.workspace_id):
             if budget.level == "key" and budget.subject == key_id:
                 self.budgets.delete(budget.id)
         self.keys.delete(key_id)
@@ -235,11 +235,7 @@ class Manager:
     def key_budget_view(self, key: ApiKey, now: float | None = None) -> KeyBudgetView:
         now = time.time() if now is None else now
         fresh = self.keys.get(key.id)
-        above = [
-            b
-            for b in self.budgets.all_budgets()
-            if (b.level, b.subject) in _subjects(fresh)
-        ]
+        above = [b for b in self.budgets.all_budgets() if (b.level, b.subject) in _subjects(fresh)]
         views = [self.budgets.usage(b, now) for b in above]
         own = self.budgets.key_limit(fresh)
         spent = self.key_usage([fresh.id], now).get(fresh.id, KeyUsage())
@@ -268,7 +264,7 @@ class Manager:
         day, week, month = (period_start(x, now) for x in ("daily", "weekly", "monthly"))
         p = self.keys.param
         marks = ", ".join([p] * len(key_ids))
-        since = "SUM(CASE WHEN ts >= {p} THEN cost ELSE 0 END)".format(p=p)
+        since = f"SUM(CASE WHEN ts >= {p} THEN cost ELSE 0 END)"
         rows, _ = self.keys.execute(
             f"SELECT key_id, {since}, {since}, {since} FROM requests "
             f"WHERE key_id IN ({marks}) AND ts >= {p} GROUP BY key_id",
@@ -293,7 +289,7 @@ class Manager:
         return self.keys.get(subject).workspace_id
 
     def list_budgets(self, p: Principal) -> list[BudgetUsage]:
-        budgets = self.budgets.list(p.workspace_id)
+        budgets = self.budgets.in_workspace(p.workspace_id)
         if p.role == "member":
             mine = {k.id for k in self.list_keys(p)} | {p.member_id, p.workspace_id}
             budgets = [b for b in budgets if b.subject in mine]
@@ -328,7 +324,7 @@ class Manager:
         return ws
 
     def list_workspaces(self, p: Principal) -> list[Workspace]:
-        return [w for w in self.workspaces.list() if p.sees(w.id)]
+        return [w for w in self.workspaces.all() if p.sees(w.id)]
 
     def get_workspace(self, p: Principal, workspace_id: str) -> Workspace:
         if not p.sees(workspace_id):
@@ -395,7 +391,8 @@ class Manager:
             if self.keys.dialect == "sqlite"
             else "CAST(FLOOR(r.ts) AS BIGINT) / 86400"
         )
-        where, params = f"r.ts >= {q}", [start]
+        where = f"r.ts >= {q}"
+        params: list[object] = [start]
         if p.workspace_id is not None:
             where += f" AND k.workspace_id = {q}"
             params.append(p.workspace_id)

@@ -84,7 +84,7 @@ class WorkspaceStore:
             raise NotFound(f"No workspace '{workspace_id}'.")
         return ws
 
-    def list(self) -> list[Workspace]:
+    def all(self) -> list[Workspace]:
         rows, _ = self.keys.execute(
             "SELECT id, name, created_at FROM workspaces WHERE deleted_at IS NULL ORDER BY id"
         )
@@ -103,8 +103,7 @@ class WorkspaceStore:
             )
         p, now = self.p, time.time()
         self.keys.execute(
-            f"UPDATE api_keys SET revoked_at = {p} WHERE workspace_id = {p} "
-            "AND revoked_at IS NULL",
+            f"UPDATE api_keys SET revoked_at = {p} WHERE workspace_id = {p} AND revoked_at IS NULL",
             (now, workspace_id),
         )
         self.keys.execute(f"UPDATE workspaces SET deleted_at = {p} WHERE id = {p}", (now, ws.id))
@@ -145,7 +144,9 @@ class WorkspaceStore:
         if role not in ROLES:
             raise BadRequest(f"role must be one of {', '.join(ROLES)}.", param="role")
         self.member(member_id)
-        self.keys.execute(f"UPDATE members SET role = {self.p} WHERE id = {self.p}", (role, member_id))
+        self.keys.execute(
+            f"UPDATE members SET role = {self.p} WHERE id = {self.p}", (role, member_id)
+        )
         return self.member(member_id)
 
     def remove_member(self, member_id: str) -> Member:
