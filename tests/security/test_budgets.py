@@ -38,6 +38,19 @@ def test_periods_are_utc_days_mondays_and_first_of_month() -> None:
     assert period_start("daily", _ts("2026-03-05T23:59:59.999")) == _ts("2026-03-05T00:00:00")
 
 
+def test_period_arithmetic_matches_the_calendar() -> None:
+    import random
+    from datetime import timedelta
+
+    rng = random.Random(23)
+    for _ in range(3_000):
+        ts = rng.uniform(0, 4_200_000_000)
+        d = datetime.fromtimestamp(ts, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        assert period_start("daily", ts) == d.timestamp()
+        assert period_start("weekly", ts) == (d - timedelta(days=d.weekday())).timestamp()
+        assert period_start("monthly", ts) == d.replace(day=1).timestamp()
+
+
 @pytest.fixture
 def stores(db_url: str) -> Iterator[tuple[KeyStore, BudgetStore, WorkspaceStore]]:
     keys = KeyStore(db_url)
