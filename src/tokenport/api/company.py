@@ -21,6 +21,7 @@ from tokenport.api.admin import principal_of
 from tokenport.api.http import json_response, read_json
 from tokenport.security.admission import Admission
 from tokenport.security.budgets import Budget, BudgetUsage
+from tokenport.security.guardrails import GuardrailPolicy
 from tokenport.security.keys import NANO
 from tokenport.security.manage import BudgetSpec, Manager, Usd
 from tokenport.security.principal import Principal
@@ -157,6 +158,29 @@ def routes(admission: Callable[[], Admission], admin_key: str | None) -> list[Ro
         admission().forget()
         return msgspec.to_builtins(member)
 
+    # -- guardrails ----------------------------------------------------------------------
+
+    async def reload_guardrails() -> None:
+        adm = admission()
+        if adm.guardrails is not None:
+            await adm.guardrails.reload()
+
+    async def list_guardrails(request: Request, who: Principal, m: Manager) -> Any:
+        return [msgspec.to_builtins(g) for g in await run(m.list_guardrails, who)]
+
+    async def put_guardrail(request: Request, who: Principal, m: Manager) -> Any:
+        policy: GuardrailPolicy = await read_json(request, GuardrailPolicy)
+        level, subject = request.path_params["level"], request.path_params["subject"]
+        stored = await run(m.put_guardrail, who, level, subject, policy)
+        await reload_guardrails()
+        return msgspec.to_builtins(stored)
+
+    async def delete_guardrail(request: Request, who: Principal, m: Manager) -> Any:
+        level, subject = request.path_params["level"], request.path_params["subject"]
+        await run(m.delete_guardrail, who, level, subject)
+        await reload_guardrails()
+        return {"success": True}
+
     # -- activity and audit --------------------------------------------------------------
 
     async def activity(request: Request, who: Principal, m: Manager) -> Any:
@@ -166,6 +190,7 @@ def routes(admission: Callable[[], Admission], admin_key: str | None) -> list[Ro
         return [msgspec.to_builtins(e) for e in await run(m.audit, who)]
 
     ws = "/api/v1/workspaces/{workspace_id}"
+    guardrail = "/api/v1/guardrails/{level}/{subject}"
     return [
         Route("/api/v1/budgets", guard(list_budgets), methods=["GET"]),
         Route("/api/v1/budgets", guard(create_budget), methods=["POST"]),
@@ -181,6 +206,9 @@ def routes(admission: Callable[[], Admission], admin_key: str | None) -> list[Ro
         Route(ws + "/members", guard(add_member), methods=["POST"]),
         Route(ws + "/members/{member_id}", guard(patch_member), methods=["PATCH"]),
         Route(ws + "/members/{member_id}", guard(remove_member), methods=["DELETE"]),
+        Route("/api/v1/guardrails", guard(list_guardrails), methods=["GET"]),
+        Route(guardrail, guard(put_guardrail), methods=["PUT"]),
+        Route(guardrail, guard(delete_guardrail), methods=["DELETE"]),
         Route("/api/v1/activity", guard(activity), methods=["GET"]),
         Route("/api/v1/audit", guard(audit), methods=["GET"]),
     ]

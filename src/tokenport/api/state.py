@@ -30,9 +30,12 @@ from tokenport.security.access import Access
 from tokenport.security.admission import Admission
 from tokenport.security.alerts import AlertSender
 from tokenport.security.budget_store import BudgetStore
-from tokenport.security.budgets import BudgetCache
+from tokenport.security.budgets import BudgetBook
+from tokenport.security.guardrail_store import GuardrailStore
+from tokenport.security.guardrails import GuardrailBook
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
+from tokenport.security.refresh import BookCache
 from tokenport.telemetry import multiproc
 from tokenport.telemetry.metrics import Metrics
 from tokenport.telemetry.watch import Telemetry
@@ -89,7 +92,18 @@ def build_state(
         require_keys=settings.require_keys,
         hold_ttl_s=settings.key_hold_ttl_s,
         abuse=AbuseGuard(ActionStore(settings.ledger_url()), settings.abuse),
-        budgets=BudgetCache(BudgetStore(keys), settings.company.budget_refresh_s),
+        budgets=BookCache(
+            lambda: BudgetBook(BudgetStore(keys).all_budgets()),
+            BudgetBook(),
+            settings.company.budget_refresh_s,
+            "budgets",
+        ),
+        guardrails=BookCache(
+            GuardrailStore(keys).book,
+            GuardrailBook(),
+            settings.company.budget_refresh_s,
+            "guardrails",
+        ),
         alerts=AlertSender(
             keys, settings.company, env.get(settings.company.alert_webhook_secret_env)
         ),

@@ -33,10 +33,12 @@ from tokenport.errors import (
 from tokenport.ledger.record import KeyHold
 from tokenport.security.abuse.guard import AbuseGuard
 from tokenport.security.alerts import AlertSender
-from tokenport.security.budgets import Budget, BudgetCache, period_end, period_start
+from tokenport.security.budgets import Budget, BudgetBook, period_end, period_start
+from tokenport.security.guardrails import GuardrailBook, enforce
 from tokenport.security.keys import KEY_PREFIX, NANO, ApiKey, to_nano
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter
+from tokenport.security.refresh import BookCache
 from tokenport.security.worst_case import DEFAULT_OUTPUT, WorstCase, output_bound, worst_case
 from tokenport.tokens import TokenCounter
 from tokenport.values import ChatRequest, Route
@@ -57,6 +59,7 @@ class Reservation:
     record_id: str | None = None  # the request's ledger id: its charge lands once
     holder: str | None = None
     slots: list[str] = field(default_factory=list)  # budget periods reserved on too
+    redacted: dict[str, int] = field(default_factory=dict)  # guardrail redactions, by kind
 
     @property
     def hold(self) -> KeyHold | None:
@@ -96,7 +99,8 @@ class Admission:
     cache_ttl_s: float = 2.0
     hold_ttl_s: float = 60.0
     abuse: AbuseGuard | None = None  # the abuse policy's actions (security/abuse/guard.py)
-    budgets: BudgetCache | None = None  # budgets in force (security/budgets.py)
+    budgets: BookCache[BudgetBook] | None = None  # budgets in force (security/budgets.py)
+    guardrails: BookCache[GuardrailBook] | None = None  # (security/guardrails.py)
     alerts: AlertSender | None = None  # budget alerts by webhook (security/alerts.py)
     _cache: dict[str, tuple[float, ApiKey | None]] = field(default_factory=dict)
     _keeper: asyncio.Task[None] | None = None
@@ -111,6 +115,8 @@ class Admission:
             self.alerts.start()
         if self.budgets is not None:
             self.budgets.start()
+        if self.guardrails is not None:
+            self.guardrails.start()
 
     async def _keep_holds(self) -> None:
         # Heartbeat well inside the TTL, so a live process is never taken for dead.
@@ -212,12 +218,13 @@ class Admission:
         request's time (a simulated one under `simulation`), which picks budget periods.
         """
         self.check_models(key, request)
+        redacted = await self._guardrails(key, request, routes)
         if self.abuse is not None:
             await self.abuse.enforce(key, self.limiter, lambda: self._worst(request, routes).tokens)
         slots = await self._budget_slots(key, now)
         if key.credit_limit_nano is None and not key.tpm and not slots:
             await self.limiter.admit(key.id, key.rpm, None)
-            return Reservation(key, 0, record_id=record_id)
+            return Reservation(key, 0, record_id=record_id, redacted=redacted)
         worst = self._worst(request, routes)
         if key.tpm and worst.tokens > key.tpm:
             raise BadRequest(
@@ -228,7 +235,14 @@ class Admission:
             )
         window = await self.limiter.admit(key.id, key.rpm, key.tpm, worst.tokens if key.tpm else 0)
         reservation = Reservation(
-            key, 0, worst.tokens if key.tpm else 0, window, record_id, self.keys.holder, slots
+            key,
+            0,
+            worst.tokens if key.tpm else 0,
+            window,
+            record_id,
+            self.keys.holder,
+            slots,
+            redacted,
         )
         if key.credit_limit_nano is None and not slots:
             return reservation
@@ -245,14 +259,28 @@ class Admission:
         reservation.nano = worst.nano
         return reservation
 
+    async def _guardrails(
+        self, key: ApiKey, request: ChatRequest, routes: list[Route]
+    ) -> dict[str, int]:
+        """The workspace's and the key's guardrails: refuse (403), or what was redacted."""
+        cache = self.guardrails
+        if cache is None:
+            return {}
+        policies = (await cache.ready()).for_key(key)
+        if not policies:
+            return {}
+        redacted = enforce(policies, request, routes)
+        if redacted:  # counted, never stored: the kinds and how many, not the text
+            log.info("guardrail redacted %s for key %s", redacted, key.id)
+        return redacted
+
     async def _budget_slots(self, key: ApiKey, now: float | None) -> list[str]:
         """The budget periods above `key` at `now`: none, at no cost, when there are none."""
         cache = self.budgets
         if cache is None:
             return []
-        if not cache.loaded:  # once per process, so that no request passes unbudgeted
-            await cache.reload()
-        return cache.slots(key, time.time() if now is None else now)
+        book = await cache.ready()  # loaded once per process before it is trusted
+        return book.slots(key, time.time() if now is None else now)
 
     def _worst(self, request: ChatRequest, routes: list[Route]) -> WorstCase:
         if request.output_cap() is None and any(output_bound(request, r) is None for r in routes):
@@ -366,5 +394,7 @@ class Admission:
             await self.abuse.aclose()
         if self.budgets is not None:
             await self.budgets.aclose()
+        if self.guardrails is not None:
+            await self.guardrails.aclose()
         if self.alerts is not None:
             await self.alerts.aclose()

@@ -17,31 +17,25 @@ Usage is one row per budget and period (`db/schema/company.py`): a new period is
 so nothing is reset in place and there is no reset to race with. A request is charged to
 the period it was admitted in (its hold names the rows: `ledger/budget_charges.py`).
 
-Budget *definitions* are cached in memory (`BudgetCache`) and reloaded every `refresh_s`
-by a background task, never on the request path, and at once after a change through this
-process: with no budget configured, admission does nothing more than before. A budget
-created through another process applies here within `refresh_s`.
+Budget *definitions* are cached in memory (a `BudgetBook`, kept by `security/refresh.py`)
+and reloaded every `refresh_s` by a background task, never on the request path, and at once
+after a change through this process: with no budget configured, admission does nothing
+more than before. A budget created through another process applies here within `refresh_s`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import calendar
-import contextlib
 import functools
-import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
 import msgspec
 
-from tokenport.errors import ServiceUnavailable
 from tokenport.ledger.budget_charges import slot_name
 from tokenport.security.keys import NANO, ApiKey
-
-log = logging.getLogger("tokenport.budgets")
 
 Period = Literal["daily", "weekly", "monthly", "lifetime"]
 Level = Literal["key", "member", "workspace"]
@@ -203,48 +197,3 @@ class BudgetQueries:
             "SELECT usage_nano, reserved_nano FROM budget_usage "
             f"WHERE budget_id = {p} AND period_start = {p}"
         )
-
-
-class BudgetLoader(Protocol):
-    """What `BudgetCache` reads from (the budget store)."""
-
-    def all_budgets(self) -> list[Budget]: ...
-
-
-class BudgetCache:
-    """This process's copy of the budget definitions, reloaded off the request path."""
-
-    def __init__(self, load: BudgetLoader, refresh_s: float = 5.0) -> None:
-        self._load = load
-        self.refresh_s = refresh_s
-        self.book = BudgetBook()
-        self.loaded = False  # admission loads once inline before it trusts an empty book
-        self._loading: asyncio.Task[None] | None = None
-
-    def slots(self, key: ApiKey, now: float) -> list[str]:
-        return self.book.slots(key, now)
-
-    def start(self) -> None:
-        """Reload every `refresh_s` in the background: never on a request's path."""
-        self._loading = asyncio.get_running_loop().create_task(self._keep(), name="budgets")
-
-    async def _keep(self) -> None:
-        while True:
-            try:
-                await self.reload()
-            except Exception:  # never let the refresh die: budgets would go stale
-                log.exception("budget reload failed; retrying")
-            await asyncio.sleep(self.refresh_s)
-
-    async def reload(self) -> None:
-        try:
-            self.book = BudgetBook(await asyncio.to_thread(self._load.all_budgets))
-            self.loaded = True
-        except ServiceUnavailable as exc:  # keep the budgets last known until it is back
-            log.warning("budgets not reloaded: %s", exc)
-
-    async def aclose(self) -> None:
-        if self._loading is not None:
-            self._loading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loading

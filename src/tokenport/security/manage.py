@@ -17,6 +17,8 @@ from tokenport.errors import BadRequest, Forbidden, NotFound
 from tokenport.security.audit import AuditEntry, AuditLog
 from tokenport.security.budget_store import BudgetStore
 from tokenport.security.budgets import Budget, BudgetUsage, period_start
+from tokenport.security.guardrail_store import GuardrailStore
+from tokenport.security.guardrails import Compiled, GuardrailPolicy, StoredPolicy
 from tokenport.security.keys import NANO, ApiKey, KeyEdit, NewKey, Scope, to_nano
 from tokenport.security.keystore import KeyStore
 from tokenport.security.principal import Principal
@@ -109,6 +111,7 @@ class Manager:
         self.workspaces = WorkspaceStore(keys)
         self.budgets = BudgetStore(keys)
         self.audit_log = AuditLog(keys)
+        self.guardrails = GuardrailStore(keys)
 
     def _audit(
         self, p: Principal, action: str, ws: str | None, target: str, before: Any, after: Any
@@ -376,6 +379,33 @@ class Manager:
             return self.workspaces.member(member_id).role
         except NotFound:
             raise Forbidden("This key's member was removed.") from None
+
+    # -- guardrails ----------------------------------------------------------------------
+
+    def put_guardrail(
+        self, p: Principal, level: str, subject: str, policy: GuardrailPolicy
+    ) -> StoredPolicy:
+        if level not in ("workspace", "key"):
+            raise BadRequest("A guardrail's level is workspace or key.", param="level")
+        ws = self._subject_workspace(level, subject)
+        p.require_admin(ws)
+        Compiled(f"{level} '{subject}'", policy)  # a bad regex is a 400 now, not at admission
+        before = self.guardrails.find(level, subject)
+        after = self.guardrails.put(level, subject, ws, policy)
+        self._audit(p, "guardrail.put", ws, f"{level}:{subject}", before, after)
+        return after
+
+    def list_guardrails(self, p: Principal) -> list[StoredPolicy]:
+        return [g for g in self.guardrails.all_policies() if p.sees(g.workspace_id)]
+
+    def delete_guardrail(self, p: Principal, level: str, subject: str) -> StoredPolicy:
+        found = self.guardrails.find(level, subject)
+        if found is None or not p.sees(found.workspace_id):
+            raise NotFound(f"No guardrail for the {level} '{subject}'.")
+        p.require_admin(found.workspace_id)
+        self.guardrails.delete(level, subject)
+        self._audit(p, "guardrail.delete", found.workspace_id, f"{level}:{subject}", found, None)
+        return found
 
     # -- activity ------------------------------------------------------------------------
 

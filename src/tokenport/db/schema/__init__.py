@@ -50,4 +50,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     company.WORKSPACES,
     company.BUDGETS,
     company.AUDIT,
+    company.GUARDRAILS,
 )

@@ -116,3 +116,18 @@ AUDIT = Migration(
         "CREATE INDEX audit_log_workspace ON audit_log (workspace_id, at)",
     ),
 )
+
+# A guardrail policy (`security/guardrails.py`) per workspace or key, as JSON.
+GUARDRAILS = Migration(
+    "w004_guardrails",
+    (
+        """CREATE TABLE guardrails (
+            level TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            workspace_id TEXT NOT NULL,
+            policy TEXT NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (level, subject)
+        )""",
+    ),
+)
