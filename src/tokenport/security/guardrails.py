@@ -7,7 +7,8 @@ A policy (per workspace, and per key on top of it: a request passes both) may
 - scan the prompt for e-mail addresses, card numbers (Luhn-checked), API keys and secrets,
   and custom regexes, and either block the request or redact what it found (counted,
   never stored);
-- block prompt-injection patterns, saying which one matched.
+- block prompt-injection patterns (built-in, and custom ones matched against the lower-cased
+  prompt), saying which one matched.
 
 A refusal is a 403 in the door's own error shape with a readable code (`guardrail_model`,
 `guardrail_provider`, `guardrail_max_tokens`, `guardrail_price`, `guardrail_dlp`,
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Literal
 
 import msgspec
@@ -56,20 +57,95 @@ class GuardrailRefused(Forbidden):
         self.code = code
 
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# Each detector is a function of the text returning the spans it found, so that the cheap
+# ones can skip a 4 KB prompt without a regex scan (a lookbehind or a leading character
+# class makes Python's `re` try every position).
+_EMAIL_AT = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_CARD = re.compile(r"[0-9](?:[ -]?[0-9]){12,18}")
 _SECRET = re.compile(
     r"sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}|tp-[A-Za-z0-9_-]{30,}|AKIA[0-9A-Z]{16}"
     r"|gh[pousr]_[A-Za-z0-9]{36,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
 )
+# (keyword, pattern): a pattern runs, on the lower-cased text, only if its keyword is there.
 INJECTION_PATTERNS = (
-    r"ignore (?:all |any )?(?:the )?(?:previous|prior|above) (?:instructions|prompts?|rules)",
-    r"disregard (?:all |any )?(?:the )?(?:previous|prior|above|system) (?:instructions|prompt)",
-    r"(?:reveal|print|show|repeat) (?:me )?(?:your|the) (?:system|hidden|initial) prompt",
-    r"you are now (?:DAN|in developer mode|jailbroken)",
-    r"pretend (?:that )?you have no (?:rules|restrictions|guidelines)",
+    (
+        "ignore",
+        r"ignore (?:all |any )?(?:the )?(?:previous|prior|above) (?:instructions|prompts?|rules)",
+    ),
+    (
+        "disregard",
+        r"disregard (?:all |any )?(?:the )?(?:previous|prior|above|system) (?:instructions|prompt)",
+    ),
+    (
+        " prompt",
+        r"(?:reveal|print|show|repeat) (?:me )?(?:your|the) (?:system|hidden|initial) prompt",
+    ),
+    ("you are now", r"you are now (?:dan|in developer mode|jailbroken)"),
+    ("pretend", r"pretend (?:that )?you have no (?:rules|restrictions|guidelines)"),
 )
+Spans = list[tuple[int, int]]
+
+
+def find_emails(text: str) -> Spans:
+    if "@" not in text:
+        return []
+    spans: Spans = []
+    at = text.find("@")
+    while at != -1:
+        start = max(0, at - 64)
+        m = _EMAIL_AT.search(text, start, at + 256)
+        while m is not None and m.end() <= at:
+            m = _EMAIL_AT.search(text, m.end(), at + 256)
+        if m is not None and m.start() <= at < m.end():
+            spans.append((m.start(), m.end()))
+            at = text.find("@", m.end())
+        else:
+            at = text.find("@", at + 1)
+    return spans
+
+
+def find_cards(text: str) -> Spans:
+    spans: Spans = []
+    for m in _CARD.finditer(text):
+        a, b = m.span()
+        if (a and text[a - 1] in "-0123456789") or (b < len(text) and text[b] in "-0123456789"):
+            continue
+        if luhn(m.group(0).replace(" ", "").replace("-", "")):
+            spans.append((a, b))
+    return spans
+
+
+def _regex(pattern: re.Pattern[str]) -> Callable[[str], Spans]:
+    return lambda text: [m.span() for m in pattern.finditer(text)]
+
+
+_SECRET_MARKS = (
+    "sk-",
+    "tp-",
+    "AKIA",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "xox",
+    "AIza",
+    "-----BEGIN",
+)
+
+
+def find_secrets(text: str) -> Spans:
+    if not any(mark in text for mark in _SECRET_MARKS):  # substring scans run in C
+        return []
+    return [m.span() for m in _SECRET.finditer(text)]
+
+
+BUILTIN: dict[str, Callable[[str], Spans]] = {
+    "email": find_emails,
+    "card": find_cards,
+    "secret": find_secrets,
+}
 
 
 def luhn(digits: str) -> bool:
@@ -95,15 +171,15 @@ class Compiled:
             raise BadRequest(f"A guardrail pattern is not a valid regex: {exc}.") from exc
 
     def _compile(self, p: GuardrailPolicy) -> None:
-        self.detect: list[tuple[str, re.Pattern[str]]] = []
+        custom = [(f"pattern {i + 1}", _regex(re.compile(x))) for i, x in enumerate(p.dlp_patterns)]
+        self.detect: list[tuple[str, Callable[[str], Spans]]] = []
         if p.dlp != "off":
-            builtin = {"email": _EMAIL, "card": _CARD, "secret": _SECRET}
-            self.detect = [(d, builtin[d]) for d in p.dlp_detect]
-            self.detect += [
-                (f"pattern {i + 1}", re.compile(x)) for i, x in enumerate(p.dlp_patterns)
-            ]
-        sources = [*(INJECTION_PATTERNS if p.injection else ()), *p.injection_patterns]
-        self.injection = [re.compile(x, re.IGNORECASE) for x in sources]
+            self.detect = [(d, BUILTIN[d]) for d in p.dlp_detect] + custom
+        builtin = INJECTION_PATTERNS if p.injection else ()
+        self.keyworded = [(k, re.compile(x)) for k, x in builtin]
+        # Custom ones too match the lower-cased prompt (so write them in lower case):
+        # IGNORECASE would cost Python's `re` its literal-prefix search.
+        self.injection = [re.compile(x) for x in p.injection_patterns]
 
     def check(self, request: ChatRequest, routes: list[Route]) -> dict[str, int]:
         """Raise the policy's refusal, or return what was redacted (kind -> count)."""
@@ -123,7 +199,7 @@ class Compiled:
                     "guardrail_max_tokens",
                     f"max_tokens {cap} is over the {self.name} guardrail's cap of {p.max_tokens}.",
                 )
-        if self.injection:
+        if self.injection or self.keyworded:
             self._injection(request)
         return self._dlp(request) if self.detect else {}
 
@@ -151,13 +227,15 @@ class Compiled:
 
     def _injection(self, request: ChatRequest) -> None:
         for text in _texts(request):
-            for pattern in self.injection:
-                if pattern.search(text):
-                    raise GuardrailRefused(
-                        "guardrail_injection",
-                        f"The prompt matches a prompt-injection pattern of the {self.name} "
-                        f"guardrail: /{pattern.pattern}/.",
-                    )
+            lower = text.lower()
+            hits = [p for k, p in self.keyworded if k in lower and p.search(lower)]
+            hits += [p for p in self.injection if p.search(lower)]
+            if hits:
+                raise GuardrailRefused(
+                    "guardrail_injection",
+                    f"The prompt matches a prompt-injection pattern of the {self.name} "
+                    f"guardrail: /{hits[0].pattern}/.",
+                )
 
     def _dlp(self, request: ChatRequest) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -177,17 +255,21 @@ class Compiled:
         return found
 
     def _scan(self, text: str, found: dict[str, int]) -> str:
-        redact = self.p.dlp == "redact"
-        for kind, pattern in self.detect:
-
-            def hit(m: re.Match[str], kind: str = kind) -> str:
-                if kind == "card" and not luhn(re.sub(r"[ -]", "", m.group(0))):
-                    return m.group(0)
+        spans: list[tuple[int, int, str]] = []
+        for kind, detect in self.detect:
+            for a, b in detect(text):
+                spans.append((a, b, kind))
                 found[kind] = found.get(kind, 0) + 1
-                return f"[REDACTED {kind}]" if redact else m.group(0)
-
-            text = pattern.sub(hit, text)
-        return text
+        if not spans or self.p.dlp != "redact":
+            return text
+        out, end = [], 0
+        for a, b, kind in sorted(spans):
+            if a < end:  # inside what an earlier detector redacted
+                continue
+            out += [text[end:a], f"[REDACTED {kind}]"]
+            end = b
+        out.append(text[end:])
+        return "".join(out)
 
 
 def _refused(name: str, allow: list[str] | None, deny: list[str]) -> bool:
