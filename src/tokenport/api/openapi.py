@@ -19,6 +19,7 @@ from tokenport.api.admin import CreateKey, TopUp
 from tokenport.api.company import BudgetPatch, MemberPatch, NewMember, NewWorkspace
 from tokenport.economics.api import PARAMS as ECONOMICS_PARAMS
 from tokenport.routing.auto.feedback import Feedback
+from tokenport.security.guardrails import GuardrailPolicy
 from tokenport.security.manage import BudgetSpec, KeyPatch
 from tokenport.values import ChatRequest, EmbeddingRequest
 from tokenport.wire.anthropic_parse import MessagesBody
@@ -45,6 +46,7 @@ _BODIES: dict[str, type] = {
     "NewWorkspace": NewWorkspace,
     "NewMember": NewMember,
     "MemberPatch": MemberPatch,
+    "GuardrailPolicy": GuardrailPolicy,
 }
 
 
@@ -300,6 +302,13 @@ def _company_paths() -> dict[str, JSON]:
         members + "/{member_id}": {
             "patch": _op("Change a member's role", "MemberPatch", ws, "member_id"),
             "delete": _op("Remove a member (their keys are revoked)", None, ws, "member_id"),
+        },
+        "/api/v1/guardrails": {"get": _op("Guardrail policies")},
+        "/api/v1/guardrails/{level}/{subject}": {
+            "put": _op(
+                "Set a workspace's or key's guardrails", "GuardrailPolicy", "level", "subject"
+            ),
+            "delete": _op("Remove a guardrail policy", None, "level", "subject"),
         },
         "/api/v1/activity": {"get": _op("The last 30 UTC days by model, provider, endpoint")},
         "/api/v1/audit": {"get": _op("The audit log (read only)")},
