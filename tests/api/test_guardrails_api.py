@@ -33,12 +33,13 @@ def _key(gw: Any, **body: Any) -> dict[str, Any]:
     return dict(out)
 
 
-def test_a_workspace_guardrail_refuses_in_each_doors_shape(
-    gw: Any, fake: FakeUpstream
-) -> None:
+def test_a_workspace_guardrail_refuses_in_each_doors_shape(gw: Any, fake: FakeUpstream) -> None:
     secret = _key(gw)["key"]
-    status, out = _put(gw, "/api/v1/guardrails/workspace/default", {
-        "dlp": "block", "injection": True, "max_tokens": 64, "deny_models": ["*/forbidden*"]})
+    status, out = _put(
+        gw,
+        "/api/v1/guardrails/workspace/default",
+        {"dlp": "block", "injection": True, "max_tokens": 64, "deny_models": ["*/forbidden*"]},
+    )
     assert status == 200, out
     oa = openai.OpenAI(base_url=gw.base_url + "/v1", api_key=secret, max_retries=0)
     with pytest.raises(openai.PermissionDeniedError) as refused:
@@ -67,9 +68,7 @@ def test_a_workspace_guardrail_refuses_in_each_doors_shape(
     assert fake.requests[before].body["max_tokens"] == 64  # the policy's cap went upstream
 
 
-def test_a_key_guardrail_redacts_before_the_upstream_sees_it(
-    gw: Any, fake: FakeUpstream
-) -> None:
+def test_a_key_guardrail_redacts_before_the_upstream_sees_it(gw: Any, fake: FakeUpstream) -> None:
     key = _key(gw)
     _put(gw, f"/api/v1/guardrails/key/{key['data']['id']}", {"dlp": "redact"})
     oa = openai.OpenAI(base_url=gw.base_url + "/v1", api_key=key["key"], max_retries=0)
@@ -86,5 +85,6 @@ def test_a_key_guardrail_redacts_before_the_upstream_sees_it(
     assert _put(gw, "/api/v1/guardrails/galaxy/x", {})[0] == 400
     assert _put(gw, "/api/v1/guardrails/workspace/default", {}, key["key"])[0] == 403
     audit = http_json("GET", gw.base_url + "/api/v1/audit", token=ADMIN)[1]["data"]
-    assert any(e["action"] == "guardrail.put" and e["after"]["policy"]["dlp"] == "redact"
-               for e in audit)
+    assert any(
+        e["action"] == "guardrail.put" and e["after"]["policy"]["dlp"] == "redact" for e in audit
+    )
