@@ -289,3 +289,65 @@ def test_budget_alerts_are_recorded_once_and_sent_signed_with_retries(gw: Any, h
         15,
         "every alert sent",
     )
+
+
+def test_key_budget_view_gives_get_key_its_values(gw: Any) -> None:
+    """The seam for `GET /api/v1/key` (whose shape the OpenRouter work owns): the key's
+    limit, what is left of it this period, its spend today, this week and this month, and
+    every budget above it."""
+    from tokenport.security.manage import Manager
+
+    new = ok(gw, "POST", "/api/v1/keys", ADMIN, {"name": "v", "limit": 1.0, "limit_reset": "daily"})
+    key_id = new["data"]["id"]
+    ok(
+        gw,
+        "POST",
+        "/api/v1/budgets",
+        ADMIN,
+        {"level": "workspace", "subject": "default", "period": "monthly", "limit": 3.0},
+    )
+    spent = 0.0
+    for _ in range(2):
+        usage = chat(gw, new["key"]).usage
+        assert usage is not None and usage.model_extra is not None
+        spent += float(usage.model_extra["cost"])
+    manager = Manager(gw.state.admission.keys)
+    key = gw.state.admission.keys.get(key_id)
+    wait_until(lambda: manager.key_budget_view(key).usage_daily >= spent - 1e-12, 10, "the ledger")
+    view = manager.key_budget_view(key)
+    assert (view.limit, view.limit_reset) == (1.0, "daily")
+    assert view.limit_remaining == pytest.approx(1.0 - spent, abs=1e-9)
+    assert view.usage == view.usage_daily == view.usage_weekly == view.usage_monthly
+    assert view.usage == pytest.approx(spent, abs=1e-9)
+    assert sorted((b.budget.level, b.budget.period) for b in view.budgets) == [
+        ("key", "daily"),
+        ("workspace", "monthly"),
+    ]
+
+
+def test_no_budget_means_no_reservation_for_an_unlimited_key(
+    gw: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zero cost when nothing is configured: an unlimited key's request never reaches the
+    reservation transaction."""
+    keys = gw.state.admission.keys
+    calls: list[str] = []
+    real = keys.reserve_all
+
+    def spy(*args: Any) -> Any:
+        calls.append("r")
+        return real(*args)
+
+    monkeypatch.setattr(keys, "reserve_all", spy)
+    secret = ok(gw, "POST", "/api/v1/keys", ADMIN, {"name": "free"})["key"]
+    chat(gw, secret)
+    assert calls == []
+    ok(
+        gw,
+        "POST",
+        "/api/v1/budgets",
+        ADMIN,
+        {"level": "workspace", "subject": "default", "period": "daily", "limit": 5.0},
+    )
+    chat(gw, secret)
+    assert calls == ["r"]  # a budget above the key: now it is reserved
