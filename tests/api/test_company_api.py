@@ -188,7 +188,8 @@ def test_openrouter_key_fields_budgets_and_the_402_that_names_them(gw: Any) -> N
         c["admin"],
         {"limit": 0.000001, "limit_reset": "weekly", "name": "renamed"},
     )["data"]
-    assert (data["limit_reset"], data["name"], data["limit"]) == ("weekly", "renamed", None)
+    assert (data["limit_reset"], data["name"], data["limit"]) == ("weekly", "renamed", 0.000001)
+    assert data["limit_remaining"] == 0.000001  # a new week's limit, nothing spent of it
     with pytest.raises(openai.APIStatusError, match="weekly budget") as refused:
         chat(gw, secret)
     assert refused.value.status_code == 402 and key_id in refused.value.message

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from tokenport.api.http import json_response, read_json
 from tokenport.errors import BadRequest, Forbidden, Unauthorized
 from tokenport.security.admission import Admission, bearer
+from tokenport.security.budgets import BudgetUsage
 from tokenport.security.clientip import client_ip
 from tokenport.security.keys import KEY_PREFIX, ApiKey
 from tokenport.security.manage import MAX_CREDIT_USD as MAX_CREDIT_USD
@@ -37,7 +38,12 @@ class TopUp(msgspec.Struct, forbid_unknown_fields=True):
     amount: Annotated[float, msgspec.Meta(gt=0, le=MAX_CREDIT_USD)]
 
 
-def key_json(k: ApiKey) -> dict[str, Any]:
+def key_json(k: ApiKey, resetting: BudgetUsage | None = None) -> dict[str, Any]:
+    """A key object; `resetting`: the current period of its `limit_reset` limit, if any."""
+    limit, remaining = k.limit_usd, k.remaining_usd
+    if resetting is not None:
+        limit = resetting.budget.limit_nano / 1e9
+        remaining = resetting.remaining_nano / 1e9
     return {
         "id": k.id,
         "hash": k.id,  # OpenRouter names a key by its `hash`
@@ -55,10 +61,10 @@ def key_json(k: ApiKey) -> dict[str, Any]:
         "expires_at": k.expires_at,
         "revoked_at": k.revoked_at,
         "state": k.state(time.time()),
-        "limit": k.limit_usd,
+        "limit": limit,
         "usage": k.usage_usd,
         "reserved": k.reserved_nano / 1e9,
-        "limit_remaining": k.remaining_usd,
+        "limit_remaining": remaining,
         "allowed_models": k.allowed_models,
         "rpm": k.rpm,
         "tpm": k.tpm,
@@ -132,22 +138,28 @@ def admin_routes(admission: Callable[[], Admission], admin_key: str | None) -> l
             created_ip=origin.ip,
         )
         await _changed(admission(), body.limit_reset is not None)
-        return json_response({"data": key_json(new.key), "key": new.secret}, 201)
+        views = await asyncio.to_thread(m.key_limits, [new.key])
+        return json_response(
+            {"data": key_json(new.key, views.get(new.key.id)), "key": new.secret}, 201
+        )
 
     async def list_keys(request: Request, who: Principal, m: Manager) -> Response:
         ws = request.query_params.get("workspace_id")
         keys = await asyncio.to_thread(m.list_keys, who, ws)
-        return json_response({"data": [key_json(k) for k in keys]})
+        views = await asyncio.to_thread(m.key_limits, keys)
+        return json_response({"data": [key_json(k, views.get(k.id)) for k in keys]})
 
     async def get_key(request: Request, who: Principal, m: Manager) -> Response:
         key = await asyncio.to_thread(m.get_key, who, request.path_params["key_id"])
-        return json_response({"data": key_json(key)})
+        views = await asyncio.to_thread(m.key_limits, [key])
+        return json_response({"data": key_json(key, views.get(key.id))})
 
     async def patch_key(request: Request, who: Principal, m: Manager) -> Response:
         body: KeyPatch = await read_json(request, KeyPatch)
         key = await asyncio.to_thread(m.update_key, who, request.path_params["key_id"], body)
         await _changed(admission(), True)
-        return json_response({"data": key_json(key)})
+        views = await asyncio.to_thread(m.key_limits, [key])
+        return json_response({"data": key_json(key, views.get(key.id))})
 
     async def delete_key(request: Request, who: Principal, m: Manager) -> Response:
         await asyncio.to_thread(m.delete_key, who, request.path_params["key_id"])

@@ -15,7 +15,7 @@ import msgspec
 
 from tokenport.errors import BadRequest, Forbidden, NotFound
 from tokenport.security.audit import AuditEntry, AuditLog
-from tokenport.security.budget_store import BudgetStore
+from tokenport.security.budget_store import BudgetStore, key_limit_id
 from tokenport.security.budgets import Budget, BudgetUsage, period_start
 from tokenport.security.guardrail_store import GuardrailStore
 from tokenport.security.guardrails import Compiled, GuardrailPolicy, StoredPolicy
@@ -195,6 +195,19 @@ class Manager:
         after = self.keys.get(key_id)
         self._audit(p, "key.update", after.workspace_id, key_id, before, after)
         return after
+
+    def key_limits(self, keys: list[ApiKey]) -> dict[str, BudgetUsage]:
+        """The current period of each resetting key's limit (keys without one are left out)."""
+        resetting = [k for k in keys if k.limit_reset is not None]
+        if not resetting:
+            return {}
+        budgets = {b.id: b for b in self.budgets.all_budgets()}
+        out = {}
+        for k in resetting:
+            b = budgets.get(key_limit_id(k.id, k.limit_reset or ""))
+            if b is not None:
+                out[k.id] = self.budgets.usage(b)
+        return out
 
     def _current_limit(self, key: ApiKey) -> float | None:
         budget = self.budgets.key_limit(key)
