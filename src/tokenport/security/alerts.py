@@ -20,7 +20,7 @@ import hmac
 import logging
 import time
 
-import httpx
+import aiohttp
 import msgspec
 
 from tokenport.config import CompanyConfig
@@ -56,12 +56,12 @@ class AlertSender:
         self.cfg = cfg
         self.secret = secret
         self._task: asyncio.Task[None] | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
 
     def start(self) -> None:
         if self.cfg.alert_webhook_url is None:
             return
-        self._client = httpx.AsyncClient(timeout=10.0)
+        self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10.0))
         self._task = asyncio.create_task(self._loop(), name="budget-alerts")
 
     async def _loop(self) -> None:
@@ -130,13 +130,14 @@ class AlertSender:
         if self.secret:
             headers["x-tokenport-signature"] = sign(self.secret, body, int(time.time()))
         try:
-            response = await self._client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+            async with self._client.post(url, data=body, headers=headers) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("budget alert webhook failed: %s", exc)
             return False
-        if response.is_success:
+        if 200 <= status < 300:
             return True
-        log.warning("budget alert webhook answered %d", response.status_code)
+        log.warning("budget alert webhook answered %d", status)
         return False
 
     def _mark_sent(self, event: AlertEvent) -> None:
@@ -153,4 +154,4 @@ class AlertSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
