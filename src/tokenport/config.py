@@ -324,6 +324,21 @@ class PluginsConfig(_Strict):
     file_parser_url_hosts: list[str] = Field(default_factory=list)
 
 
+class CompanyConfig(_Strict):
+    """`[company]`: budgets and their alerts (`security/budgets.py`, docs/company.md)."""
+
+    # How often each gateway process reloads the budget definitions (a budget created or
+    # deleted through another process applies here within this; a lowered limit at once).
+    budget_refresh_s: float = Field(5.0, gt=0, le=3600)
+    # Where budget alerts (50, 80, 100%) are POSTed; none: recorded only.
+    alert_webhook_url: str | None = None
+    # The environment variable holding the webhook's HMAC-SHA256 signing secret.
+    alert_webhook_secret_env: str = "TOKENPORT_ALERT_WEBHOOK_SECRET"
+    # How often unsent alerts are (re)tried, and how many times before giving up.
+    alert_poll_s: float = Field(5.0, gt=0, le=3600)
+    alert_max_attempts: int = Field(8, ge=1, le=100)
+
+
 class Settings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -405,6 +420,7 @@ class Settings(_Strict):
     drain: DrainConfig = DrainConfig()
     plugins: PluginsConfig = PluginsConfig()
     resilience: ResilienceConfig = ResilienceConfig()
+    company: CompanyConfig = CompanyConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     routing: RoutingConfig = RoutingConfig()
 

@@ -12,6 +12,7 @@
     │   │   └── AbuseReview         403  the key awaits an admin's review (`abuse_review`)
     │   ├── NotFound                404  unknown model (with close matches) or generation id
     │   │   └── NoEndpoints         404  the `provider` filters left no route (names each filter)
+    │   ├── Conflict                409  the object exists already, or is still in use
     │   ├── RequestTimeout          408  the body did not arrive within body_timeout_s
     │   ├── PayloadTooLarge         413  body over the configured limit
     │   └── RateLimited             429  the key's own RPM/TPM limit (carries Retry-After)
@@ -122,6 +123,11 @@ class NoEndpoints(NotFound):
     quantization, required parameters); OpenRouter answers the same 404."""
 
     code = "no_endpoints_found"
+
+
+class Conflict(ClientError):
+    status = 409
+    code = "conflict"
 
 
 class RequestTimeout(ClientError):

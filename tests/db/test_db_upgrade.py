@@ -175,3 +175,22 @@ def test_a_new_database_gets_every_migration_once(db_url: str) -> None:
         "_migrations",
         *(t for t, _ in rollups.DIMENSIONS.values()),
     }
+
+
+def test_old_keys_move_into_the_default_workspace(db_url: str) -> None:
+    """`w001_workspaces` on an old database: the default workspace exists, every old key is
+    in it (an inference key, enabled, its credit kept), and the step is recorded."""
+    _load(db_url, "full")
+    keys = KeyStore(db_url)
+    try:
+        keys.migrate()
+        (key,) = keys.list()
+        assert (key.workspace_id, key.scope, key.disabled) == ("default", "inference", False)
+        assert key.credit_limit_nano == 1_000_000_000 and key.limit_reset is None
+        rows, _ = keys.execute("SELECT id FROM workspaces")
+        assert rows == [("default",)]
+    finally:
+        keys.close()
+    db = Database(db_url)
+    assert {"w001_workspaces", "w002_budgets", "w003_audit_log"} <= applied(db)
+    db.close()

@@ -1,5 +1,8 @@
-"""Key management over HTTP (guarded by the admin key). A key's owner reads it at
-`GET /api/v1/key` (`api/openrouter/routes.py`, in OpenRouter's shape)."""
+"""Key management over HTTP, OpenRouter's shape: `GET/POST /api/v1/keys`,
+`GET/PATCH/DELETE /api/v1/keys/{id}` (and tokenport's revoke and top-up), for the gateway's
+admin key or a workspace's management key (`security/principal.py`), through the one path
+the CLI uses too (`security/manage.py`). A key's owner reads it at `GET /api/v1/key`
+(`api/openrouter/routes.py`, in OpenRouter's shape)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import hmac
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from starlette.requests import Request
@@ -17,31 +20,58 @@ from starlette.routing import Route
 
 from tokenport.api.http import json_response, read_json
 from tokenport.api.openrouter.records import KeyUsage, key_record_json
-from tokenport.errors import BadRequest, Forbidden
+from tokenport.errors import BadRequest, Forbidden, Unauthorized
 from tokenport.security.admission import Admission, bearer
+from tokenport.security.budgets import BudgetUsage
 from tokenport.security.clientip import client_ip
-from tokenport.security.keys import MAX_CREDIT_USD, key_json
+from tokenport.security.keys import KEY_PREFIX, ApiKey
+from tokenport.security.manage import MAX_CREDIT_USD as MAX_CREDIT_USD
+from tokenport.security.manage import KeyPatch, KeySpec, Manager
+from tokenport.security.principal import ADMIN, Principal, management_principal
 
 _encoder = msgspec.json.Encoder()
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-_Usd = Annotated[float, msgspec.Meta(ge=0, le=MAX_CREDIT_USD)]
-_Rate = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
-
-
-class CreateKey(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    limit: _Usd | None = None
-    allowed_models: list[Annotated[str, msgspec.Meta(max_length=200)]] | None = None
-    rpm: _Rate | None = None
-    tpm: _Rate | None = None
-    expires_in_days: Annotated[float, msgspec.Meta(gt=0, le=36_500)] | None = None
-    country: Annotated[str, msgspec.Meta(max_length=8)] | None = None
+CreateKey = KeySpec  # the OpenAPI document's name for the body
 
 
 class TopUp(msgspec.Struct, forbid_unknown_fields=True):
     amount: Annotated[float, msgspec.Meta(gt=0, le=MAX_CREDIT_USD)]
+
+
+def key_json(k: ApiKey, resetting: BudgetUsage | None = None) -> dict[str, Any]:
+    """A key object; `resetting`: the current period of its `limit_reset` limit, if any."""
+    limit, remaining = k.limit_usd, k.remaining_usd
+    if resetting is not None:
+        limit = resetting.budget.limit_nano / 1e9
+        remaining = resetting.remaining_nano / 1e9
+    return {
+        "id": k.id,
+        "hash": k.id,  # OpenRouter names a key by its `hash`
+        "name": k.name,
+        "label": k.prefix + "...",
+        "disabled": k.disabled,
+        "limit_reset": k.limit_reset,
+        "include_byok_in_limit": k.include_byok_in_limit,
+        "workspace_id": k.workspace_id,
+        "member_id": k.member_id,
+        "scope": k.scope,
+        "updated_at": k.updated_at,
+        "prefix": k.prefix,
+        "created_at": k.created_at,
+        "expires_at": k.expires_at,
+        "revoked_at": k.revoked_at,
+        "state": k.state(time.time()),
+        "limit": limit,
+        "usage": k.usage_usd,
+        "reserved": k.reserved_nano / 1e9,
+        "limit_remaining": remaining,
+        "allowed_models": k.allowed_models,
+        "rpm": k.rpm,
+        "tpm": k.tpm,
+        "country": k.country,
+    }
 
 
 class KeyOrigin(msgspec.Struct, frozen=True):
@@ -67,77 +97,122 @@ def key_origin(request: Request) -> KeyOrigin:
     return KeyOrigin(ip, at)
 
 
+async def principal_of(
+    request: Request, adm: Admission, manager: Manager, admin_key: str | None
+) -> Principal:
+    """The gateway admin (its admin key) or a management key's principal; 401/403 else."""
+    authorization = request.headers.get("authorization")
+    token = bearer(authorization) or ""
+    if admin_key is not None and hmac.compare_digest(token.encode(), admin_key.encode()):
+        return ADMIN
+    if token.startswith(KEY_PREFIX):
+        key = await adm.authenticate(authorization)
+        if key is not None:
+            role = await asyncio.to_thread(manager.member_role, key.member_id)
+            return management_principal(key, role)
+    if admin_key is None:
+        raise Forbidden(
+            "The admin API is disabled: set the admin key's environment "
+            "variable (TOKENPORT_ADMIN_KEY by default) and restart, or use a management key."
+        )
+    raise Forbidden("This endpoint needs the admin key or a management key.")
+
+
 KeyUsages = Callable[[], Awaitable[dict[str, KeyUsage]]]
+# What the company's budgets decide about a key; OpenRouter's record fills in the rest.
+_BUDGET_FIELDS = frozenset(
+    {"limit", "limit_remaining", "limit_reset", "include_byok_in_limit", "workspace_id"}
+)
 
 
 def admin_routes(
     admission: Callable[[], Admission], admin_key: str | None, usages: KeyUsages | None = None
 ) -> list[Route]:
-    def guard(handler: Handler) -> Handler:
+    async def records(keys: list[ApiKey], m: Manager) -> list[dict[str, Any]]:
+        """Each key as tokenport shows it, with OpenRouter's key record over it (its types:
+        ISO times, spend per UTC day, week and month) except what the budgets decide."""
+        views = await asyncio.to_thread(m.key_limits, keys)
+        spent = await usages() if usages is not None else {}
+        out = []
+        for k in keys:
+            mine = key_json(k, views.get(k.id))
+            theirs = key_record_json(k, spent.get(k.id, KeyUsage()))
+            out.append(mine | {f: v for f, v in theirs.items() if f not in _BUDGET_FIELDS})
+        return out
+
+    def guard(handler: Callable[[Request, Principal, Manager], Awaitable[Response]]) -> Handler:
         async def wrapped(request: Request) -> Response:
-            token = bearer(request.headers.get("authorization")) or ""
-            if admin_key is None:
-                raise Forbidden(
-                    "The admin API is disabled: set the admin key's environment "
-                    "variable (TOKENPORT_ADMIN_KEY by default) and restart."
-                )
-            if not hmac.compare_digest(token.encode(), admin_key.encode()):
-                raise Forbidden("This endpoint needs the admin key.")
-            return await handler(request)
+            adm = admission()
+            manager = Manager(adm.keys)
+            who = await principal_of(request, adm, manager, admin_key)
+            return await handler(request, who, manager)
 
         return wrapped
 
-    async def create(request: Request) -> Response:
-        body: CreateKey = await read_json(request, CreateKey)
+    async def create(request: Request, who: Principal, m: Manager) -> Response:
+        body: KeySpec = await read_json(request, KeySpec)
         origin = key_origin(request)
-        now = origin.created_at or time.time()
-        expires = now + body.expires_in_days * 86400 if body.expires_in_days else None
         new = await asyncio.to_thread(
-            admission().keys.create,
-            body.name,
-            credit_limit_usd=body.limit,
-            allowed_models=body.allowed_models,
-            rpm=body.rpm,
-            tpm=body.tpm,
-            expires_at=expires,
-            country=body.country,
+            m.create_key,
+            who,
+            body,
             created_at=origin.created_at,
             created_via="POST /api/v1/keys",
             created_ip=origin.ip,
         )
-        return json_response({"data": key_json(new.key), "key": new.secret}, 201)
+        await _changed(admission(), body.limit_reset is not None)
+        [data] = await records([new.key], m)
+        return json_response({"data": data, "key": new.secret}, 201)
 
-    async def list_keys(request: Request) -> Response:
-        keys = await asyncio.to_thread(admission().keys.list)
-        spent = await usages() if usages is not None else {}
-        # tokenport's fields, and OpenRouter's key record (its SDKs' `apiKeys.list`).
-        data = [key_json(k) | key_record_json(k, spent.get(k.id, KeyUsage())) for k in keys]
+    async def list_keys(request: Request, who: Principal, m: Manager) -> Response:
+        ws = request.query_params.get("workspace_id")
+        keys = await asyncio.to_thread(m.list_keys, who, ws)
+        return json_response({"data": await records(keys, m)})
+
+    async def get_key(request: Request, who: Principal, m: Manager) -> Response:
+        key = await asyncio.to_thread(m.get_key, who, request.path_params["key_id"])
+        [data] = await records([key], m)
         return json_response({"data": data})
 
-    async def revoke(request: Request) -> Response:
-        key = await asyncio.to_thread(admission().keys.revoke, request.path_params["key_id"])
+    async def patch_key(request: Request, who: Principal, m: Manager) -> Response:
+        body: KeyPatch = await read_json(request, KeyPatch)
+        key = await asyncio.to_thread(m.update_key, who, request.path_params["key_id"], body)
+        await _changed(admission(), True)
+        [data] = await records([key], m)
+        return json_response({"data": data})
+
+    async def delete_key(request: Request, who: Principal, m: Manager) -> Response:
+        await asyncio.to_thread(m.delete_key, who, request.path_params["key_id"])
+        await _changed(admission(), True)
+        return json_response({"data": {"success": True}})
+
+    async def revoke(request: Request, who: Principal, m: Manager) -> Response:
+        key = await asyncio.to_thread(m.revoke_key, who, request.path_params["key_id"])
         admission().forget()
         return json_response({"data": key_json(key)})
 
-    async def top_up(request: Request) -> Response:
+    async def top_up(request: Request, who: Principal, m: Manager) -> Response:
         body: TopUp = await read_json(request, TopUp)
-        current = await asyncio.to_thread(admission().keys.get, request.path_params["key_id"])
-        if (current.limit_usd or 0.0) + body.amount > MAX_CREDIT_USD:
-            raise BadRequest(
-                f"A key's credit limit may not exceed ${MAX_CREDIT_USD:,.0f}.", param="amount"
-            )
-        key = await asyncio.to_thread(
-            admission().keys.top_up, request.path_params["key_id"], body.amount
-        )
+        key = await asyncio.to_thread(m.top_up, who, request.path_params["key_id"], body.amount)
         admission().forget()
         return json_response({"data": key_json(key)})
 
     return [
         Route("/api/v1/keys", guard(create), methods=["POST"]),
         Route("/api/v1/keys", guard(list_keys), methods=["GET"]),
+        Route("/api/v1/keys/{key_id}", guard(get_key), methods=["GET"]),
+        Route("/api/v1/keys/{key_id}", guard(patch_key), methods=["PATCH"]),
+        Route("/api/v1/keys/{key_id}", guard(delete_key), methods=["DELETE"]),
         Route("/api/v1/keys/{key_id}/revoke", guard(revoke), methods=["POST"]),
         Route("/api/v1/keys/{key_id}/top-up", guard(top_up), methods=["POST"]),
     ]
+
+
+async def _changed(adm: Admission, budgets: bool) -> None:
+    """After an edit through this process: forget cached keys, reload budgets at once."""
+    adm.forget()
+    if budgets and adm.budgets is not None:
+        await adm.budgets.reload()
 
 
 def admin_key_from(env: Mapping[str, str], var: str) -> str | None:

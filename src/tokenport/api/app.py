@@ -23,6 +23,7 @@ from tokenport.analytics.api import routes as analytics_routes
 from tokenport.api import info, surface
 from tokenport.api.abuse import routes as abuse_routes
 from tokenport.api.admin import admin_routes
+from tokenport.api.company import routes as company_routes
 from tokenport.api.completions import CompletionsDoor
 from tokenport.api.door import FrontDoor
 from tokenport.api.doors import ChatDoor, MessagesDoor
@@ -148,6 +149,7 @@ def create_app(
             *admin_routes(
                 lambda: state.admission, state.admin_key, lambda: key_usages(state.ledger)
             ),
+            *company_routes(lambda: state.admission, state.admin_key),
             *analytics_routes(lambda: state),
             *economics_routes(lambda: state.economics, state.access.viewer),
             *openrouter_routes(lambda: state),  # before surface's /api/v1/models/{id:path}

@@ -198,7 +198,7 @@ async def admit(
     st: State, key: ApiKey, request: ChatRequest, routes: list[Route], ctx: RequestContext
 ) -> None:
     """Reserve the request's worst case on its key; `ctx.done` settles it."""
-    reservation = await st.admission.admit(key, request, routes, ctx.gen_id)
+    reservation = await st.admission.admit(key, request, routes, ctx.gen_id, ctx.ts)
     ctx.hold = reservation.hold
     ctx.watch.held(reservation.nano)
     ctx.on_done = functools.partial(st.admission.settle, reservation)

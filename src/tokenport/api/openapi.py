@@ -16,8 +16,11 @@ from tokenport import __version__
 from tokenport.analytics.periods import MODES, WINDOWS
 from tokenport.analytics.service import PARAMS as RANKINGS_PARAMS
 from tokenport.api.admin import CreateKey, TopUp
+from tokenport.api.company import BudgetPatch, MemberPatch, NewMember, NewWorkspace
 from tokenport.economics.api import PARAMS as ECONOMICS_PARAMS
 from tokenport.routing.auto.feedback import Feedback
+from tokenport.security.guardrails import GuardrailPolicy
+from tokenport.security.manage import BudgetSpec, KeyPatch
 from tokenport.values import ChatRequest, EmbeddingRequest
 from tokenport.wire.anthropic_client_in import MessagesBody
 from tokenport.wire.completions import CompletionsBody
@@ -37,6 +40,13 @@ _BODIES: dict[str, type] = {
     "CreateKey": CreateKey,
     "TopUp": TopUp,
     "Feedback": Feedback,
+    "KeyPatch": KeyPatch,
+    "BudgetSpec": BudgetSpec,
+    "BudgetPatch": BudgetPatch,
+    "NewWorkspace": NewWorkspace,
+    "NewMember": NewMember,
+    "MemberPatch": MemberPatch,
+    "GuardrailPolicy": GuardrailPolicy,
 }
 
 
@@ -240,6 +250,7 @@ def _paths() -> dict[str, JSON]:
                 "responses": _responses(400, 401, 403, 404),
             }
         },
+        **_company_paths(),
         "/healthz": {"get": {"summary": "Health", "responses": _responses()}},
         "/readyz": {
             "get": {
@@ -268,6 +279,68 @@ def _paths() -> dict[str, JSON]:
         },
     }
     return paths
+
+
+def _op(summary: str, body: str | None = None, *params: str, status: int = 200) -> JSON:
+    """One management operation (the admin key or a management key: 401/403/404)."""
+    op: JSON = {"summary": summary, "responses": _responses(400, 401, 403, 404, 409)}
+    if params:
+        op["parameters"] = [_path(p) for p in params]
+    if body is not None:
+        op["requestBody"] = _body(body)
+    if status != 200:
+        op["responses"][str(status)] = op["responses"].pop("200")
+    return op
+
+
+def _company_paths() -> dict[str, JSON]:
+    """Keys by id, budgets, workspaces, members, activity, audit (docs/company.md)."""
+    key, budget, ws = "/api/v1/keys/{key_id}", "/api/v1/budgets/{budget_id}", "workspace_id"
+    members = "/api/v1/workspaces/{workspace_id}/members"
+    return {
+        key: {
+            "get": _op("One key", None, "key_id"),
+            "patch": _op(
+                "Edit a key (name, limit, limit_reset, disabled, ...)", "KeyPatch", "key_id"
+            ),
+            "delete": _op("Delete a key", None, "key_id"),
+        },
+        "/api/v1/budgets": {
+            "get": _op("Budgets with their current period"),
+            "post": _op("Create a budget", "BudgetSpec", status=201),
+        },
+        budget: {
+            "get": _op("One budget", None, "budget_id"),
+            "patch": _op("Change a budget's limit", "BudgetPatch", "budget_id"),
+            "delete": _op("Delete a budget", None, "budget_id"),
+        },
+        "/api/v1/budget-alerts": {"get": _op("Budget alerts recorded (50, 80, 100%)")},
+        "/api/v1/workspaces": {
+            "get": _op("Workspaces"),
+            "post": _op("Create a workspace (gateway admin)", "NewWorkspace", status=201),
+        },
+        "/api/v1/workspaces/{workspace_id}": {
+            "get": _op("One workspace", None, ws),
+            "delete": _op("Delete a workspace (force=true with live keys)", None, ws),
+        },
+        members: {
+            "get": _op("A workspace's members", None, ws),
+            "post": _op("Add a member", "NewMember", ws, status=201),
+        },
+        members + "/{member_id}": {
+            "patch": _op("Change a member's role", "MemberPatch", ws, "member_id"),
+            "delete": _op("Remove a member (their keys are revoked)", None, ws, "member_id"),
+        },
+        "/api/v1/guardrails": {"get": _op("Guardrail policies")},
+        "/api/v1/guardrails/{level}/{subject}": {
+            "put": _op(
+                "Set a workspace's or key's guardrails", "GuardrailPolicy", "level", "subject"
+            ),
+            "delete": _op("Remove a guardrail policy", None, "level", "subject"),
+        },
+        "/api/v1/activity": {"get": _op("The last 30 UTC days by model, provider, endpoint")},
+        "/api/v1/audit": {"get": _op("The audit log (read only)")},
+    }
 
 
 def document() -> JSON:

@@ -33,8 +33,14 @@ from tokenport.security.abuse.actions import ActionStore
 from tokenport.security.abuse.guard import AbuseGuard
 from tokenport.security.access import Access
 from tokenport.security.admission import Admission
+from tokenport.security.alerts import AlertSender
+from tokenport.security.budget_store import BudgetStore
+from tokenport.security.budgets import BudgetBook
+from tokenport.security.guardrail_store import GuardrailStore
+from tokenport.security.guardrails import GuardrailBook
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter, MemoryLimiter, RedisLimiter
+from tokenport.security.refresh import BookCache
 from tokenport.telemetry import multiproc
 from tokenport.telemetry.metrics import Metrics
 from tokenport.telemetry.watch import Telemetry
@@ -100,13 +106,29 @@ def build_state(
     )
     counter = TokenCounter()
     limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
+    keys = KeyStore(settings.ledger_url())
     admission = Admission(
-        KeyStore(settings.ledger_url()),
+        keys,
         limiter,
         counter,
         require_keys=settings.require_keys,
         hold_ttl_s=settings.key_hold_ttl_s,
         abuse=AbuseGuard(ActionStore(settings.ledger_url()), settings.abuse),
+        budgets=BookCache(
+            lambda: BudgetBook(BudgetStore(keys).all_budgets()),
+            BudgetBook(),
+            settings.company.budget_refresh_s,
+            "budgets",
+        ),
+        guardrails=BookCache(
+            GuardrailStore(keys).book,
+            GuardrailBook(),
+            settings.company.budget_refresh_s,
+            "guardrails",
+        ),
+        alerts=AlertSender(
+            keys, settings.company, env.get(settings.company.alert_webhook_secret_env)
+        ),
     )
     speed = SpeedBook(settings.routing.speed_window, sharing=bool(settings.redis_url))
     health = Health(settings.breaker_failures, settings.breaker_cooldown_s, speed=speed)

@@ -17,6 +17,8 @@ from tokenport.errors import ConfigError, TokenportError
 from tokenport.ledger.store import UsageRow
 from tokenport.security.keys import MAX_CREDIT_USD, ApiKey, key_json
 from tokenport.security.keystore import KeyStore
+from tokenport.security.manage import MAX_CREDIT_USD, KeyPatch, KeySpec, Manager
+from tokenport.security.principal import CLI
 
 console = Console()
 err = Console(stderr=True)
@@ -34,6 +36,16 @@ def _db_url(config: Path | None) -> str:
 
 def _store(config: Path | None) -> KeyStore:
     return KeyStore(_db_url(config))
+
+
+def _manager(config: Path | None) -> Manager:
+    """The management API's own code path (`security/manage.py`), as the gateway's admin."""
+    return Manager(_store(config))
+
+
+ResetOpt = Annotated[
+    str | None, typer.Option(help="The limit resets: daily, weekly or monthly (UTC).")
+]
 
 
 def _fail(exc: TokenportError) -> typer.Exit:
@@ -153,23 +165,40 @@ def create(
     tpm: Annotated[int | None, typer.Option(help="Tokens per minute.", min=1, max=10**9)] = None,
     expires_in_days: Annotated[float | None, typer.Option(min=0, max=36_500)] = None,
     country: Annotated[str | None, typer.Option(help="Country code, for rankings.")] = None,
+    limit_reset: ResetOpt = None,
+    workspace: Annotated[
+        str | None, typer.Option(help="The workspace that owns the key (default: default).")
+    ] = None,
+    member: Annotated[str | None, typer.Option(help="The member who owns the key.")] = None,
+    management: Annotated[
+        bool, typer.Option(help="A management key: it manages, and cannot call models.")
+    ] = False,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Create a key. Its secret is printed once and never stored."""
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    expires = time.time() + expires_in_days * 86400 if expires_in_days else None
     try:
-        new = _store(config).create(
-            name,
-            credit_limit_usd=limit,
-            allowed_models=allowed,
-            rpm=rpm,
-            tpm=tpm,
-            expires_at=expires,
-            country=country,
-            created_via="tokenport keys create",
+        spec = msgspec.convert(
+            {
+                "name": name,
+                "limit": limit,
+                "limit_reset": limit_reset,
+                "allowed_models": allowed,
+                "rpm": rpm,
+                "tpm": tpm,
+                "expires_in_days": expires_in_days or None,
+                "country": country,
+                "workspace_id": workspace,
+                "member_id": member,
+                "scope": "management" if management else "inference",
+            },
+            KeySpec,
         )
+        new = _manager(config).create_key(CLI, spec, created_via="tokenport keys create")
+    except msgspec.ValidationError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     except TokenportError as exc:
         raise _fail(exc) from exc
     _print_keys([new.key], as_json, new.secret)
@@ -194,7 +223,53 @@ def list_keys(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
 def revoke(key_id: str, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Revoke a key; requests with it get 401 from then on."""
     try:
-        key = _store(config).revoke(key_id)
+        key = _manager(config).revoke_key(CLI, key_id)
+    except TokenportError as exc:
+        raise _fail(exc) from exc
+    _print_keys([key], as_json)
+
+
+@keys_app.command("edit")
+def edit(
+    key_id: str,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    limit: Annotated[
+        float | None, typer.Option(help="The limit in USD.", min=0, max=MAX_CREDIT_USD)
+    ] = None,
+    no_limit: Annotated[bool, typer.Option(help="Remove the key's limit.")] = False,
+    limit_reset: ResetOpt = None,
+    no_reset: Annotated[bool, typer.Option(help="The limit never resets (a credit).")] = False,
+    disable: Annotated[bool, typer.Option(help="Disable the key (401 until enabled).")] = False,
+    enable: Annotated[bool, typer.Option(help="Enable a disabled key.")] = False,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Edit a key as `PATCH /api/v1/keys/{id}` does (and through the same code)."""
+    fields: dict[str, Any] = {}
+    if name is not None:
+        fields["name"] = name
+    if limit is not None or no_limit:
+        fields["limit"] = None if no_limit else limit
+    if limit_reset is not None or no_reset:
+        fields["limit_reset"] = None if no_reset else limit_reset
+    if disable or enable:
+        fields["disabled"] = disable
+    try:
+        patch = msgspec.convert(fields, KeyPatch)
+        key = _manager(config).update_key(CLI, key_id, patch)
+    except msgspec.ValidationError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    except TokenportError as exc:
+        raise _fail(exc) from exc
+    _print_keys([key], as_json)
+
+
+@keys_app.command("delete")
+def delete(key_id: str, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Delete a key (its ledger records stay); requests with it get 401 from then on."""
+    try:
+        key = _manager(config).delete_key(CLI, key_id)
     except TokenportError as exc:
         raise _fail(exc) from exc
     _print_keys([key], as_json)
@@ -212,11 +287,7 @@ def top_up(
 ) -> None:
     """Add credit to a key."""
     try:
-        store = _store(config)
-        if (store.get(key_id).limit_usd or 0.0) + amount > MAX_CREDIT_USD:
-            err.print(f"[red]A key's credit limit may not exceed ${MAX_CREDIT_USD:,.0f}.[/red]")
-            raise typer.Exit(2)
-        key = store.top_up(key_id, amount)
+        key = _manager(config).top_up(CLI, key_id, amount)
     except TokenportError as exc:
         raise _fail(exc) from exc
     _print_keys([key], as_json)

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from tokenport.db import Tx
+from tokenport.ledger.budget_charges import charge_slots, lock_slots
 from tokenport.ledger.record import KeyHold, LedgerRecord
 
 NANO = 1_000_000_000
@@ -52,6 +53,7 @@ def charge_now(tx: Tx, charge: Charge) -> bool:
     p = tx.param
     if tx.dialect == "postgres":
         tx.rows(f"SELECT id FROM api_keys WHERE id = {p} FOR UPDATE", (charge.key_id,))
+        lock_slots(tx, charge.hold.slots)
     if charge.record_id is not None:
         if tx.rows(f"SELECT 1 FROM requests WHERE id = {p}", (charge.record_id,)):
             return False
@@ -79,6 +81,7 @@ def charge_recorded(tx: Tx, records: Sequence[LedgerRecord]) -> int:
         for chunk in _chunks(keys):
             marks = ", ".join([p] * len(chunk))
             tx.rows(f"SELECT id FROM api_keys WHERE id IN ({marks}) ORDER BY id FOR UPDATE", chunk)
+        lock_slots(tx, [s for r in held if r.hold is not None for s in r.hold.slots])
     charged_before: set[object] = set()
     for chunk in _chunks([r.id for r in held]):
         marks = ", ".join([p] * len(chunk))
@@ -121,6 +124,8 @@ def _apply(tx: Tx, c: Charge) -> None:
             f"UPDATE api_keys SET usage_nano = usage_nano + {p} WHERE id = {p}",
             (c.actual_nano, c.key_id),
         )
+    if c.hold.slots:
+        charge_slots(tx, c.hold.holder, r, c.hold.slots, c.actual_nano)
 
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:

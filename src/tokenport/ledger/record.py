@@ -15,6 +15,9 @@ class KeyHold(msgspec.Struct, frozen=True):
 
     holder: str
     reserved_nano: int
+    # The budget periods the same amount is reserved on, each "budget_id@period_start"
+    # (`ledger/budget_charges.py`); the request is charged to these periods, whenever it ends.
+    slots: list[str] = msgspec.field(default_factory=list)
 
 
 class LedgerRecord(msgspec.Struct, omit_defaults=True):

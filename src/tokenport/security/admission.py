@@ -32,9 +32,13 @@ from tokenport.errors import (
 )
 from tokenport.ledger.record import KeyHold
 from tokenport.security.abuse.guard import AbuseGuard
+from tokenport.security.alerts import AlertSender
+from tokenport.security.budgets import Budget, BudgetBook, period_end, period_start
+from tokenport.security.guardrails import GuardrailBook, enforce
 from tokenport.security.keys import KEY_PREFIX, NANO, ApiKey, to_nano
 from tokenport.security.keystore import KeyStore
 from tokenport.security.limits import Limiter
+from tokenport.security.refresh import BookCache
 from tokenport.security.worst_case import DEFAULT_OUTPUT, WorstCase, output_bound, worst_case
 from tokenport.tokens import TokenCounter
 from tokenport.values import ChatRequest, Route
@@ -54,13 +58,15 @@ class Reservation:
     window: int = 0
     record_id: str | None = None  # the request's ledger id: its charge lands once
     holder: str | None = None
+    slots: list[str] = field(default_factory=list)  # budget periods reserved on too
+    redacted: dict[str, int] = field(default_factory=dict)  # guardrail redactions, by kind
 
     @property
     def hold(self) -> KeyHold | None:
         """What the request's ledger record carries, so the ledger can charge it."""
-        if self.key.credit_limit_nano is None or self.holder is None:
+        if self.holder is None or (self.key.credit_limit_nano is None and not self.slots):
             return None
-        return KeyHold(self.holder, self.nano)
+        return KeyHold(self.holder, self.nano, self.slots)
 
 
 @dataclass(slots=True)
@@ -93,6 +99,9 @@ class Admission:
     cache_ttl_s: float = 2.0
     hold_ttl_s: float = 60.0
     abuse: AbuseGuard | None = None  # the abuse policy's actions (security/abuse/guard.py)
+    budgets: BookCache[BudgetBook] | None = None  # budgets in force (security/budgets.py)
+    guardrails: BookCache[GuardrailBook] | None = None  # (security/guardrails.py)
+    alerts: AlertSender | None = None  # budget alerts by webhook (security/alerts.py)
     _cache: dict[str, tuple[float, ApiKey | None]] = field(default_factory=dict)
     _keeper: asyncio.Task[None] | None = None
     _unsettled: list[_Unsettled] = field(default_factory=list)
@@ -102,6 +111,12 @@ class Admission:
         self._keeper = asyncio.create_task(self._keep_holds(), name="key-holds")
         if self.abuse is not None:
             self.abuse.start()
+        if self.alerts is not None:
+            self.alerts.start()
+        if self.budgets is not None:
+            self.budgets.start()
+        if self.guardrails is not None:
+            self.guardrails.start()
 
     async def _keep_holds(self) -> None:
         # Heartbeat well inside the TTL, so a live process is never taken for dead.
@@ -174,6 +189,11 @@ class Admission:
         self._cache.clear()
 
     def check_models(self, key: ApiKey, request: ChatRequest) -> None:
+        if key.scope != "inference":
+            raise Forbidden(
+                f"The key '{key.prefix}...' is a management key: it manages keys and budgets "
+                "through /api/v1 and cannot make inference requests."
+            )
         if not key.allowed_models:
             return
         for model in [request.model, *(request.models or [])]:
@@ -188,18 +208,23 @@ class Admission:
         request: ChatRequest,
         routes: list[Route],
         record_id: str | None = None,
+        now: float | None = None,
     ) -> Reservation:
-        """Check the key's limits and reserve the request's worst case on them.
+        """Check the key's limits and reserve the request's worst case on them, and on every
+        budget above the key (its member's, its workspace's: `security/budgets.py`).
 
         `record_id`: the id the request's ledger record will have, so that its charge is
-        applied once whether the gateway or the ledger gets to it first.
+        applied once whether the gateway or the ledger gets to it first. `now`: the
+        request's time (a simulated one under `simulation`), which picks budget periods.
         """
         self.check_models(key, request)
+        redacted = await self._guardrails(key, request, routes)
         if self.abuse is not None:
             await self.abuse.enforce(key, self.limiter, lambda: self._worst(request, routes).tokens)
-        if key.credit_limit_nano is None and not key.tpm:
+        slots = await self._budget_slots(key, now)
+        if key.credit_limit_nano is None and not key.tpm and not slots:
             await self.limiter.admit(key.id, key.rpm, None)
-            return Reservation(key, 0, record_id=record_id)
+            return Reservation(key, 0, record_id=record_id, redacted=redacted)
         worst = self._worst(request, routes)
         if key.tpm and worst.tokens > key.tpm:
             raise BadRequest(
@@ -210,20 +235,52 @@ class Admission:
             )
         window = await self.limiter.admit(key.id, key.rpm, key.tpm, worst.tokens if key.tpm else 0)
         reservation = Reservation(
-            key, 0, worst.tokens if key.tpm else 0, window, record_id, self.keys.holder
+            key,
+            0,
+            worst.tokens if key.tpm else 0,
+            window,
+            record_id,
+            self.keys.holder,
+            slots,
+            redacted,
         )
-        if key.credit_limit_nano is None:
+        if key.credit_limit_nano is None and not slots:
             return reservation
         try:
-            reserved = await asyncio.to_thread(self.keys.reserve, key.id, worst.nano)
+            refused = await asyncio.to_thread(self.keys.reserve_all, key.id, worst.nano, slots)
         except BaseException:
             await self._release_tokens(reservation)
             raise
-        if not reserved:
+        if refused is not None:
             await self._release_tokens(reservation)
-            raise await self._refusal(key, worst)
+            if refused == "key":
+                raise await self._refusal(key, worst)
+            raise await self._budget_refusal(refused, worst, now)
         reservation.nano = worst.nano
         return reservation
+
+    async def _guardrails(
+        self, key: ApiKey, request: ChatRequest, routes: list[Route]
+    ) -> dict[str, int]:
+        """The workspace's and the key's guardrails: refuse (403), or what was redacted."""
+        cache = self.guardrails
+        if cache is None:
+            return {}
+        policies = (await cache.ready()).for_key(key)
+        if not policies:
+            return {}
+        redacted = enforce(policies, request, routes)
+        if redacted:  # counted, never stored: the kinds and how many, not the text
+            log.info("guardrail redacted %s for key %s", redacted, key.id)
+        return redacted
+
+    async def _budget_slots(self, key: ApiKey, now: float | None) -> list[str]:
+        """The budget periods above `key` at `now`: none, at no cost, when there are none."""
+        cache = self.budgets
+        if cache is None:
+            return []
+        book = await cache.ready()  # loaded once per process before it is trusted
+        return book.slots(key, time.time() if now is None else now)
 
     def _worst(self, request: ChatRequest, routes: list[Route]) -> WorstCase:
         if request.output_cap() is None and any(output_bound(request, r) is None for r in routes):
@@ -247,11 +304,40 @@ class Admission:
             "has left. Top the key up, or lower max_tokens or n."
         )
 
+    async def _budget_refusal(
+        self, budget_id: str, worst: WorstCase, now: float | None
+    ) -> PaymentRequired:
+        budget = self.budgets.book.get(budget_id) if self.budgets is not None else None
+        if budget is None:  # deleted since this process loaded it: reload, try again
+            if self.budgets is not None:
+                await self.budgets.reload()
+            return PaymentRequired(
+                f"A budget ({budget_id}) changed while this request was admitted; retry it."
+            )
+        return await asyncio.to_thread(self._budget_message, budget, worst, now)
+
+    def _budget_message(self, b: Budget, worst: WorstCase, now: float | None) -> PaymentRequired:
+        start = period_start(b.period, time.time() if now is None else now)
+        rows, _ = self.keys.execute(self.keys.budget_sql.usage, (b.id, start))
+        used, held = (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+        end = period_end(b.period, start)
+        resets = (
+            "it never resets"
+            if end is None
+            # Periods end at midnight UTC; a date only (error messages are scrubbed of
+            # anything that looks like an address, and "T00:00:00" does).
+            else "it resets at the start of " + time.strftime("%Y-%m-%d", time.gmtime(end)) + " UTC"
+        )
+        return PaymentRequired(
+            f"Budget exceeded: this request may cost up to ${worst.usd:.6f}, more than "
+            f"{b.describe()} has left: ${used / NANO:.6f} spent and ${held / NANO:.6f} "
+            f"reserved of its ${b.limit_nano / NANO:.6f} this period ({resets})."
+        )
+
     async def settle(self, reservation: Reservation, cost: float, tokens: int) -> None:
         """Replace the reservations with what the request used. Never raises for an outage:
         the answer exists, and the charge is retried (and is in the ledger's journal)."""
-        key = reservation.key
-        if key.credit_limit_nano is not None:
+        if reservation.hold is not None:
             item = _Unsettled(reservation, to_nano(cost))
             if not await self._charge(item):
                 self._unsettled.append(item)
@@ -262,7 +348,7 @@ class Admission:
         r = item.reservation
         try:
             await asyncio.to_thread(
-                self.keys.settle, r.key.id, r.nano, item.actual_nano, r.record_id
+                self.keys.settle, r.key.id, r.nano, item.actual_nano, r.record_id, r.slots
             )
         except ServiceUnavailable as exc:
             log.warning("charge for %s deferred (key database down): %s", r.record_id, exc)
@@ -306,3 +392,9 @@ class Admission:
         await asyncio.to_thread(self.keys.close)
         if self.abuse is not None:
             await self.abuse.aclose()
+        if self.budgets is not None:
+            await self.budgets.aclose()
+        if self.guardrails is not None:
+            await self.guardrails.aclose()
+        if self.alerts is not None:
+            await self.alerts.aclose()

@@ -18,7 +18,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from ulid import ULID
@@ -36,8 +36,12 @@ MAX_CREDIT_USD = 1e9
 
 _COLUMNS = (
     "id, name, prefix, created_at, expires_at, revoked_at, credit_limit_nano, usage_nano, "
-    "reserved_nano, allowed_models, rpm, tpm, country"
+    "reserved_nano, allowed_models, rpm, tpm, country, workspace_id, member_id, scope, disabled, "
+    "limit_reset, include_byok_in_limit, updated_at"
 )
+# What a key may do: call the models, or manage keys and budgets (never both).
+Scope = Literal["inference", "management"]
+DEFAULT_WORKSPACE = "default"
 
 
 class ApiKey(msgspec.Struct, frozen=True):
@@ -56,10 +60,19 @@ class ApiKey(msgspec.Struct, frozen=True):
     rpm: int | None = None
     tpm: int | None = None
     country: str | None = None
+    workspace_id: str = DEFAULT_WORKSPACE
+    member_id: str | None = None
+    scope: Scope = "inference"
+    disabled: bool = False
+    limit_reset: str | None = None  # the key's limit resets: daily, weekly, monthly (UTC)
+    include_byok_in_limit: bool = False
+    updated_at: float | None = None
 
     def state(self, now: float) -> str:
         if self.revoked_at is not None:
             return "revoked"
+        if self.disabled:
+            return "disabled"
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
@@ -103,6 +116,13 @@ def _row_key(row: Sequence[Any]) -> ApiKey:
         rpm=row[10],
         tpm=row[11],
         country=row[12],
+        workspace_id=row[13],
+        member_id=row[14],
+        scope=row[15],
+        disabled=bool(row[16]),
+        limit_reset=row[17],
+        include_byok_in_limit=bool(row[18]),
+        updated_at=row[19],
     )
 
 
@@ -113,8 +133,9 @@ class KeyQueries:
         self.param = p = param
         self.insert = (
             f"INSERT INTO api_keys (id, name, hash, prefix, created_at, expires_at, "
-            f"credit_limit_nano, allowed_models, rpm, tpm, country, created_via, created_ip) "
-            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
+            f"credit_limit_nano, allowed_models, rpm, tpm, country, created_via, created_ip, "
+            f"workspace_id, member_id, scope) "
+            f"VALUES ({', '.join([p] * 16)})"
         )
         self.by_hash = f"SELECT {_COLUMNS} FROM api_keys WHERE hash = {p}"
         self.by_id = f"SELECT {_COLUMNS} FROM api_keys WHERE id = {p}"
@@ -128,6 +149,31 @@ class KeyQueries:
             f"UPDATE api_keys SET reserved_nano = reserved_nano + {p} WHERE id = {p} AND "
             f"(credit_limit_nano IS NULL OR usage_nano + reserved_nano + {p} <= credit_limit_nano)"
         )
+
+
+class KeyEdit(msgspec.Struct, frozen=True):
+    """The fields an edit changes (`KeyStore.update`); UNSET leaves one as it is."""
+
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    credit_limit_nano: int | msgspec.UnsetType | None = msgspec.UNSET
+    limit_reset: str | msgspec.UnsetType | None = msgspec.UNSET
+    disabled: bool | msgspec.UnsetType = msgspec.UNSET
+    include_byok_in_limit: bool | msgspec.UnsetType = msgspec.UNSET
+    allowed_models: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+
+    def columns(self) -> list[tuple[str, object]]:
+        """(column, value) for each field set, in the column's stored form."""
+        out: list[tuple[str, object]] = []
+        for field in self.__struct_fields__:
+            value = getattr(self, field)
+            if value is msgspec.UNSET:
+                continue
+            if isinstance(value, bool):
+                value = int(value)
+            elif field == "allowed_models" and value is not None:
+                value = msgspec.json.encode(value).decode() if value else None
+            out.append((field, value))
+        return out
 
 
 class NewKey(msgspec.Struct, frozen=True):
@@ -149,6 +195,9 @@ def make_key(
     created_at: float | None = None,
     created_via: str | None = None,
     created_ip: str | None = None,
+    workspace_id: str = DEFAULT_WORKSPACE,
+    member_id: str | None = None,
+    scope: Scope = "inference",
 ) -> tuple[NewKey, tuple[object, ...]]:
     """A new key and the values for `KeyQueries.insert`.
 
@@ -167,6 +216,9 @@ def make_key(
         rpm=rpm,
         tpm=tpm,
         country=country,
+        workspace_id=workspace_id,
+        member_id=member_id,
+        scope=scope,
     )
     values = (
         key.id,
@@ -182,6 +234,9 @@ def make_key(
         country,
         created_via,
         created_ip,
+        workspace_id,
+        member_id,
+        scope,
     )
     return NewKey(key, secret), values
 

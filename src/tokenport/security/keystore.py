@@ -16,11 +16,14 @@ from typing import Any, TypeVar
 
 from tokenport.db import Database, Rows, Tx, migrate
 from tokenport.errors import NotFound
+from tokenport.ledger.budget_charges import parse_slot
 from tokenport.ledger.charges import Charge, charge_now, prune_markers
 from tokenport.ledger.record import KeyHold
+from tokenport.security.budgets import BudgetQueries
 from tokenport.security.holds import HoldQueries
 from tokenport.security.keys import (
     ApiKey,
+    KeyEdit,
     KeyQueries,
     NewKey,
     hash_key,
@@ -32,6 +35,14 @@ from tokenport.security.keys import (
 _T = TypeVar("_T")
 
 
+class _Refused(Exception):
+    """Rolls a reservation's transaction back: `what` ran out ("key" or a budget id)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
 class KeyStore:
     def __init__(self, database_url: str, *, connect_timeout: int = 5) -> None:
         self.url = database_url
@@ -40,6 +51,7 @@ class KeyStore:
         )
         self.key_sql = KeyQueries(self._db.param)
         self.hold_sql = HoldQueries(self._db.param)
+        self.budget_sql = BudgetQueries(self._db.param)
         # Unique per store: host and pid for an operator reading the table, a random tail
         # so that a recycled pid is a new holder.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(6).hex()}"
@@ -61,6 +73,21 @@ class KeyStore:
     def close(self) -> None:
         self._db.close()
 
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    @property
+    def param(self) -> str:
+        return self._db.param
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> tuple[Rows, int]:
+        """One statement on the key database (the company stores share this connection)."""
+        return self._run(sql, params)
+
+    def transaction(self, body: Callable[[Tx], _T]) -> _T:
+        return self._tx(body)
+
     # -- keys ----------------------------------------------------------------------------
 
     def create(self, name: str, **settings: Any) -> NewKey:
@@ -78,14 +105,35 @@ class KeyStore:
             raise NotFound(f"No key with id '{key_id}'.")
         return row_to_key(rows[0])
 
-    def list(self) -> list[ApiKey]:
+    def list(self, workspace_id: str | None = None) -> list[ApiKey]:
         rows, _ = self._run(self.key_sql.all)
-        return [row_to_key(r) for r in rows]
+        keys = [row_to_key(r) for r in rows]
+        return keys if workspace_id is None else [k for k in keys if k.workspace_id == workspace_id]
 
     def revoke(self, key_id: str) -> ApiKey:
         self.get(key_id)
         self._run(self.key_sql.revoke, (time.time(), key_id))
         return self.get(key_id)
+
+    def update(self, key_id: str, edit: KeyEdit, now: float | None = None) -> ApiKey:
+        self.get(key_id)
+        columns = edit.columns()
+        if columns:
+            p = self.param
+            sets = ", ".join(f"{c} = {p}" for c, _ in columns)
+            values = [v for _, v in columns]
+            now = time.time() if now is None else now
+            self._run(
+                f"UPDATE api_keys SET {sets}, updated_at = {p} WHERE id = {p}",
+                (*values, now, key_id),
+            )
+        return self.get(key_id)
+
+    def delete(self, key_id: str) -> ApiKey:
+        """Remove the key (its ledger records stay): it stops working at once."""
+        key = self.get(key_id)
+        self._run(f"DELETE FROM api_keys WHERE id = {self.param}", (key_id,))
+        return key
 
     def top_up(self, key_id: str, usd: float) -> ApiKey:
         self.get(key_id)
@@ -95,25 +143,46 @@ class KeyStore:
     # -- credit --------------------------------------------------------------------------
 
     def reserve(self, key_id: str, nano: int) -> bool:
-        def body(tx: Tx) -> bool:
+        return self.reserve_all(key_id, nano) is None
+
+    def reserve_all(self, key_id: str, nano: int, slots: Sequence[str] = ()) -> str | None:
+        """Reserve `nano` on the key's credit and on each budget period in `slots`
+        (`security/budgets.py`), all or nothing, in one transaction. Returns None when
+        reserved, else what refused: "key" or the budget's id."""
+
+        def body(tx: Tx) -> None:
             if tx.run(self.key_sql.reserve, (nano, key_id, nano)) != 1:
-                return False
+                raise _Refused("key")
+            for slot in slots:  # sorted by the caller: every transaction locks in one order
+                budget_id, start = parse_slot(slot)
+                if tx.run(self.budget_sql.reserve, (budget_id, start, nano, nano, budget_id)) != 1:
+                    raise _Refused(budget_id)
             if not self._registered:  # before the first hold, so a sweeper can find it
                 tx.run(self.hold_sql.seen, (self.holder, time.time()))
             tx.run(self.hold_sql.add, (self.holder, key_id, nano))
-            return True
+            for slot in slots:
+                tx.run(self.budget_sql.hold, (self.holder, *parse_slot(slot), nano))
 
-        ok = self._tx(body)
-        self._registered = self._registered or ok
-        return ok
+        try:
+            self._tx(body)
+        except _Refused as refused:
+            return refused.what
+        self._registered = True
+        return None
 
     def settle(
-        self, key_id: str, reserved_nano: int, actual_nano: int, record_id: str | None = None
+        self,
+        key_id: str,
+        reserved_nano: int,
+        actual_nano: int,
+        record_id: str | None = None,
+        slots: Sequence[str] = (),
     ) -> bool:
         """Replace a reservation with the actual cost. With `record_id` (the request's ledger
         id) it is charged once however many times this runs, and not at all if the ledger
         already charged it (`ledger/charges.py`); returns whether it charged now."""
-        charge = Charge(key_id, KeyHold(self.holder, reserved_nano), actual_nano, record_id)
+        hold = KeyHold(self.holder, reserved_nano, list(slots))
+        charge = Charge(key_id, hold, actual_nano, record_id)
         return self._tx(lambda tx: charge_now(tx, charge))
 
     # -- holders (security/holds.py) -----------------------------------------------------
@@ -129,7 +198,9 @@ class KeyStore:
         rows, _ = self._run(self.hold_sql.stale, (cutoff, self.holder))
         released = sum(self._release(holder, cutoff) for (holder,) in rows)
         orphans, _ = self._run(self.hold_sql.orphans)
-        released += sum(self._release_orphan(holder) for (holder,) in orphans)
+        budget_orphans, _ = self._run(self.budget_sql.orphans)
+        for holder in sorted({h for (h,) in orphans} | {h for (h,) in budget_orphans}):
+            released += self._release_orphan(holder)
         self._tx(lambda tx: prune_markers(tx, time.time()))
         return released
 
@@ -168,6 +239,11 @@ class KeyStore:
         for key_id, nano in tx.rows(self.hold_sql.held, (holder,)):
             if tx.run(self.hold_sql.take_all, (holder, key_id, nano)) == 1:
                 tx.run(self.hold_sql.release, (nano, nano, key_id))
+                got += 1
+        # Budget periods after keys, in one order, as reservations lock them.
+        for budget_id, start, nano in tx.rows(self.budget_sql.held, (holder,)):
+            if tx.run(self.budget_sql.take, (holder, budget_id, start, nano)) == 1:
+                tx.run(self.budget_sql.release, (nano, nano, budget_id, start))
                 got += 1
         return got
 

@@ -12,7 +12,7 @@ To add one, e.g. a column on `requests`:
 then append `ledger.REQUESTS_DOOR` at the end of `MIGRATIONS`. Rules:
 - append only; never edit, rename or reorder a migration that has shipped;
 - a name is unique, prefixed by its area's letter (m ledger, k keys, a analytics,
-  r stored responses, x abuse);
+  r stored responses, x abuse, w workspaces and budgets);
 - SQL portable between SQLite and PostgreSQL (`BIGINT`, `DOUBLE PRECISION`, `TEXT`,
   `BOOLEAN`); where it cannot be, give a function of the dialect (see `analytics.py`).
 """
@@ -20,7 +20,16 @@ then append `ledger.REQUESTS_DOOR` at the end of `MIGRATIONS`. Rules:
 from __future__ import annotations
 
 from tokenport.db.migration import Migration
-from tokenport.db.schema import abuse, analytics, holds, keys, ledger, responses, rollups
+from tokenport.db.schema import (
+    abuse,
+    analytics,
+    company,
+    holds,
+    keys,
+    ledger,
+    responses,
+    rollups,
+)
 
 MIGRATIONS: tuple[Migration, ...] = (
     ledger.REQUESTS,
@@ -39,4 +48,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     abuse.ABUSE_ACTIONS,
     abuse.ABUSE_DAYS,
     ledger.REQUESTS_PLUGINS,
+    company.WORKSPACES,
+    company.BUDGETS,
+    company.AUDIT,
+    company.GUARDRAILS,
 )
