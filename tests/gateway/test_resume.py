@@ -64,7 +64,9 @@ def test_the_continuation_request_in_each_upstreams_words() -> None:
         assert last == {"role": "assistant", "content": "Hello ", key: True} and trim == ""
         assert body["max_tokens"] == 70  # what the answer has left
     request, _ = continuation(REQUEST, p, spec("continue_final_message", reasoning=True), 0)
-    body = msgspec.json.decode(chat_upstream_body(spec("continue_final_message"), request, "m", True))
+    body = msgspec.json.decode(
+        chat_upstream_body(spec("continue_final_message"), request, "m", True)
+    )
     assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
     assert body["messages"][-1]["reasoning_content"] == "because"
     assert "prefix" not in body["messages"][-1]

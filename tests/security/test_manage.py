@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from tokenport.security.cli import register
 from typer.testing import CliRunner
 
 from tokenport.cli import app
 from tokenport.config import load_settings
-from tokenport.security.cli import register
 from tokenport.security.keystore import KeyStore
 from tokenport.security.manage import Manager
 from tokenport.security.principal import ADMIN

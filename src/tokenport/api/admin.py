@@ -20,12 +20,11 @@ from starlette.routing import Route
 
 from tokenport.api.http import json_response, read_json
 from tokenport.api.openrouter.records import KeyUsage, key_record_json
-from tokenport.errors import BadRequest, Forbidden, Unauthorized
+from tokenport.errors import BadRequest, Forbidden
 from tokenport.security.admission import Admission, bearer
 from tokenport.security.budgets import BudgetUsage
 from tokenport.security.clientip import client_ip
-from tokenport.security.keys import KEY_PREFIX, ApiKey
-from tokenport.security.manage import MAX_CREDIT_USD as MAX_CREDIT_USD
+from tokenport.security.keys import KEY_PREFIX, MAX_CREDIT_USD, ApiKey
 from tokenport.security.manage import KeyPatch, KeySpec, Manager
 from tokenport.security.principal import ADMIN, Principal, management_principal
 

@@ -17,7 +17,7 @@ from tokenport.errors import ConfigError, TokenportError
 from tokenport.ledger.store import UsageRow
 from tokenport.security.keys import MAX_CREDIT_USD, ApiKey, key_json
 from tokenport.security.keystore import KeyStore
-from tokenport.security.manage import MAX_CREDIT_USD, KeyPatch, KeySpec, Manager
+from tokenport.security.manage import KeyPatch, KeySpec, Manager
 from tokenport.security.principal import CLI
 
 console = Console()

@@ -19,14 +19,13 @@ from tokenport.security.budget_store import BudgetStore, key_limit_id
 from tokenport.security.budgets import Budget, BudgetUsage, period_start
 from tokenport.security.guardrail_store import GuardrailStore
 from tokenport.security.guardrails import Compiled, GuardrailPolicy, StoredPolicy
-from tokenport.security.keys import NANO, ApiKey, KeyEdit, NewKey, Scope, to_nano
+from tokenport.security.keys import MAX_CREDIT_USD, NANO, ApiKey, KeyEdit, NewKey, Scope, to_nano
 from tokenport.security.keystore import KeyStore
 from tokenport.security.principal import Principal
 from tokenport.security.workspaces import Member, Role, Workspace, WorkspaceStore
 
 # Credit is integer nano-USD in a 64-bit column (max ~9.2e9 USD): one billion per key or
 # budget leaves room for usage and reservations on top.
-MAX_CREDIT_USD = 1e9
 Usd = Annotated[float, msgspec.Meta(ge=0, le=MAX_CREDIT_USD)]
 _Rate = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
