@@ -11,6 +11,7 @@
     │   │   ├── AbuseBlocked        403  the abuse policy blocked the key (`abuse_blocked`)
     │   │   └── AbuseReview         403  the key awaits an admin's review (`abuse_review`)
     │   ├── NotFound                404  unknown model (with close matches) or generation id
+    │   │   └── ProviderNotConfigured 404  the model's providers lack configuration (no API key)
     │   ├── RequestTimeout          408  the body did not arrive within body_timeout_s
     │   ├── PayloadTooLarge         413  body over the configured limit
     │   └── RateLimited             429  the key's own RPM/TPM limit (carries Retry-After)
@@ -25,7 +26,6 @@
     │   └── UpstreamProtocolError   upstream answered something we cannot parse
     ├── AllProvidersFailed          every candidate failed; carries the attempts -> 502/503
     ├── ServiceUnavailable          503  a dependency of the gateway itself is down
-    │   └── ProviderUnavailable     503  the model's providers are not configured (no key)
     └── ConfigError                 invalid configuration file or environment
 
 Errors map to responses in exactly one place: `api/errors.py` (status, Retry-After,
@@ -114,6 +114,17 @@ class ModelNotFound(NotFound):
         )
         self.model = model
         self.suggestions = list(suggestions)
+
+
+class ProviderNotConfigured(NotFound):
+    """No provider of the model can be used here because of the gateway's configuration
+    (say, no API key for the only provider). A 404 on purpose, not a 503: the openai and
+    anthropic SDKs retry 408, 409, 429 and 5xx, so a 503 was retried (twice, with backoff)
+    though nothing will change until an operator acts, and it read as an overload. OpenRouter
+    answers 404 "No endpoints found" when a model has no usable endpoint; the SDKs raise
+    NotFoundError for it at once. The message names what to set."""
+
+    code = "provider_not_configured"
 
 
 class RequestTimeout(ClientError):
@@ -223,10 +234,6 @@ class AllProvidersFailed(TokenportError):
 class ServiceUnavailable(TokenportError):
     status = 503
     code = "service_unavailable"
-
-
-class ProviderUnavailable(ServiceUnavailable):
-    code = "provider_unavailable"
 
 
 class ConfigError(TokenportError):
