@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from tokenport.api.admin import admin_key_from
 from tokenport.api.drain import Drain
 from tokenport.api.models import models_body
+from tokenport.api.refusals import RefusalLog
 from tokenport.api.response_store import ResponseStore, SqlResponseStore
 from tokenport.cache.cache import ResponseCache
 from tokenport.cache.policy import CachePolicy
@@ -57,6 +58,7 @@ class State:
     telemetry: Telemetry = field(default_factory=Telemetry)
     cache_policy: CachePolicy = field(default_factory=lambda: CachePolicy(CacheConfig()))
     drain: Drain = field(default_factory=lambda: Drain(DrainConfig()))
+    refusals: RefusalLog | None = None  # refused requests' ledger records (api/refusals.py)
 
 
 def build_state(
@@ -135,6 +137,12 @@ def build_state(
         build_telemetry(settings),
         CachePolicy(settings.cache),
         Drain(settings.drain),
+        RefusalLog(
+            ledger,
+            admission.cached_key_id,
+            settings.trusted_proxies,
+            settings.refusal_records_per_s,
+        ),
     )
 
 

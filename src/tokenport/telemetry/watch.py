@@ -31,6 +31,9 @@ class AttemptWatch(Protocol):
 
 
 class Watch(Protocol):
+    @property
+    def model(self) -> str | None: ...  # the model asked for, once parsed (refusals' records)
+
     def parsed(self, request: ChatRequest) -> None: ...
 
     def attempt(self, route: Route) -> AttemptWatch: ...
@@ -60,6 +63,10 @@ class NullWatch:
 
     __slots__ = ()
 
+    @property
+    def model(self) -> str | None:
+        return None
+
     def parsed(self, request: ChatRequest) -> None:
         return None
 
@@ -85,7 +92,7 @@ NULL_WATCH = NullWatch()
 class RequestWatch:
     """One request's reports, to the metrics and (when tracing is on) its span."""
 
-    __slots__ = ("door", "hold", "metrics", "record", "span")
+    __slots__ = ("door", "hold", "metrics", "model", "record", "span")
 
     def __init__(self, door: Door, metrics: Metrics | None, span: RequestSpan | None) -> None:
         self.door = door
@@ -93,8 +100,10 @@ class RequestWatch:
         self.span = span
         self.record = False
         self.hold = 0
+        self.model: str | None = None
 
     def parsed(self, request: ChatRequest) -> None:
+        self.model = request.model
         if self.span is not None:
             self.span.parsed(request)
 

@@ -38,4 +38,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     abuse.KEY_ORIGIN,
     abuse.ABUSE_ACTIONS,
     abuse.ABUSE_DAYS,
+    ledger.REQUESTS_REFUSALS,
 )
