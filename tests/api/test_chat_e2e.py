@@ -9,7 +9,6 @@ import urllib.request
 from typing import Any
 
 import anthropic
-import httpx
 import openai
 import pytest
 
@@ -350,25 +349,19 @@ def test_unconfigured_provider_is_a_404_the_sdks_do_not_retry(
     """No key for the only provider is a configuration problem: a 404 that names what to set,
     in each door's shape, raised by the SDKs at once (they retry 408/409/429/5xx)."""
     gw = gateway_factory({"fakeoa": fake})
-    sent: list[str] = []
-    hooks = {"request": [lambda r: sent.append(str(r.url))]}
-    oa = openai.OpenAI(
-        base_url=gw.base_url + "/v1", api_key="unused", http_client=httpx.Client(event_hooks=hooks)
-    )
+    oa = openai.OpenAI(base_url=gw.base_url + "/v1", api_key="unused")  # default retries
     with pytest.raises(openai.NotFoundError) as chat:
         oa.chat.completions.create(model="deepseek/deepseek-chat", messages=MESSAGES)
     assert chat.value.code == "provider_not_configured"
     assert "DEEPSEEK_API_KEY" in chat.value.message
     with pytest.raises(openai.NotFoundError):
         oa.responses.create(model="deepseek/deepseek-chat", input="hi")
-    claude = anthropic.Anthropic(
-        base_url=gw.base_url, api_key="unused", http_client=httpx.Client(event_hooks=hooks)
-    )
+    claude = anthropic.Anthropic(base_url=gw.base_url, api_key="unused")
     with pytest.raises(anthropic.NotFoundError) as msg:
         claude.messages.create(model="deepseek/deepseek-chat", max_tokens=8, messages=MESSAGES)
     assert msg.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
     assert "DEEPSEEK_API_KEY" in msg.value.message
-    assert len(sent) == 3  # one request each: no retries
+    assert gw.state.refusals.stats().written == 3  # one request each reached it: no retries
     assert fake.requests == []
 
 
