@@ -25,6 +25,9 @@ app = typer.Typer(
     "provider, priced and metered.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help for every command: rich markup ate `[regions.*]`-style text, and
+    # typer's rich panels show every flag as `<bool>`, as if it took a value.
+    rich_markup_mode=None,
 )
 config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -37,6 +40,27 @@ ConfigOpt = Annotated[
         "--config", "-c", help="TOML config file (default: $TOKENPORT_CONFIG or ./tokenport.toml)."
     ),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"tokenport {version('tokenport')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """tokenport: a self-hosted token exchange. One OpenAI-compatible API over every LLM
+    provider, priced and metered."""
 
 
 def _settings(config: Path | None) -> Settings:
