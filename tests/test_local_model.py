@@ -99,4 +99,6 @@ def test_serve_answers_with_the_real_local_model(tmp_path: Path) -> None:
         log.close()
     out = (tmp_path / "serve.log").read_text(errors="replace")
     assert "Traceback" not in out, out
+    # one line in a log file, however long the ledger's path (rich wrapped it at 80 columns)
+    assert any("listening on" in ln and "ledger.db)" in ln for ln in out.splitlines()), out
     assert not Path(f"/proc/{child}").exists(), "the local model child outlived the gateway"
