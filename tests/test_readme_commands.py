@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.timeout(900), pytest.mark.local_model]
 # Only to keep the test short: these options shrink work, they change no behaviour.
 FASTER = {"simulate": ["--requests", "400", "--users", "5"]}
 README_URL = "http://127.0.0.1:8000"
-BLOCKER = "import sys\nfor name in {!r}:\n    sys.modules[name] = None\n".format(DEV_ONLY)
+BLOCKER = f"import sys\nfor name in {DEV_ONLY!r}:\n    sys.modules[name] = None\n"
 
 
 def _commands(code: str) -> list[str]:
@@ -144,7 +144,8 @@ def readme_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     (tmp_path / "data").symlink_to(ROOT / "data")  # the paths are relative to a clone
     port = free_port()
     log = tmp_path / "serve.log"
-    code = BLOCKER + "from tokenport.cli import main\nsys.argv = ['tokenport', *sys.argv[1:]]\nmain()"
+    code = BLOCKER + "from tokenport.cli import main\nsys.argv = ['tokenport', *sys.argv[1:]]\n"
+    code += "main()"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-c", code, "serve", "--port", str(port)],

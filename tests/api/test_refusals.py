@@ -29,6 +29,7 @@ from tokenport.ledger.record import LedgerRecord
 ADMIN = "admin-secret-for-refusal-tests"
 MODEL = "fakeoa/fake-model"
 SCOPE = {"client": ("203.0.113.7", 5000)}
+LO = "127.0.0.0/24"  # the test clients' prefix
 
 
 class ListSink:
@@ -169,14 +170,13 @@ def test_every_refusal_is_in_the_ledger_and_counts_as_an_error(
         "FROM requests WHERE status = 'refused' ORDER BY id",
     )
     assert rows == [
-        (401, "invalid_api_key", None, "chat", "", "127.0.0.0/24", 0.0),
-        (401, "invalid_api_key", None, "chat", "", "127.0.0.0/24", 0.0),
-        (404, "model_not_found", ok_id, "chat", "fakeoa/nope", "127.0.0.0/24", 0.0),
-        (404, "provider_not_configured", ok_id, "chat", "deepseek/deepseek-chat",
-         "127.0.0.0/24", 0.0),  # fmt: skip
-        (403, "forbidden", narrow_id, "chat", MODEL, "127.0.0.0/24", 0.0),
-        (402, "insufficient_credits", broke_id, "messages", MODEL, "127.0.0.0/24", 0.0),
-        (400, "invalid_request", ok_id, "chat", "", "127.0.0.0/24", 0.0),
+        (401, "invalid_api_key", None, "chat", "", LO, 0.0),
+        (401, "invalid_api_key", None, "chat", "", LO, 0.0),
+        (404, "model_not_found", ok_id, "chat", "fakeoa/nope", LO, 0.0),
+        (404, "provider_not_configured", ok_id, "chat", "deepseek/deepseek-chat", LO, 0.0),
+        (403, "forbidden", narrow_id, "chat", MODEL, LO, 0.0),
+        (402, "insufficient_credits", broke_id, "messages", MODEL, LO, 0.0),
+        (400, "invalid_request", ok_id, "chat", "", LO, 0.0),
     ]
     ((requests, errors),) = _rows(gw, "SELECT SUM(requests), SUM(errors) FROM rollup_hourly")
     assert (requests, errors) == (8, 7)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import openai
+import pytest
 
 from _helpers import http_json
 from tokenport.lab.fake import FakeUpstream
@@ -21,10 +22,12 @@ from tokenport.security.abuse.actions import ActionStore
 ADMIN = "admin-secret-for-guard-tests"
 REFRESH_S = 2.0
 MODEL = "fakeoa/fake-model"
+X: Any = [{"role": "user", "content": "x"}]
 
 
 def _key(gw: Any) -> tuple[str, str]:
-    status, out = http_json("POST", gw.base_url + "/api/v1/keys", {"name": "u", "limit": 100.0}, ADMIN)
+    body = {"name": "u", "limit": 100.0}  # a credit limit: each request reserves on a thread
+    status, out = http_json("POST", gw.base_url + "/api/v1/keys", body, ADMIN)
     assert status == 201, out
     return out["data"]["id"], out["key"]
 
@@ -76,11 +79,9 @@ def test_actions_are_in_force_within_refresh_s_under_load(
         store.record(target_id, "block", 1.0, None, ["by hand"], "cli")
         blocked_after = _until(lambda: guard.action(target_id) is not None, REFRESH_S)
         refused = _client(gw, target_secret)
-        try:
-            refused.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}])
-            raise AssertionError("a blocked key was served")
-        except openai.PermissionDeniedError as exc:
-            assert exc.code == "abuse_blocked"
+        with pytest.raises(openai.PermissionDeniedError) as blocked:
+            refused.chat.completions.create(model=MODEL, messages=X)
+        assert blocked.value.code == "abuse_blocked"
         store.reverse(target_id, "cli")
         cleared_after = _until(lambda: guard.action(target_id) is None, REFRESH_S)
         served_meanwhile = len(done) - before
@@ -93,6 +94,4 @@ def test_actions_are_in_force_within_refresh_s_under_load(
     assert served_meanwhile >= 10, served_meanwhile  # it was busy throughout
     assert blocked_after <= REFRESH_S, f"block in force after {blocked_after:.2f}s"
     assert cleared_after <= REFRESH_S, f"reversal in force after {cleared_after:.2f}s"
-    assert refused.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": "x"}]
-    ).choices
+    assert refused.chat.completions.create(model=MODEL, messages=X).choices

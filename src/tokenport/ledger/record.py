@@ -23,7 +23,8 @@ class LedgerRecord(msgspec.Struct, omit_defaults=True):
     `id` is a ULID string (sortable by time); `ts` is the request's start, Unix seconds.
     Costs are USD. `status` is "ok", "error" (the gateway tried and failed) or "refused"
     (answered 4xx/503 before any upstream call: a bad key, a limit, an unknown model;
-    `api/refusals.py`, which may fold a flood of refusals into one record of `request_count`). `hold` travels in the journal only (it is not
+    `api/refusals.py`, which may fold a flood of refusals into one record of
+    `request_count`). `hold` travels in the journal only (it is not
     a `requests` column): a record with a hold is charged to its key when it is inserted,
     unless the gateway already did (exactly once either way).
     """

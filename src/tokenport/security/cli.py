@@ -156,7 +156,7 @@ def create(
     expires_in_days: Annotated[
         float | None,
         typer.Option(
-            min=0, max=36_500, help="Days until the key expires (fractions allowed); default: never."
+            min=0, max=36_500, help="Days until the key expires (fractions allowed); default never."
         ),
     ] = None,
     country: Annotated[str | None, typer.Option(help="Country code, for rankings.")] = None,

@@ -80,7 +80,10 @@ def eval_cmd(
     ] = False,
     plot_dir: Annotated[
         Path | None,
-        typer.Option("--plot-dir", help='Write PNG charts here (needs matplotlib: pip install -e ".[plots]").'),
+        typer.Option(
+            "--plot-dir",
+            help='Write PNG charts here (needs matplotlib: pip install -e ".[plots]").',
+        ),
     ] = None,
     folds: Annotated[int, typer.Option(help="Folds for cross-validation.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed for folds and the random router.")] = 0,
