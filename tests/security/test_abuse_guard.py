@@ -64,7 +64,7 @@ def test_actions_are_in_force_within_refresh_s_under_load(
     )
     target_id, target_secret = _key(gw)
     busy = [_key(gw)[1] for _ in range(4)]
-    stop, done = threading.Event(), []
+    stop, done = threading.Event(), list[int]()
     threads = [
         threading.Thread(target=_load, args=(gw, busy[i % 4], stop, done), daemon=True)
         for i in range(24)
