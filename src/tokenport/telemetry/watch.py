@@ -8,7 +8,8 @@
     edge      watch.close(error)                 (the response has left, or failed)
 
 A request that never reaches the gateway (refused by a key, a limit, a bad body) has no
-ledger record: `close` sees it unrecorded, with its error, and counts a refusal. Reports
+record from the gateway: `close` sees it unrecorded, with its error, and counts a refusal
+(the edge's boundary writes its record, `api/refusals.py`, with the model `parsed` saw). Reports
 never raise and never block: they only update counters in memory and spans.
 """
 

@@ -4,10 +4,10 @@ Each gateway process keeps the actions in force (`actions.py`) in memory and rel
 in a task of its own, on a thread of its own, never on a request's path, so an action
 written anywhere (`tokenport abuse act`, another replica) is in force within `[abuse]
 refresh_s` however busy the gateway is; an admin's action through this process's API
-applies at once (`reload`). A flagged key passes; a throttled
-key gets the policy's lower limits (429 `abuse_throttled`); a key in review or blocked is
-refused (403 `abuse_review`, `abuse_blocked`). Clients read the code and a reference to
-the action, never the detectors' evidence, which would teach evasion.
+applies at once (`reload`). A flagged key passes; a throttled key gets the policy's lower
+limits (429 `abuse_throttled`); a key in review or blocked is refused (403 `abuse_review`,
+`abuse_blocked`). Clients read the code and a reference to the action, never the
+detectors' evidence, which would teach evasion.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ class AbuseGuard:
         # blocking calls (key lookups, credit reservations waiting on the database's write
         # lock, token counting): under load an action came into force well after refresh_s.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abuse-actions")
-        self.reloads = 0
 
     def start(self) -> None:
         self._loader = asyncio.get_running_loop().create_task(
@@ -61,7 +60,6 @@ class AbuseGuard:
         loop = asyncio.get_running_loop()
         try:
             self._force = await loop.run_in_executor(self._thread, self.store.in_force)
-            self.reloads += 1
         except ServiceUnavailable as exc:  # keep the last known actions until it is back
             log.warning("abuse actions not reloaded: %s", exc)
         except Exception:  # never let the loader die: the actions would silently freeze
