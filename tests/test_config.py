@@ -82,6 +82,15 @@ def test_config_check_cli(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "port" in result.output
 
 
+def test_config_check_does_not_show_the_local_model_at_port_0(tmp_path: Path) -> None:
+    f = tmp_path / "t.toml"
+    f.write_text(f'database_url = "sqlite:///{tmp_path}/x.db"\n')  # the local model is on
+    wide = {"COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(f)], env=wide)
+    assert result.exit_code == 0, result.output
+    assert "127.0.0.1:0" not in result.output and "a free loopback port" in result.output
+
+
 def test_economics_overrides_reach_the_api_and_routing_costs(
     tmp_path: Path, fake: Any, gateway_factory: Any
 ) -> None:

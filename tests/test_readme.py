@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,30 @@ def _manual() -> str:
 
 README = _manual()
 
+# A ```bash or ```python block that must not run in tests (it needs a paid key, an agent
+# CLI, or runs until stopped) has this HTML comment, invisible when rendered, on the line
+# before its fence: <!-- readme-test: skip: why -->
+_BLOCK = re.compile(
+    r"(?:<!--[ \t]*readme-test:[ \t]*skip:[ \t]*(?P<why>[^\n]*?)[ \t]*-->\n)?"
+    r"```(?P<lang>bash|python)\n(?P<code>.*?)```",
+    re.S,
+)
+
+
+@dataclass(frozen=True)
+class Block:
+    lang: str
+    code: str
+    skip: str | None  # the reason it is not run, or None
+    line: int
+
+
+def readme_blocks(text: str = README) -> list[Block]:
+    return [
+        Block(m["lang"], m["code"], m["why"], text.count("\n", 0, m.start("code")) + 1)
+        for m in _BLOCK.finditer(text)
+    ]
+
 
 def _commands() -> list[list[str]]:
     out = []
@@ -58,6 +83,14 @@ def runner() -> CliRunner:
 
 def test_the_readme_has_commands() -> None:
     assert len(COMMANDS) >= 10
+
+
+def test_skip_markers_give_a_reason_and_sit_on_a_block() -> None:
+    blocks = readme_blocks()
+    marked = re.findall(r"<!--\s*readme-test:(.*?)-->", README, re.S)
+    assert len(marked) == sum(b.skip is not None for b in blocks)  # none stray
+    assert all(b.skip for b in blocks if b.skip is not None)
+    assert any(b.lang == "python" and b.skip is None for b in blocks)
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c[:3]) for c in COMMANDS])

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -51,10 +50,11 @@ def _children(pattern: str) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
-def _local_port(base: str) -> str:
-    with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
-        url = json.loads(r.read())["local_model"]
-    return str(url.rsplit(":", 1)[1].split("/")[0])
+def _local_port(tmp: Path) -> str:
+    """The local model child's port, from its command line (/healthz does not show it)."""
+    pid = json.loads((tmp / "local-model.pid").read_text())["pid"]
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return args[args.index(b"--port") + 1].decode()
 
 
 def _gone(pattern: str, timeout: float) -> bool:
@@ -75,7 +75,7 @@ def test_no_local_model_outlives_the_gateway_sigkill_stale_child_then_sigterm(
     proc = _serve(tmp_path, port)
     try:
         wait_http(base + "/healthz", 120, proc, tmp_path / "serve.log")
-        child = f"{LOCAL}.*--port {_local_port(base)}"
+        child = f"{LOCAL}.*--port {_local_port(tmp_path)}"
         assert _children(child), "the local model child is not running"
         proc.kill()  # SIGKILL: the gateway runs no cleanup at all
         proc.wait(timeout=10)
@@ -97,7 +97,7 @@ def test_no_local_model_outlives_the_gateway_sigkill_stale_child_then_sigterm(
     try:
         wait_http(base + "/healthz", 120, proc, tmp_path / "serve.log")
         assert stale.wait(timeout=5) == -signal.SIGKILL  # stopped by the next start
-        child = f"{LOCAL}.*--port {_local_port(base)}"
+        child = f"{LOCAL}.*--port {_local_port(tmp_path)}"
         assert _children(child)
         proc.send_signal(signal.SIGTERM)  # what systemd and Docker send
         assert proc.wait(timeout=30) == 0

@@ -376,6 +376,10 @@ class Settings(_Strict):
     # "process": after it is written to the OS (survives any process crash; fsynced within
     # 50 ms), which takes the disk's fsync time off every request's latency.
     ledger_sync: Literal["fsync", "process"] = "fsync"
+    # Refused requests get a ledger record each up to this many a second (bursts of one
+    # second's worth); beyond, each second's refusals are aggregated into one record per
+    # door, status, code, key and client prefix (`api/refusals.py`).
+    refusal_records_per_s: float = Field(50.0, gt=0)
     breaker_failures: int = Field(5, gt=0)
     breaker_cooldown_s: float = Field(30.0, gt=0)
     max_retry_after_s: float = Field(10.0, ge=0)

@@ -11,7 +11,8 @@
     │   │   ├── AbuseBlocked        403  the abuse policy blocked the key (`abuse_blocked`)
     │   │   └── AbuseReview         403  the key awaits an admin's review (`abuse_review`)
     │   ├── NotFound                404  unknown model (with close matches) or generation id
-    │   │   └── NoEndpoints         404  the `provider` filters left no route (names each filter)
+    │   │   ├── NoEndpoints         404  the `provider` filters left no route (names each filter)
+    │   │   └── ProviderNotConfigured 404  the model's providers lack configuration (no API key)
     │   ├── Conflict                409  the object exists already, or is still in use
     │   ├── RequestTimeout          408  the body did not arrive within body_timeout_s
     │   ├── PayloadTooLarge         413  body over the configured limit
@@ -27,7 +28,6 @@
     │   └── UpstreamProtocolError   upstream answered something we cannot parse
     ├── AllProvidersFailed          every candidate failed; carries the attempts -> 502/503
     ├── ServiceUnavailable          503  a dependency of the gateway itself is down
-    │   └── ProviderUnavailable     503  the model's providers are not configured (no key)
     └── ConfigError                 invalid configuration file or environment
 
 Errors map to responses in exactly one place: `api/errors.py` (status, Retry-After,
@@ -128,6 +128,17 @@ class NoEndpoints(NotFound):
 class Conflict(ClientError):
     status = 409
     code = "conflict"
+
+
+class ProviderNotConfigured(NotFound):
+    """No provider of the model can be used here because of the gateway's configuration
+    (say, no API key for the only provider). A 404 on purpose, not a 503: the openai and
+    anthropic SDKs retry 408, 409, 429 and 5xx, so a 503 was retried (twice, with backoff)
+    though nothing will change until an operator acts, and it read as an overload. OpenRouter
+    answers 404 "No endpoints found" when a model has no usable endpoint; the SDKs raise
+    NotFoundError for it at once. The message names what to set."""
+
+    code = "provider_not_configured"
 
 
 class RequestTimeout(ClientError):
@@ -237,10 +248,6 @@ class AllProvidersFailed(TokenportError):
 class ServiceUnavailable(TokenportError):
     status = 503
     code = "service_unavailable"
-
-
-class ProviderUnavailable(ServiceUnavailable):
-    code = "provider_unavailable"
 
 
 class ConfigError(TokenportError):

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 
@@ -342,13 +343,26 @@ def test_models_healthz_and_unknown_generation(fake: FakeUpstream, gateway_facto
     assert _get(gw.base_url + "/api/v1/generation")[0] == 400
 
 
-def test_unconfigured_provider_is_503_naming_key(fake: FakeUpstream, gateway_factory: Any) -> None:
+def test_unconfigured_provider_is_a_404_the_sdks_do_not_retry(
+    fake: FakeUpstream, gateway_factory: Any
+) -> None:
+    """No key for the only provider is a configuration problem: a 404 that names what to set,
+    in each door's shape, raised by the SDKs at once (they retry 408/409/429/5xx)."""
     gw = gateway_factory({"fakeoa": fake})
-    status, body = _post(
-        gw.base_url + "/v1/chat/completions",
-        json.dumps({"model": "deepseek/deepseek-chat", "messages": MESSAGES}).encode(),
-    )
-    assert status == 503 and "DEEPSEEK_API_KEY" in body["error"]["message"]
+    oa = openai.OpenAI(base_url=gw.base_url + "/v1", api_key="unused")  # default retries
+    with pytest.raises(openai.NotFoundError) as chat:
+        oa.chat.completions.create(model="deepseek/deepseek-chat", messages=MESSAGES)
+    assert chat.value.code == "provider_not_configured"
+    assert "DEEPSEEK_API_KEY" in chat.value.message
+    with pytest.raises(openai.NotFoundError):
+        oa.responses.create(model="deepseek/deepseek-chat", input="hi")
+    claude = anthropic.Anthropic(base_url=gw.base_url, api_key="unused")
+    with pytest.raises(anthropic.NotFoundError) as msg:
+        claude.messages.create(model="deepseek/deepseek-chat", max_tokens=8, messages=MESSAGES)
+    assert msg.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+    assert "DEEPSEEK_API_KEY" in msg.value.message
+    assert gw.state.refusals.stats().written == 3  # one request each reached it: no retries
+    assert fake.requests == []
 
 
 def _get(url: str) -> tuple[int, Any]:

@@ -76,14 +76,20 @@ def test_stream_text(gw: Any, fake: FakeUpstream, fake2: FakeUpstream, model: st
     for f in (fake, fake2):
         f.set_script(Script(text="one two three four", chunks=4))
     with ant(gw).messages.stream(model=model, max_tokens=64, messages=USER) as stream:
-        pieces = list(stream.text_stream)
+        events = list(stream)
         final = stream.get_final_message()
+    pieces = [e.text for e in events if e.type == "text"]
     assert "".join(pieces) == "one two three four" and len(pieces) == 4
     assert final.stop_reason == "end_turn" and final.usage.output_tokens == 4
+    # The cost rides on message_delta's usage; the SDK rebuilds get_final_message().usage
+    # from the fields it knows, so it cannot carry it (the README says so).
+    (delta,) = [e for e in events if e.type == "message_delta"]
+    cost = (delta.usage.model_extra or {})["cost"]
     message = check_anthropic(raw_stream(gw, {"model": model, "max_tokens": 64, "messages": USER}))
     assert message["content"] == [{"type": "text", "text": "one two three four"}]
     gen = generation(gw, final.id)
     assert gen["streamed"] is True and gen["door"] == "messages"
+    assert cost == pytest.approx(gen["total_cost"]) and cost > 0
 
 
 @pytest.mark.parametrize("model", UPSTREAMS)

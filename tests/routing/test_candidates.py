@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tokenport.catalog.model import ModelEntry
-from tokenport.errors import BadRequest, ModelNotFound, ProviderUnavailable
+from tokenport.errors import BadRequest, ModelNotFound, ProviderNotConfigured
 from tokenport.providers.base import ProviderState
 from tokenport.routing.candidates import plan, split_suffix
 from tokenport.routing.health import Health
@@ -118,10 +118,11 @@ def test_unknown_model_404_with_suggestions() -> None:
     assert "cheap/kimi" in err.value.message
 
 
-def test_unconfigured_provider_503() -> None:
+def test_unconfigured_provider_404_names_the_key() -> None:
     states = dict(STATES, cheap=ProviderState("cheap", False, frozenset(), "CHEAP_API_KEY"))
-    with pytest.raises(ProviderUnavailable, match="CHEAP_API_KEY"):
+    with pytest.raises(ProviderNotConfigured, match="cheap needs CHEAP_API_KEY") as err:
         _plan(states, model="cheap/glm")
+    assert err.value.status == 404 and err.value.code == "provider_not_configured"
 
 
 def test_cost_sort_uses_deployment_cost_beside_list_prices() -> None:

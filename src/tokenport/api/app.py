@@ -139,6 +139,8 @@ def create_app(
             await gauges.stop()
             await state.router.aclose()
             await state.gateway.aclose()
+            if state.refusals is not None:
+                state.refusals.flush()  # the last second's aggregated refusals
             await state.ledger.stop()
             await state.admission.aclose()
             await asyncio.to_thread(state.responses.close)

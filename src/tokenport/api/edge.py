@@ -88,6 +88,8 @@ async def guarded(
     except TokenportError as exc:
         error = exc
         await send_error(send, exc)
+        if st.refusals is not None:  # a refusal's ledger record (api/refusals.py)
+            st.refusals.note(door, scope, headers, exc, watch.model)
     except BodyAbandoned:
         return
     except asyncio.CancelledError as exc:

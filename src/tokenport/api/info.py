@@ -53,7 +53,8 @@ def routes(state: Callable[[], State]) -> list[Route]:
                 "uptime_s": uptime,
                 "providers": {n: s.available for n, s in sorted(st.registry.states.items())},
                 "ledger_backlog": st.ledger.backlog(),
-                "local_model": local.base_url if local is not None else None,
+                # Whether it runs, not where: its loopback port is the gateway's business.
+                "local_model": local is not None,
                 "routes": st.gateway.health.snapshot(),
             }
         )

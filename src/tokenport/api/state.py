@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from tokenport.api.admin import admin_key_from
 from tokenport.api.drain import Drain
 from tokenport.api.models import models_body
+from tokenport.api.refusals import RefusalLog
 from tokenport.api.response_store import ResponseStore, SqlResponseStore
 from tokenport.cache.cache import ResponseCache
 from tokenport.cache.policy import CachePolicy
@@ -69,6 +70,7 @@ class State:
     cache_policy: CachePolicy = field(default_factory=lambda: CachePolicy(CacheConfig()))
     drain: Drain = field(default_factory=lambda: Drain(DrainConfig()))
     plugins: Plugins = field(default_factory=lambda: Plugins(PluginsConfig()))
+    refusals: RefusalLog | None = None  # refused requests' ledger records (api/refusals.py)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -188,6 +190,12 @@ def build_state(
         CachePolicy(settings.cache),
         Drain(settings.drain),
         Plugins(settings.plugins),
+        RefusalLog(
+            ledger,
+            admission.cached_key_id,
+            settings.trusted_proxies,
+            settings.refusal_records_per_s,
+        ),
     )
 
 

@@ -163,7 +163,12 @@ def create(
     ] = None,
     rpm: Annotated[int | None, typer.Option(help="Requests per minute.", min=1, max=10**9)] = None,
     tpm: Annotated[int | None, typer.Option(help="Tokens per minute.", min=1, max=10**9)] = None,
-    expires_in_days: Annotated[float | None, typer.Option(min=0, max=36_500)] = None,
+    expires_in_days: Annotated[
+        float | None,
+        typer.Option(
+            min=0, max=36_500, help="Days until the key expires (fractions allowed); default never."
+        ),
+    ] = None,
     country: Annotated[str | None, typer.Option(help="Country code, for rankings.")] = None,
     limit_reset: ResetOpt = None,
     workspace: Annotated[

@@ -148,9 +148,13 @@ def _print_sim(console: Console, r: SimResult) -> None:
 
 
 def abuse_simulate(
-    scenario: Annotated[str, Opt(help="A shipped abuse scenario (hydra-2026) or a .toml")] = (
-        "hydra-2026"
-    ),
+    scenario: Annotated[
+        str,
+        Opt(
+            help="A shipped abuse scenario (hydra-2026, full size; hydra-ci, the same at the "
+            "size of a CI run, under a minute) or a .toml"
+        ),
+    ] = "hydra-2026",
     scale: Annotated[float | None, Opt(help="Multiply every count (accounts, requests)")] = None,
     seed: Annotated[int | None, Opt(help="Planner seed (default: the scenario's)")] = None,
     concurrency: Annotated[int, Opt(help="Requests in flight")] = 32,

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from tokenport.config import Settings, load_settings
 from tokenport.errors import ConfigError, ServiceUnavailable, TokenportError
@@ -25,6 +25,9 @@ app = typer.Typer(
     "provider, priced and metered.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help for every command: rich markup ate `[regions.*]`-style text, and
+    # typer's rich panels show every flag as `<bool>`, as if it took a value.
+    rich_markup_mode=None,
 )
 config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -37,6 +40,27 @@ ConfigOpt = Annotated[
         "--config", "-c", help="TOML config file (default: $TOKENPORT_CONFIG or ./tokenport.toml)."
     ),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"tokenport {version('tokenport')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """tokenport: a self-hosted token exchange. One OpenAI-compatible API over every LLM
+    provider, priced and metered."""
 
 
 def _settings(config: Path | None) -> Settings:
@@ -109,7 +133,12 @@ def serve(
         else:
             os.environ["TOKENPORT_LOCAL_MODEL"] = "0"
         ledger = parse_url(s.ledger_url()).where
-        console.print(f"tokenport listening on http://{h}:{p}  (ledger: {ledger})")
+        # soft_wrap: a log file or pipe gets one line, not a path broken at 80 columns.
+        console.print(
+            f"tokenport listening on http://{h}:{p}  (ledger: {ledger})",
+            soft_wrap=True,
+            highlight=False,
+        )
         _run_uvicorn(s, sock, workers or s.workers, log_level)
     except _Terminated:
         console.print("tokenport stopped (SIGTERM)")
@@ -218,6 +247,10 @@ def _preflight(s: Settings) -> None:
         raise typer.Exit(1) from exc
 
 
+# The local model's address before `serve` has started it (its port is chosen then).
+_LOCAL_NOT_STARTED = "http://127.0.0.1:0"
+
+
 @config_app.command("check")
 def config_check(config: ConfigOpt = None) -> None:
     """Validate the config file, reach the ledger database, and show which providers are
@@ -227,11 +260,11 @@ def config_check(config: ConfigOpt = None) -> None:
 
     s = _settings(config)
     try:
-        reg = build_registry(s, os.environ, local_base_url="http://127.0.0.1:0")
+        reg = build_registry(s, os.environ, local_base_url=_LOCAL_NOT_STARTED)
     except ConfigError as exc:
         err.print(f"[red]Configuration error[/red]\n{exc.message}")
         raise typer.Exit(2) from exc
-    table = Table("provider", "protocol", "base url", "status")
+    table = Table("provider", "protocol", Column("base url", overflow="fold"), "status")
     for name, spec in sorted(reg.specs.items()):
         st = reg.states[name]
         status = (
@@ -239,7 +272,10 @@ def config_check(config: ConfigOpt = None) -> None:
             if st.available
             else (f"[yellow]unavailable: set {st.missing_key_env}[/yellow]")
         )
-        table.add_row(name, spec.protocol, spec.base_url, status)
+        where = spec.base_url
+        if where.startswith(_LOCAL_NOT_STARTED):
+            where = "a free loopback port, chosen by `serve`"
+        table.add_row(name, spec.protocol, where, status)
     console.print(table)
     ledger = f"{parse_url(s.ledger_url()).where} (from {s.database_source})"
     problem = database_problem(s.ledger_url())

@@ -80,7 +80,10 @@ def eval_cmd(
     ] = False,
     plot_dir: Annotated[
         Path | None,
-        typer.Option("--plot-dir", help="Write PNG charts here (needs tokenport[plots])."),
+        typer.Option(
+            "--plot-dir",
+            help='Write PNG charts here (needs matplotlib: pip install -e ".[plots]").',
+        ),
     ] = None,
     folds: Annotated[int, typer.Option(help="Folds for cross-validation.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed for folds and the random router.")] = 0,
@@ -103,7 +106,8 @@ def eval_cmd(
         # Checked before minutes of evaluation, not after.
         typer.echo(
             "error: --plot-dir draws PNGs with matplotlib, which is not installed: "
-            "pip install 'tokenport[plots]' (or leave out --plot-dir; --json has every figure).",
+            'pip install -e ".[plots]" in your tokenport clone (or leave out --plot-dir; '
+            "--json has every figure).",
             err=True,
         )
         raise typer.Exit(2)

@@ -194,6 +194,7 @@ def error_record(
         "error",
         latency_ms=ctx.elapsed_ms(),
         error_class=type(exc).__name__,
+        error_code=exc.code,
         stream=stream,
         http_status=exc.status,
         attempts=attempts,

@@ -277,6 +277,15 @@ class Journal:
         self._wake.set()
         await fut
 
+    def append_nowait(self, payload: bytes) -> None:
+        """Buffer `payload` for the next group write without waiting for it: for records
+        whose answer need not wait on the disk (refusals). Raises ServiceUnavailable when
+        the journal is closed; a later failed write loses it, as a crash would."""
+        if self._closing or self._fd is None:
+            raise ServiceUnavailable("The ledger journal is closed.")
+        self._buf.append(encode_frame(payload))
+        self._wake.set()
+
     def release(self, pos: Position) -> None:
         """Every frame before `pos` is in the database: delete the segments wholly before it."""
         for number in [n for n in self._final if n < pos.segment]:
@@ -335,7 +344,7 @@ class Journal:
                 return
 
     async def _flush_once(self) -> None:
-        data, waiters = b"".join(self._buf), self._waiters
+        data, frames, waiters = b"".join(self._buf), len(self._buf), self._waiters
         self._buf, self._waiters = [], []
         try:
             if self._force_rotate or self._active_end >= self.segment_bytes:
@@ -352,7 +361,7 @@ class Journal:
             self._fail(waiters, ServiceUnavailable("The ledger journal was aborted."))
             raise
         self._active_end += len(data)
-        self.durable_frames += len(waiters)
+        self.durable_frames += frames  # appends not awaited (`append_nowait`) included
         self.fsyncs += self.sync == "fsync"
         for fut in waiters:
             if not fut.done():

@@ -24,7 +24,10 @@ class LedgerRecord(msgspec.Struct, omit_defaults=True):
     """Everything tokenport knows about one request once it has finished.
 
     `id` is a ULID string (sortable by time); `ts` is the request's start, Unix seconds.
-    Costs are USD. `status` is "ok" or "error". `hold` travels in the journal only (it is not
+    Costs are USD. `status` is "ok", "error" (the gateway tried and failed) or "refused"
+    (answered 4xx/503 before any upstream call: a bad key, a limit, an unknown model;
+    `api/refusals.py`, which may fold a flood of refusals into one record of
+    `request_count`). `hold` travels in the journal only (it is not
     a `requests` column): a record with a hold is charged to its key when it is inserted,
     unless the gateway already did (exactly once either way).
     """
@@ -66,3 +69,6 @@ class LedgerRecord(msgspec.Struct, omit_defaults=True):
     signals: RequestSignals | None = None
     # What the request's plugins did (`tokenport.plugins`), or None when it named none.
     plugins: list[PluginUse] | None = None
+    error_code: str | None = None  # the error's code as the client saw it, e.g. rate_limited
+    client_prefix: str | None = None  # refusals: the client's /24 or /48 prefix
+    request_count: int = 1  # how many requests this record stands for (see `status`)

@@ -39,9 +39,10 @@ def rollup_deltas(records: Iterable[LedgerRecord]) -> list[Row]:
         bucket = int(r.ts // 3600) * 3600
         key = (bucket, r.model_served or "", r.provider or "", r.key_id or "", r.app or "")
         acc = sums.setdefault(key, [0.0] * len(SUM_COLUMNS))
+        n = r.request_count
         delta = (
-            1,
-            r.status != "ok",
+            n,
+            n if r.status != "ok" else 0,
             r.prompt_tokens,
             r.completion_tokens,
             r.cached_tokens,

@@ -230,6 +230,13 @@ class Ledger:
             raise
         self._appended += 1
 
+    def note(self, record: LedgerRecord) -> None:
+        """Journal `record` without waiting until it is durable: for refusals, whose answer
+        should not wait on the disk (a crash may lose the last few). It is written with the
+        next group write and reaches the database like any record."""
+        self._journal.append_nowait(self._encode(record))
+        self._appended += 1
+
     async def get(self, record_id: str) -> LedgerRecord | None:
         """The record with this id, including one appended a moment ago."""
         record = self._pending.get(record_id)

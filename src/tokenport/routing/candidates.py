@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from tokenport.catalog.model import ModelEntry
-from tokenport.errors import BadRequest, ModelNotFound, ProviderUnavailable
+from tokenport.errors import BadRequest, ModelNotFound, ProviderNotConfigured
 from tokenport.providers.base import ProviderState
 from tokenport.routing import filters
 from tokenport.routing.health import Health
@@ -206,9 +206,9 @@ def plan(
             state = providers.get(e.provider)
             if state is None or not state.available:
                 unconfigured.add(
-                    f"{e.provider} (set {state.missing_key_env})"
+                    f"{e.provider} needs {state.missing_key_env}"
                     if state and state.missing_key_env
-                    else e.provider
+                    else f"{e.provider} is not enabled"
                 )
                 continue
             blocked = sent & state.unsupported
@@ -234,9 +234,11 @@ def plan(
     if refused:
         raise BadRequest("No provider for this model accepts the request: " + "; ".join(refused))
     if unconfigured:
-        raise ProviderUnavailable(
-            "No configured provider serves this model. Unavailable: "
-            + ", ".join(sorted(unconfigured))
+        raise ProviderNotConfigured(
+            "No provider of this model is configured on this gateway: "
+            + "; ".join(sorted(unconfigured))
+            + ". Set it in the gateway's environment (or its config file) and restart the "
+            "gateway; this is a configuration problem, so retrying will not help."
         )
     if too_far:
         raise BadRequest(

@@ -185,6 +185,12 @@ class Admission:
         self._cache[token] = (now + self.cache_ttl_s, key)
         return key
 
+    def cached_key_id(self, token: str) -> str | None:
+        """The id of the key behind `token` if this process looked it up lately, expired or
+        not (a token's key never changes): a refusal's record, without a database read."""
+        hit = self._cache.get(token)
+        return hit[1].id if hit is not None and hit[1] is not None else None
+
     def forget(self) -> None:
         self._cache.clear()
 

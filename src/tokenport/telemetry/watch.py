@@ -8,7 +8,8 @@
     edge      watch.close(error)                 (the response has left, or failed)
 
 A request that never reaches the gateway (refused by a key, a limit, a bad body) has no
-ledger record: `close` sees it unrecorded, with its error, and counts a refusal. Reports
+record from the gateway: `close` sees it unrecorded, with its error, and counts a refusal
+(the edge's boundary writes its record, `api/refusals.py`, with the model `parsed` saw). Reports
 never raise and never block: they only update counters in memory and spans.
 """
 
@@ -31,6 +32,9 @@ class AttemptWatch(Protocol):
 
 
 class Watch(Protocol):
+    @property
+    def model(self) -> str | None: ...  # the model asked for, once parsed (refusals' records)
+
     def parsed(self, request: ChatRequest) -> None: ...
 
     def attempt(self, route: Route) -> AttemptWatch: ...
@@ -60,6 +64,10 @@ class NullWatch:
 
     __slots__ = ()
 
+    @property
+    def model(self) -> str | None:
+        return None
+
     def parsed(self, request: ChatRequest) -> None:
         return None
 
@@ -85,7 +93,7 @@ NULL_WATCH = NullWatch()
 class RequestWatch:
     """One request's reports, to the metrics and (when tracing is on) its span."""
 
-    __slots__ = ("door", "hold", "metrics", "record", "span")
+    __slots__ = ("door", "hold", "metrics", "model", "record", "span")
 
     def __init__(self, door: Door, metrics: Metrics | None, span: RequestSpan | None) -> None:
         self.door = door
@@ -93,8 +101,10 @@ class RequestWatch:
         self.span = span
         self.record = False
         self.hold = 0
+        self.model: str | None = None
 
     def parsed(self, request: ChatRequest) -> None:
+        self.model = request.model
         if self.span is not None:
             self.span.parsed(request)
 

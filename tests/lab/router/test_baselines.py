@@ -80,7 +80,7 @@ def test_plot_dir_without_matplotlib_is_a_clear_error_before_any_work(tmp_path: 
     args = ["router", "eval", "--train", "missing.jsonl", "--plot-dir", "p"]
     out = run_cli_without_dev_packages(args, tmp_path)
     assert out.returncode == 2, out.stderr
-    assert "tokenport[plots]" in out.stderr and "Traceback" not in out.stderr
+    assert 'pip install -e ".[plots]"' in out.stderr and "Traceback" not in out.stderr
 
 
 @pytest.mark.parametrize("n", [1, 2])

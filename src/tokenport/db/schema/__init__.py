@@ -52,4 +52,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     company.BUDGETS,
     company.AUDIT,
     company.GUARDRAILS,
+    ledger.REQUESTS_REFUSALS,
 )

@@ -67,3 +67,15 @@ REQUESTS_CACHE = Migration(
         "ALTER TABLE requests ADD COLUMN cost_saved DOUBLE PRECISION",
     ),
 )
+
+# Refused requests get a record too (`api/refusals.py`): the refusal's code, the client's
+# /24 or /48 prefix, and how many requests the record stands for (1, or more where a flood
+# of refusals beyond `refusal_records_per_s` was folded into one record).
+REQUESTS_REFUSALS = Migration(
+    "m006_request_refusals",
+    (
+        "ALTER TABLE requests ADD COLUMN error_code TEXT",
+        "ALTER TABLE requests ADD COLUMN client_prefix TEXT",
+        "ALTER TABLE requests ADD COLUMN request_count BIGINT NOT NULL DEFAULT 1",
+    ),
+)
