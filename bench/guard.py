@@ -1,6 +1,7 @@
 """The CI guard on the hot path: tokenport's CPU per request as a multiple of a bare proxy's.
 
     python bench/guard.py                      # 3 interleaved rounds of 5 s, fails above 2.5x
+    python bench/guard.py --confirm            # over the limit: a second run decides (CI)
     python bench/guard.py --rounds 5 --seconds 8 --max-ratio 2.5 --json bench/out/guard.json
     python bench/guard.py --src /tmp/old/src   # another checkout's tokenport (git bisect)
 
@@ -49,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-ratio", type=float, default=2.5, help="fail above this multiple")
     p.add_argument("--src", type=Path, default=ROOT / "src", help="the tokenport to measure")
     p.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    p.add_argument(
+        "--confirm", action="store_true", help="over the limit: measure again, fail if again"
+    )
     return p.parse_args(argv)
 
 
@@ -158,6 +162,12 @@ def _summary(rounds: list[dict[str, dict[str, float]]], args: argparse.Namespace
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = run(args)
+    if result["cpu_ratio"] > args.max_ratio and args.confirm:
+        # A shared machine can spoil one run; a regression spoils every run. Measure again
+        # (fresh processes) and fail only if the second run is over the limit too.
+        print(f"over the limit ({result['cpu_ratio']:.2f}x): measuring again", flush=True)
+        first, result = result, run(args)
+        result["first_run"] = {k: first[k] for k in ("cpu_ratio", "cpu_ratios")}
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
