@@ -88,7 +88,7 @@ def test_bad_parameters_are_400_with_the_allowed_values(
     status, body = _json(served, f"/api/v1/rankings?{query}")
     assert status == 400
     error = body["error"]
-    assert error["param"] == param and error["type"] == "invalid_request_error"
+    assert error["param"] == param and error["metadata"]["type"] == "invalid_request_error"
     if allowed is not None:
         assert all(a in error["allowed"] for a in allowed)
     assert error["message"]

@@ -18,7 +18,7 @@ const { OpenRouterCore } = await load("core.js");
 const ops = await load("models/operations/index.js");
 
 // The functions that manage keys run with the admin key, as OpenRouter's need a management key.
-const ADMIN_OPS = new Set(["apiKeysList", "apiKeysGet"]);
+const ADMIN_OPS = new Set(["apiKeysList", "apiKeysGet", "analyticsGetUserActivity"]);
 // A value for each path or query parameter an operation requires, by its name.
 const VALUES = {
   id: env.GEN_ID,

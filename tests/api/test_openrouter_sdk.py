@@ -54,7 +54,7 @@ SERVED = {
 # Built with the company features (budgets, key management, activity): covered once they land.
 PENDING = {"/keys", "/keys/{hash}", "/activity"}
 # Key management takes OpenRouter's management key: tokenport's admin key.
-ADMIN_PATHS = {"/keys", "/keys/{hash}"}
+ADMIN_PATHS = {"/keys", "/keys/{hash}", "/activity"}
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import openai
 import pytest
 
 from _helpers import http_json
+from tokenport.abusescan.action_log import ActionLog
 from tokenport.lab.fake import FakeUpstream
-from tokenport.security.abuse.actions import ActionStore
 
 ADMIN = "admin-secret-for-guard-tests"
 REFRESH_S = 2.0
@@ -88,7 +88,7 @@ def test_actions_are_in_force_within_refresh_s_under_load(
         text=True,
     )
     guard = gw.state.admission.abuse
-    store = ActionStore(gw.state.settings.ledger_url())  # as `tokenport abuse act` writes it
+    store = ActionLog(gw.state.settings.ledger_url())  # as `tokenport abuse act` writes it
     try:
         time.sleep(1.0)  # the gateway is busy
         store.record(target_id, "block", 1.0, None, ["by hand"], "cli")

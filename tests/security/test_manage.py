@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tokenport.security.cli import register
 from typer.testing import CliRunner
 
 from tokenport.cli import app
+from tokenport.cli.keys import register
 from tokenport.config import load_settings
 from tokenport.security.keystore import KeyStore
 from tokenport.security.manage import Manager

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import math
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
@@ -22,10 +21,9 @@ from tokenport.api.http import json_response, read_json
 from tokenport.api.openrouter.records import KeyUsage, key_record_json
 from tokenport.errors import BadRequest, Forbidden
 from tokenport.security.admission import Admission, bearer
-from tokenport.security.budgets import BudgetUsage
 from tokenport.security.clientip import client_ip
 from tokenport.security.keys import KEY_PREFIX, MAX_CREDIT_USD, ApiKey
-from tokenport.security.manage import KeyPatch, KeySpec, Manager
+from tokenport.security.manage import KeyPatch, KeySpec, Manager, key_json
 from tokenport.security.principal import ADMIN, Principal, management_principal
 
 _encoder = msgspec.json.Encoder()
@@ -37,40 +35,6 @@ CreateKey = KeySpec  # the OpenAPI document's name for the body
 
 class TopUp(msgspec.Struct, forbid_unknown_fields=True):
     amount: Annotated[float, msgspec.Meta(gt=0, le=MAX_CREDIT_USD)]
-
-
-def key_json(k: ApiKey, resetting: BudgetUsage | None = None) -> dict[str, Any]:
-    """A key object; `resetting`: the current period of its `limit_reset` limit, if any."""
-    limit, remaining = k.limit_usd, k.remaining_usd
-    if resetting is not None:
-        limit = resetting.budget.limit_nano / 1e9
-        remaining = resetting.remaining_nano / 1e9
-    return {
-        "id": k.id,
-        "hash": k.id,  # OpenRouter names a key by its `hash`
-        "name": k.name,
-        "label": k.prefix + "...",
-        "disabled": k.disabled,
-        "limit_reset": k.limit_reset,
-        "include_byok_in_limit": k.include_byok_in_limit,
-        "workspace_id": k.workspace_id,
-        "member_id": k.member_id,
-        "scope": k.scope,
-        "updated_at": k.updated_at,
-        "prefix": k.prefix,
-        "created_at": k.created_at,
-        "expires_at": k.expires_at,
-        "revoked_at": k.revoked_at,
-        "state": k.state(time.time()),
-        "limit": limit,
-        "usage": k.usage_usd,
-        "reserved": k.reserved_nano / 1e9,
-        "limit_remaining": remaining,
-        "allowed_models": k.allowed_models,
-        "rpm": k.rpm,
-        "tpm": k.tpm,
-        "country": k.country,
-    }
 
 
 class KeyOrigin(msgspec.Struct, frozen=True):

@@ -15,9 +15,9 @@ from rich.table import Table
 from tokenport.config import load_settings
 from tokenport.errors import ConfigError, TokenportError
 from tokenport.ledger.store import UsageRow
-from tokenport.security.keys import MAX_CREDIT_USD, ApiKey, key_json
+from tokenport.security.keys import MAX_CREDIT_USD, ApiKey
 from tokenport.security.keystore import KeyStore
-from tokenport.security.manage import KeyPatch, KeySpec, Manager
+from tokenport.security.manage import KeyPatch, KeySpec, Manager, key_json
 from tokenport.security.principal import CLI
 
 console = Console()

@@ -242,24 +242,3 @@ def make_key(
 
 
 row_to_key = _row_key
-
-
-def key_json(k: ApiKey) -> dict[str, Any]:
-    """A key as the admin API and `tokenport keys --json` show it."""
-    return {
-        "id": k.id,
-        "name": k.name,
-        "prefix": k.prefix,
-        "created_at": k.created_at,
-        "expires_at": k.expires_at,
-        "revoked_at": k.revoked_at,
-        "state": k.state(time.time()),
-        "limit": k.limit_usd,
-        "usage": k.usage_usd,
-        "reserved": k.reserved_nano / 1e9,
-        "limit_remaining": k.remaining_usd,
-        "allowed_models": k.allowed_models,
-        "rpm": k.rpm,
-        "tpm": k.tpm,
-        "country": k.country,
-    }

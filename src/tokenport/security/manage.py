@@ -476,3 +476,37 @@ def _subjects(key: ApiKey) -> set[tuple[str, str]]:
     if key.member_id is not None:
         out.add(("member", key.member_id))
     return out
+
+
+def key_json(k: ApiKey, resetting: BudgetUsage | None = None) -> dict[str, Any]:
+    """A key object; `resetting`: the current period of its `limit_reset` limit, if any."""
+    limit, remaining = k.limit_usd, k.remaining_usd
+    if resetting is not None:
+        limit = resetting.budget.limit_nano / 1e9
+        remaining = resetting.remaining_nano / 1e9
+    return {
+        "id": k.id,
+        "hash": k.id,  # OpenRouter names a key by its `hash`
+        "name": k.name,
+        "label": k.prefix + "...",
+        "disabled": k.disabled,
+        "limit_reset": k.limit_reset,
+        "include_byok_in_limit": k.include_byok_in_limit,
+        "workspace_id": k.workspace_id,
+        "member_id": k.member_id,
+        "scope": k.scope,
+        "updated_at": k.updated_at,
+        "prefix": k.prefix,
+        "created_at": k.created_at,
+        "expires_at": k.expires_at,
+        "revoked_at": k.revoked_at,
+        "state": k.state(time.time()),
+        "limit": limit,
+        "usage": k.usage_usd,
+        "reserved": k.reserved_nano / 1e9,
+        "limit_remaining": remaining,
+        "allowed_models": k.allowed_models,
+        "rpm": k.rpm,
+        "tpm": k.tpm,
+        "country": k.country,
+    }
