@@ -21,7 +21,7 @@ from tokenport.catalog.model import ModelEntry
 from tokenport.config import AutoPoolConfig, Settings
 from tokenport.errors import BadRequest, ConfigError, NotFound
 from tokenport.pricing import max_cost_usd
-from tokenport.routing.auto.cascade import skip as skip_cheap
+from tokenport.routing.auto.cascade_meta import skip as skip_cheap
 from tokenport.routing.auto.decide import AutoRouter, Decision, Pool
 from tokenport.routing.auto.feedback import DEFAULT_LR, FeedbackEvent, FeedbackLog, learn, record
 from tokenport.routing.cascade_plan import CascadePlan, check_pool, threshold_of

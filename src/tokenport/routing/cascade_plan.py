@@ -13,7 +13,7 @@ import msgspec
 
 from tokenport.config import AutoPoolConfig
 from tokenport.errors import ConfigError
-from tokenport.routing.auto.cascade import CascadeMeta
+from tokenport.routing.auto.cascade_meta import CascadeMeta
 from tokenport.values import ChatRequest, Route
 
 

@@ -24,7 +24,7 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenport.routing.auto.cascade import CascadeMeta
+from tokenport.routing.auto.cascade_meta import CascadeMeta
 from tokenport.routing.auto.errors import ArtifactError
 from tokenport.routing.auto.features import FeatureConfig, Vectorizer
 
