@@ -78,3 +78,15 @@ def test_endpoint_is_null_until_measured_then_shows_the_figures() -> None:
     measured = endpoint_json(ENTRY, SPEC, up=False, perf=perf)
     assert measured["latency_last_30m"] == {"p50": 200, "p75": 260, "p90": 300, "p99": 900}
     assert measured["uptime_last_30m"] == 99.5 and measured["status"] == -1
+
+
+def test_measured_route_speed_fills_the_endpoint_and_a_partial_one_stays_null() -> None:
+    from tokenport.api.openrouter.routes import perf_of
+    from tokenport.routing.speed import speed_of
+
+    assert perf_of(None).latency is None
+    measured = perf_of(speed_of([100.0, 120.0, 300.0, 90.0], [50.0, 40.0, 60.0, 55.0]))
+    assert measured.latency is not None and measured.throughput is not None
+    assert measured.latency.p50 == 100.0 and measured.latency.p99 == 300.0
+    only_ttft = perf_of(speed_of([100.0], []))
+    assert only_ttft.latency is not None and only_ttft.throughput is None

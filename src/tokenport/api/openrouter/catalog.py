@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from tokenport.catalog.model import ModelEntry
-from tokenport.values import Pricing, ProviderSpec
+from tokenport.values import EndpointPolicy, Pricing, ProviderSpec
 
 # OpenAI's sampling and output parameters every OpenAI-shaped upstream takes, unless its
 # provider entry excludes them or marks them unsupported (providers.toml).
@@ -158,7 +158,7 @@ def endpoint_json(
         "max_completion_tokens": e.max_output,
         "max_prompt_tokens": None,
         "pricing": pricing_json(e.pricing),
-        "quantization": None,
+        "quantization": _policy(e, spec).quantization if spec is not None else None,
         "service_tier": None,
         "native_tools": {},  # provider-run tools (web search, ...): tokenport runs none
         "supports_diarization": False,
@@ -192,3 +192,8 @@ def endpoints_json(group: list[ModelEntry], endpoints: list[dict[str, Any]]) -> 
             "endpoints": endpoints,
         }
     }
+
+
+def _policy(e: ModelEntry, spec: ProviderSpec) -> EndpointPolicy:
+    """The route's data policy and serving facts (providers.toml, `[providers.X.endpoints]`)."""
+    return spec.policy(e.upstream_id)

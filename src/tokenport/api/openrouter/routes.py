@@ -20,13 +20,22 @@ from starlette.routing import Route
 
 from tokenport.api.http import json_response
 from tokenport.api.models import model_entry_json, model_list_json
-from tokenport.api.openrouter.catalog import canonical_slug, endpoint_json, endpoints_json
+from tokenport.api.openrouter.catalog import (
+    UNMEASURED,
+    EndpointPerf,
+    Percentiles,
+    canonical_slug,
+    endpoint_json,
+    endpoints_json,
+)
 from tokenport.api.openrouter.records import KeyUsage, credits_json, key_json
 from tokenport.api.state import State
 from tokenport.catalog.model import ModelEntry
 from tokenport.errors import NotFound, Unauthorized
 from tokenport.ledger.writer import Ledger
+from tokenport.routing.speed import RouteSpeed
 from tokenport.security.keys import ApiKey
+from tokenport.values import Percentiles as SpeedPercentiles
 
 DAY = 86400.0
 
@@ -137,7 +146,12 @@ def routes(state: Callable[[], State]) -> list[Route]:
         group = model_group(st, request.path_params["author"], request.path_params["slug"])
         health = st.gateway.health
         listed = [
-            endpoint_json(e, st.registry.specs.get(e.provider), health.available(e.provider))
+            endpoint_json(
+                e,
+                st.registry.specs.get(e.provider),
+                health.available(e.provider),
+                perf_of(st.router.speed(e.id)),
+            )
             for e in group
             if e.provider in st.registry.providers
         ]
@@ -160,3 +174,17 @@ def routes(state: Callable[[], State]) -> list[Route]:
         Route("/api/v1/models/{author}/{slug}/endpoints", endpoints, methods=["GET"]),
         Route("/api/v1/model/{author}/{slug}", model, methods=["GET"]),
     ]
+
+
+def perf_of(speed: RouteSpeed | None) -> EndpointPerf:
+    """The routing layer's rolling figures (`routing/speed.py`) as OpenRouter shows them:
+    its SDKs take all four percentiles or none, so a figure missing one is left null."""
+    if speed is None:
+        return UNMEASURED
+    return EndpointPerf(latency=_four(speed.ttft_ms), throughput=_four(speed.throughput))
+
+
+def _four(p: SpeedPercentiles | None) -> Percentiles | None:
+    if p is None or None in (p.p50, p.p75, p.p90, p.p99):
+        return None
+    return Percentiles(p50=p.p50, p75=p.p75, p90=p.p90, p99=p.p99)  # type: ignore[arg-type]
