@@ -171,7 +171,9 @@ def test_every_readme_block_runs_without_dev_packages(
 ) -> None:
     runner = Runner(tmp_path, readme_gateway, monkeypatch.setenv)
     skipped = []
-    for block in readme_blocks():
+    # The README's own blocks: the manual's pages hold commands that need paid keys, agents
+    # or long jobs; tests/test_readme.py checks that theirs exist as written.
+    for block in readme_blocks((ROOT / "README.md").read_text(encoding="utf-8")):
         if block.skip is not None:
             skipped.append(f"README line {block.line} ({block.lang}): {block.skip}")
         elif block.lang == "python":
@@ -180,8 +182,5 @@ def test_every_readme_block_runs_without_dev_packages(
             runner.bash(block)
     with capsys.disabled():
         print("\nnot run:\n  " + "\n  ".join(skipped))
-    assert runner.ran.count("python") >= 2 and "curl" in runner.ran
-    assert {"keys", "usage", "costs", "economics", "router", "simulate", "rankings"} <= set(
-        runner.ran
-    )
-    assert (tmp_path / "router.npz").exists() and (tmp_path / "report.html").exists()
+    # One example per door: chat, messages, responses, completions.
+    assert runner.ran.count("python") >= 4

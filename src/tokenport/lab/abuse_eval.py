@@ -82,6 +82,7 @@ def evaluate(report: Report, accounts: Sequence[Account], key_ids: Sequence[str]
 
 def _keys(url: str, accounts: Sequence[Account]) -> list[str]:
     from tokenport.db import Database, migrate
+    from tokenport.security.keys import KeyQueries
 
     db = Database(url, readonly=False, what="ledger database")
     try:
@@ -94,10 +95,9 @@ def _keys(url: str, accounts: Sequence[Account]) -> list[str]:
             ids.append(new.key.id)
             rows.append(values)
         with db.transaction() as tx:
+            # The key store's own INSERT, so a new key column can never leave this behind.
             tx.many(
-                "INSERT INTO api_keys (id, name, hash, prefix, created_at, expires_at, "
-                "credit_limit_nano, allowed_models, rpm, tpm, country, created_via, created_ip) "
-                f"VALUES ({', '.join([db.param] * 13)})",
+                KeyQueries(db.param).insert,
                 rows,
             )
         return ids

@@ -87,6 +87,12 @@ class ActivityRow(msgspec.Struct, frozen=True):
     completion_tokens: int
     reasoning_tokens: int
     usage: float  # USD
+    # OpenRouter's own fields, so its SDKs read the row: the route's id (provider/model),
+    # the model's permanent slug, cached prompt tokens, and BYOK spend (none here).
+    cached_tokens: int = 0
+    endpoint_id: str = ""
+    model_permaslug: str = ""
+    byok_usage_inference: float = 0.0
 
 
 class KeyBudgetView(msgspec.Struct, frozen=True):
@@ -442,9 +448,11 @@ class Manager:
             where += f" AND k.member_id = {q}"
             params.append(p.member_id or "")
         rows, _ = self.keys.execute(
-            f"SELECT {day} AS d, r.model_served, r.provider, r.door, COUNT(*), "
+            # request_count: an aggregated refusal record stands for several requests.
+            f"SELECT {day} AS d, r.model_served, r.provider, r.door, SUM(r.request_count), "
             "SUM(r.prompt_tokens), SUM(r.completion_tokens), SUM(r.reasoning_tokens), "
-            "SUM(r.cost) FROM requests r JOIN api_keys k ON k.id = r.key_id "
+            "SUM(r.cost), SUM(r.cached_tokens) FROM requests r "
+            "JOIN api_keys k ON k.id = r.key_id "
             f"WHERE {where} GROUP BY d, r.model_served, r.provider, r.door "
             "ORDER BY d, r.model_served, r.provider, r.door",
             params,
@@ -460,6 +468,9 @@ class Manager:
                 completion_tokens=int(r[6] or 0),
                 reasoning_tokens=int(r[7] or 0),
                 usage=float(r[8] or 0),
+                cached_tokens=int(r[9] or 0),
+                endpoint_id=f"{r[2] or ''}/{r[1] or ''}",
+                model_permaslug=r[1] or "",
             )
             for r in rows
         ]
