@@ -36,8 +36,11 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{out} is not empty")
         accounts = build(SCENARIOS[args.scenario], args.seed)
         played = play(accounts, out, args.database_url, args.concurrency)
-        print(f"played {played.sent} requests from {len(played.truth)} keys in "
-              f"{played.seconds:.0f} s ({played.failed} failed)", file=sys.stderr)
+        print(
+            f"played {played.sent} requests from {len(played.truth)} keys in "
+            f"{played.seconds:.0f} s ({played.failed} failed)",
+            file=sys.stderr,
+        )
         url, truth = played.database_url, played.truth
     report = score.evaluate(truth, score.scan(url, out / "scan.json"))
     (out / "report.json").write_bytes(msgspec.json.format(msgspec.json.encode(report)))

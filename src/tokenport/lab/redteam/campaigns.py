@@ -21,7 +21,12 @@ _HONEST_MAX_TOKENS = (None, None, None, 1024, 2048, 4096, 800)
 
 
 def harvest(
-    rng: random.Random, item: Item, effort: float, ts: float, ip: str, ua: str,
+    rng: random.Random,
+    item: Item,
+    effort: float,
+    ts: float,
+    ip: str,
+    ua: str,
     history: tuple[Message, ...] = (),
 ) -> Request:
     """One harvesting request: a paraphrased, reasoning-coercing question about `item`."""
@@ -36,7 +41,9 @@ def harvest(
     )
 
 
-def _origin(rng: random.Random, window: Window, effort: float, base_ip: str, i: int) -> tuple[float, str]:
+def _origin(
+    rng: random.Random, window: Window, effort: float, base_ip: str, i: int
+) -> tuple[float, str]:
     """When and from where key `i` was bought: in one burst from one address at effort 0;
     over weeks, from anywhere, as effort grows."""
     if rng.random() >= effort:
@@ -47,8 +54,10 @@ def _origin(rng: random.Random, window: Window, effort: float, base_ip: str, i: 
 def _client(rng: random.Random, effort: float, shared_ua: str, shared_ip: str) -> tuple[str, str]:
     """One account's own User-Agent and address (shared by the campaign at low effort)."""
     ua = shared_ua if rng.random() >= effort else rng.choice(clients.SDK_UAS + clients.BROWSER_UAS)
-    ip = clients.subnet_ip(shared_ip.rsplit(".", 1)[0], rng) if rng.random() >= effort else (
-        clients.residential_ip(rng)
+    ip = (
+        clients.subnet_ip(shared_ip.rsplit(".", 1)[0], rng)
+        if rng.random() >= effort
+        else (clients.residential_ip(rng))
     )
     return ua, ip
 
@@ -65,8 +74,15 @@ def _accounts(
 
 
 def _sessions(
-    rng: random.Random, window: Window, acct: Account, items: list[Item], effort: float,
-    per_day: tuple[int, int], ua: str, ip: str, days: range | None = None,
+    rng: random.Random,
+    window: Window,
+    acct: Account,
+    items: list[Item],
+    effort: float,
+    per_day: tuple[int, int],
+    ua: str,
+    ip: str,
+    days: range | None = None,
 ) -> None:
     """Spend `items` over the window in human sittings of a few prompts each."""
     queue = list(items)
@@ -79,7 +95,9 @@ def _sessions(
             acct.requests.append(harvest(rng, queue.pop(), effort, ts, ip, ua))
 
 
-def paraphrase_cot(rng: random.Random, w: Window, n: int, effort: float, unit: str) -> list[Account]:
+def paraphrase_cot(
+    rng: random.Random, w: Window, n: int, effort: float, unit: str
+) -> list[Account]:
     """Each account asks for reasoning over its slice of the curriculum, worded afresh."""
     accts = _accounts(rng, w, n, effort, unit, "paraphrase_cot")
     items = curriculum()
@@ -129,7 +147,9 @@ def blend(rng: random.Random, w: Window, n: int, effort: float, unit: str) -> li
     return accts
 
 
-def specialist_sweep(rng: random.Random, w: Window, n: int, effort: float, unit: str) -> list[Account]:
+def specialist_sweep(
+    rng: random.Random, w: Window, n: int, effort: float, unit: str
+) -> list[Account]:
     """Accounts that each dwell on one subject, like a specialist; together they cover all."""
     accts = _accounts(rng, w, n, effort, unit, "specialist_sweep")
     subjects = list(words.SUBJECTS)
@@ -153,9 +173,15 @@ def rotating(rng: random.Random, w: Window, n: int, effort: float, unit: str) ->
         for day in range(w.days):
             for _ in range(rng.randint(1, 3)):
                 if rng.random() < effort:
-                    ip, ua = clients.residential_ip(rng), rng.choice(clients.SDK_UAS + clients.BROWSER_UAS)
+                    ip, ua = (
+                        clients.residential_ip(rng),
+                        rng.choice(clients.SDK_UAS + clients.BROWSER_UAS),
+                    )
                 else:
-                    ip, ua = clients.subnet_ip(rng.choice(pools), rng), rng.choice(clients.SDK_UAS[:2])
+                    ip, ua = (
+                        clients.subnet_ip(rng.choice(pools), rng),
+                        rng.choice(clients.SDK_UAS[:2]),
+                    )
                 start = clients.day_time(rng, w, day)
                 for ts in clients.session_times(rng, start, rng.randint(3, 8)):
                     a.requests.append(harvest(rng, rng.choice(items), effort, ts, ip, ua))
@@ -175,7 +201,9 @@ def aged_keys(rng: random.Random, w: Window, n: int, effort: float, unit: str) -
         for day in range(warm_days):
             start = clients.day_time(rng, w, day)
             for ts in clients.session_times(rng, start, rng.randint(1, 4)):
-                a.requests.append(Request(ts, (Message("user", rng.choice(words.CHAT_ASKS)),), ip, ua))
+                a.requests.append(
+                    Request(ts, (Message("user", rng.choice(words.CHAT_ASKS)),), ip, ua)
+                )
         mine = rng.sample(items, 60)
         _sessions(rng, w, a, mine, effort, (5, 14), ua, ip, range(warm_days, w.days))
     return accts

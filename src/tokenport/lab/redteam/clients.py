@@ -8,9 +8,16 @@ from tokenport.lab.redteam.model import Window
 
 # User-Agents of common clients, as their libraries send them.
 SDK_UAS = (
-    "OpenAI/Python 1.54.4", "OpenAI/Python 1.59.7", "OpenAI/Python 1.61.0",
-    "OpenAI/JS 4.77.0", "OpenAI/JS 4.85.1", "AsyncOpenAI/Python 1.59.7",
-    "python-requests/2.32.3", "axios/1.7.9", "curl/8.5.0", "LangChain/0.3.14",
+    "OpenAI/Python 1.54.4",
+    "OpenAI/Python 1.59.7",
+    "OpenAI/Python 1.61.0",
+    "OpenAI/JS 4.77.0",
+    "OpenAI/JS 4.85.1",
+    "AsyncOpenAI/Python 1.59.7",
+    "python-requests/2.32.3",
+    "axios/1.7.9",
+    "curl/8.5.0",
+    "LangChain/0.3.14",
 )
 BROWSER_UAS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

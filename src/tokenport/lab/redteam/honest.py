@@ -62,7 +62,9 @@ def classroom(rng: random.Random, w: Window, n: int, unit: str) -> list[Account]
         for day in (0, 1):
             start = made + day * 86400 + rng.uniform(600, 1800)
             todo = assignment[day * 4 : day * 4 + 4]
-            for ts, item in zip(clients.session_times(rng, start, len(todo) * 2), todo * 2, strict=False):
+            for ts, item in zip(
+                clients.session_times(rng, start, len(todo) * 2), todo * 2, strict=False
+            ):
                 text = paraphrase(item, rng, 0.6) + " This is for my homework, show your work."
                 a.requests.append(Request(ts, (Message("user", text),), school, ua))
         out.append(a)
@@ -76,7 +78,9 @@ def hackathon(rng: random.Random, w: Window, n: int, unit: str) -> list[Account]
     start = w.start + rng.randrange(max(1, w.days - 2)) * 86400 + 9 * 3600
     out = []
     for i in range(n):
-        team_prompt = f"You are the assistant inside team {i // 4}'s app, {rng.choice(words.PRODUCTS)}."
+        team_prompt = (
+            f"You are the assistant inside team {i // 4}'s app, {rng.choice(words.PRODUCTS)}."
+        )
         ua = rng.choice(clients.SDK_UAS)
         a = _acct(f"{unit}-{i}", "hackathon", unit, start - 1800 + rng.uniform(0, 300), venue)
         for day in (0, 1):
@@ -100,8 +104,13 @@ def eval_harness(rng: random.Random, w: Window, n: int, unit: str) -> list[Accou
         for run in range(rng.randint(1, 3)):
             t = w.start + rng.uniform(0, w.days - 1) * 86400
             for item in rng.sample(bench, rng.randint(40, 80)):
-                q = f"Question: {item.task} {item.concept} ({item.subject}).\nLet's think step by step, then write 'Answer:' and the answer."
-                a.requests.append(Request(t, (Message("user", q),), host, "python-requests/2.32.3", 2048, 0.0))
+                q = (
+                    f"Question: {item.task} {item.concept} ({item.subject}).\n"
+                    "Let's think step by step, then write 'Answer:' and the answer."
+                )
+                a.requests.append(
+                    Request(t, (Message("user", q),), host, "python-requests/2.32.3", 2048, 0.0)
+                )
                 t += 2.0 + rng.uniform(0, 0.4)
             del run
         out.append(a)
@@ -120,11 +129,20 @@ def coding_agent(rng: random.Random, w: Window, n: int, unit: str) -> list[Accou
                 continue
             task = rng.choice(words.CODE_TASKS)
             msgs: tuple[Message, ...] = (Message("system", AGENT_SYSTEM), Message("user", task))
-            for k, ts in enumerate(clients.session_times(rng, clients.day_time(rng, w, day), rng.randint(8, 25), (2, 25))):
+            for k, ts in enumerate(
+                clients.session_times(
+                    rng, clients.day_time(rng, w, day), rng.randint(8, 25), (2, 25)
+                )
+            ):
                 sent = msgs[:2] + msgs[2:][-6:]
                 a.requests.append(Request(ts, sent, ip, clients.AGENT_UA, 32000, tools=True))
-                msgs = (*msgs, Message("assistant", f"(calling a tool, step {k})", f"call_{k}"),
-                        Message("tool", f"exit 0\nfile {k}.py: {rng.randrange(10**6)} bytes", f"call_{k}"))
+                msgs = (
+                    *msgs,
+                    Message("assistant", f"(calling a tool, step {k})", f"call_{k}"),
+                    Message(
+                        "tool", f"exit 0\nfile {k}.py: {rng.randrange(10**6)} bytes", f"call_{k}"
+                    ),
+                )
         out.append(a)
     return out
 
@@ -133,7 +151,8 @@ def saas_app(rng: random.Random, w: Window, n: int, unit: str) -> list[Account]:
     """One SaaS product: keys per tenant or environment, one system prompt, one server
     address, customers' questions round the clock."""
     server = clients.residential_ip(rng)
-    system = f"You are the support assistant of {rng.choice(words.PRODUCTS)}. Answer politely in two paragraphs."
+    product = rng.choice(words.PRODUCTS)
+    system = f"You are the support assistant of {product}. Answer politely in two paragraphs."
     ua = rng.choice(clients.SDK_UAS)
     made = w.start - rng.uniform(10, 90) * 86400
     out = []
@@ -154,7 +173,9 @@ def translator_writer(rng: random.Random, w: Window, n: int, unit: str) -> list[
     out = []
     for i in range(n):
         ip, ua = clients.residential_ip(rng), rng.choice(clients.SDK_UAS)
-        a = _acct(f"{unit}-{i}", "translator_writer", unit, w.start - rng.uniform(0, 60) * 86400, ip)
+        a = _acct(
+            f"{unit}-{i}", "translator_writer", unit, w.start - rng.uniform(0, 60) * 86400, ip
+        )
         lang = rng.choice(words.LANGUAGES)
         for day in range(w.days):
             if day % 7 in (5, 6) and rng.random() < 0.8:
@@ -163,10 +184,16 @@ def translator_writer(rng: random.Random, w: Window, n: int, unit: str) -> list[
             for ts in clients.session_times(rng, start, rng.randint(5, 15), (40, 300)):
                 kind, product = rng.choice(words.DOC_KINDS), rng.choice(words.PRODUCTS)
                 if i % 2 == 0:
-                    text = f"Translate the following {kind} into {lang}, keep the tone: {product} is our best seller, order #{rng.randrange(10**4)}."
+                    order = rng.randrange(10**4)
+                    text = (
+                        f"Translate the following {kind} into {lang}, keep the tone: "
+                        f"{product} is our best seller, order #{order}."
+                    )
                 else:
                     text = f"Write a {rng.choice((200, 300, 500))}-word {kind} for {product}."
-                a.requests.append(Request(ts, (Message("user", text),), ip, ua, rng.choice((None, 2000, 4000))))
+                a.requests.append(
+                    Request(ts, (Message("user", text),), ip, ua, rng.choice((None, 2000, 4000)))
+                )
         out.append(a)
     return out
 

@@ -38,27 +38,47 @@ class Scenario:
 
 
 def _every_style(accounts: int, effort: float, copies: int = 1) -> tuple[Campaign, ...]:
-    return tuple(Campaign(s, accounts * (3 if s == "slow_and_low" else 1), effort)
-                 for s in STYLES for _ in range(copies))
+    return tuple(
+        Campaign(s, accounts * (3 if s == "slow_and_low" else 1), effort)
+        for s in STYLES
+        for _ in range(copies)
+    )
 
 
 SCENARIOS: dict[str, Scenario] = {
     "tiny": Scenario(  # the end-to-end test's: seconds, not a measurement
-        "tiny", 2, _every_style(2, 0.8),
+        "tiny",
+        2,
+        _every_style(2, 0.8),
         tuple(Unit(p, 1, 1 if p in ("eval_harness", "hackathon") else 3) for p in POPULATIONS),
     ),
     "small": Scenario(
-        "small", 5, _every_style(5, 0.8),
-        (Unit("chat", 1, 60), Unit("classroom", 1, 20), Unit("hackathon", 1, 10),
-         Unit("eval_harness", 1, 2), Unit("coding_agent", 1, 8), Unit("saas_app", 2, 2),
-         Unit("translator_writer", 1, 8)),
+        "small",
+        5,
+        _every_style(5, 0.8),
+        (
+            Unit("chat", 1, 60),
+            Unit("classroom", 1, 20),
+            Unit("hackathon", 1, 10),
+            Unit("eval_harness", 1, 2),
+            Unit("coding_agent", 1, 8),
+            Unit("saas_app", 2, 2),
+            Unit("translator_writer", 1, 8),
+        ),
     ),
     "large": Scenario(
-        "large", 14,
+        "large",
+        14,
         _every_style(10, 0.5, 2) + _every_style(10, 1.0, 2),
-        (Unit("chat", 1, 800), Unit("classroom", 4, 28), Unit("hackathon", 2, 30),
-         Unit("eval_harness", 3, 3), Unit("coding_agent", 2, 50), Unit("saas_app", 6, 4),
-         Unit("translator_writer", 1, 60)),
+        (
+            Unit("chat", 1, 800),
+            Unit("classroom", 4, 28),
+            Unit("hackathon", 2, 30),
+            Unit("eval_harness", 3, 3),
+            Unit("coding_agent", 2, 50),
+            Unit("saas_app", 6, 4),
+            Unit("translator_writer", 1, 60),
+        ),
     ),
 }
 

@@ -44,7 +44,16 @@ class Report(msgspec.Struct):
 
 def scan(database_url: str, out: Path) -> dict[str, Verdict]:
     """Run the public scan, keep its JSON in `out`, and read each key's verdict."""
-    argv = [sys.executable, "-m", "tokenport", "abuse", "scan", "--database-url", database_url, "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "tokenport",
+        "abuse",
+        "scan",
+        "--database-url",
+        database_url,
+        "--json",
+    ]
     raw = subprocess.run(argv, check=True, capture_output=True).stdout
     out.write_bytes(raw)
     return verdicts(json.loads(raw))
@@ -101,10 +110,18 @@ def load_truth(path: Path) -> dict[str, Truth]:
 
 
 def table(r: Report) -> str:
-    lines = [f"overall: recall {r.recall.flagged}/{r.recall.keys} = {r.recall.rate:.3f}, "
-             f"FPR {r.fpr.flagged}/{r.fpr.keys} = {r.fpr.rate:.4f}, ROC AUC {r.auc:.3f}"
-             + (f" ({r.missing} keys not in the scan)" if r.missing else "")]
-    lines += [f"  style {g:<18} recall {x.flagged:>4}/{x.keys:<4} = {x.rate:.3f}  AUC {r.auc_by_style[g]:.3f}"
-              for g, x in r.recall_by_style.items()]
-    lines += [f"  honest {g:<17} FPR {x.flagged:>4}/{x.keys:<4} = {x.rate:.3f}" for g, x in r.fpr_by_population.items()]
+    lines = [
+        f"overall: recall {r.recall.flagged}/{r.recall.keys} = {r.recall.rate:.3f}, "
+        f"FPR {r.fpr.flagged}/{r.fpr.keys} = {r.fpr.rate:.4f}, ROC AUC {r.auc:.3f}"
+        + (f" ({r.missing} keys not in the scan)" if r.missing else "")
+    ]
+    lines += [
+        f"  style {g:<18} recall {x.flagged:>4}/{x.keys:<4} = {x.rate:.3f}"
+        f"  AUC {r.auc_by_style[g]:.3f}"
+        for g, x in r.recall_by_style.items()
+    ]
+    lines += [
+        f"  honest {g:<17} FPR {x.flagged:>4}/{x.keys:<4} = {x.rate:.3f}"
+        for g, x in r.fpr_by_population.items()
+    ]
     return "\n".join(lines)

@@ -40,7 +40,11 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
     cap = body.get("max_tokens") or body.get("max_completion_tokens")
     finish = "stop"
     if isinstance(cap, int) and want + thinking > cap:
-        want, thinking, finish = max(1, cap - min(thinking, cap // 2)), min(thinking, cap // 2), "length"
+        want, thinking, finish = (
+            max(1, cap - min(thinking, cap // 2)),
+            min(thinking, cap // 2),
+            "length",
+        )
     prompt = len(_text(messages).split())
     msg: dict[str, Any] = {"role": "assistant", "content": _words(want)}
     if thinking:
@@ -48,14 +52,31 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
     tools = body.get("tools")
     if tools and messages and messages[-1].get("role") != "tool":
         name = tools[0].get("function", {}).get("name", "tool")
-        msg = {"role": "assistant", "content": None, "tool_calls": [
-            {"id": f"call_{seed}", "type": "function", "function": {"name": name, "arguments": "{}"}}]}
+        msg = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": f"call_{seed}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": "{}"},
+                }
+            ],
+        }
         want, finish = 12, "tool_calls"
-    usage = {"prompt_tokens": prompt, "completion_tokens": want + thinking,
-             "total_tokens": prompt + want + thinking}
-    return {"id": f"chatcmpl-{seed}", "object": "chat.completion", "created": 1_700_000_000,
-            "model": body.get("model", "model"),
-            "choices": [{"index": 0, "message": msg, "finish_reason": finish}], "usage": usage}
+    usage = {
+        "prompt_tokens": prompt,
+        "completion_tokens": want + thinking,
+        "total_tokens": prompt + want + thinking,
+    }
+    return {
+        "id": f"chatcmpl-{seed}",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": body.get("model", "model"),
+        "choices": [{"index": 0, "message": msg, "finish_reason": finish}],
+        "usage": usage,
+    }
 
 
 async def _chat(request: web.Request) -> web.Response:

@@ -6,41 +6,84 @@ from __future__ import annotations
 # A curriculum: subject -> concepts. Harvesters sweep it; honest specialists dwell in one.
 SUBJECTS: dict[str, tuple[str, ...]] = {
     "calculus": (
-        "the chain rule", "integration by parts", "Taylor series", "improper integrals",
-        "the mean value theorem", "related rates", "L'Hopital's rule", "volumes of revolution",
+        "the chain rule",
+        "integration by parts",
+        "Taylor series",
+        "improper integrals",
+        "the mean value theorem",
+        "related rates",
+        "L'Hopital's rule",
+        "volumes of revolution",
     ),
     "linear algebra": (
-        "eigenvalues", "the singular value decomposition", "change of basis",
-        "the rank-nullity theorem", "Gram-Schmidt", "determinants", "least squares",
+        "eigenvalues",
+        "the singular value decomposition",
+        "change of basis",
+        "the rank-nullity theorem",
+        "Gram-Schmidt",
+        "determinants",
+        "least squares",
         "positive definite matrices",
     ),
     "probability": (
-        "Bayes' theorem", "the central limit theorem", "conditional expectation",
-        "Markov chains", "the birthday problem", "moment generating functions",
-        "the law of large numbers", "Poisson processes",
+        "Bayes' theorem",
+        "the central limit theorem",
+        "conditional expectation",
+        "Markov chains",
+        "the birthday problem",
+        "moment generating functions",
+        "the law of large numbers",
+        "Poisson processes",
     ),
     "organic chemistry": (
-        "SN1 versus SN2 reactions", "aromaticity", "chirality", "aldol condensation",
-        "Grignard reagents", "Diels-Alder reactions", "protecting groups", "E2 elimination",
+        "SN1 versus SN2 reactions",
+        "aromaticity",
+        "chirality",
+        "aldol condensation",
+        "Grignard reagents",
+        "Diels-Alder reactions",
+        "protecting groups",
+        "E2 elimination",
     ),
     "algorithms": (
-        "Dijkstra's algorithm", "dynamic programming on intervals", "union-find",
-        "the master theorem", "topological sorting", "segment trees", "max-flow min-cut",
+        "Dijkstra's algorithm",
+        "dynamic programming on intervals",
+        "union-find",
+        "the master theorem",
+        "topological sorting",
+        "segment trees",
+        "max-flow min-cut",
         "amortized analysis",
     ),
     "physics": (
-        "Lagrangian mechanics", "the Doppler effect", "Gauss's law", "entropy",
-        "the harmonic oscillator", "special relativity's time dilation", "Bernoulli's principle",
+        "Lagrangian mechanics",
+        "the Doppler effect",
+        "Gauss's law",
+        "entropy",
+        "the harmonic oscillator",
+        "special relativity's time dilation",
+        "Bernoulli's principle",
         "angular momentum",
     ),
     "economics": (
-        "price elasticity", "comparative advantage", "the IS-LM model", "Nash equilibrium",
-        "moral hazard", "the Solow growth model", "deadweight loss", "the Phillips curve",
+        "price elasticity",
+        "comparative advantage",
+        "the IS-LM model",
+        "Nash equilibrium",
+        "moral hazard",
+        "the Solow growth model",
+        "deadweight loss",
+        "the Phillips curve",
     ),
     "law": (
-        "consideration in contract law", "the hearsay rule", "adverse possession",
-        "negligence per se", "the parol evidence rule", "strict liability",
-        "promissory estoppel", "the exclusionary rule",
+        "consideration in contract law",
+        "the hearsay rule",
+        "adverse possession",
+        "negligence per se",
+        "the parol evidence rule",
+        "strict liability",
+        "promissory estoppel",
+        "the exclusionary rule",
     ),
 }
 
@@ -48,14 +91,29 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
 TASKS: dict[str, tuple[str, ...]] = {
     "explain": ("explain", "describe", "break down", "walk me through", "clarify", "unpack"),
     "derive": ("derive", "prove", "show why", "demonstrate", "establish", "work out"),
-    "solve": ("solve a worked problem on", "work through an example of", "do an exercise on",
-              "solve a hard problem involving", "tackle a textbook problem about"),
+    "solve": (
+        "solve a worked problem on",
+        "work through an example of",
+        "do an exercise on",
+        "solve a hard problem involving",
+        "tackle a textbook problem about",
+    ),
     "compare": ("compare", "contrast", "weigh up", "set side by side"),
 }
 
 OPENERS = (
-    "", "Can you", "Could you", "Please", "I need you to", "Would you", "Help me",
-    "I'd like you to", "Quick one:", "Hey, could you", "Kindly", "I want you to",
+    "",
+    "Can you",
+    "Could you",
+    "Please",
+    "I need you to",
+    "Would you",
+    "Help me",
+    "I'd like you to",
+    "Quick one:",
+    "Hey, could you",
+    "Kindly",
+    "I want you to",
 )
 
 # Ways of coercing a chain of thought. Varied on purpose: no one phrase carries the campaign.
@@ -81,13 +139,25 @@ COT = (
 )
 
 DEPTH = (
-    "in detail", "thoroughly", "as completely as you can", "rigorously", "at length",
-    "with full detail", "comprehensively", "exhaustively", "carefully",
+    "in detail",
+    "thoroughly",
+    "as completely as you can",
+    "rigorously",
+    "at length",
+    "with full detail",
+    "comprehensively",
+    "exhaustively",
+    "carefully",
 )
 
 AUDIENCE = (
-    "", "for a graduate student", "as if for an exam", "for someone rusty on this",
-    "at textbook level", "for my study notes", "for a reference sheet",
+    "",
+    "for a graduate student",
+    "as if for an exam",
+    "for someone rusty on this",
+    "at textbook level",
+    "for my study notes",
+    "for a reference sheet",
 )
 
 # Word-level synonyms a paraphraser swaps in.
@@ -126,20 +196,44 @@ CHAT_ASKS = (
     "Give me a 20-minute bodyweight workout.",
 )
 FOLLOW_UPS = (
-    "Thanks! Can you make it shorter?", "Any other options?", "Why is that?",
-    "Can you give an example?", "Make it a bit more formal.", "Great, and what about kids?",
-    "ok and if I only have an hour?", "hmm, that didn't work. other ideas?",
+    "Thanks! Can you make it shorter?",
+    "Any other options?",
+    "Why is that?",
+    "Can you give an example?",
+    "Make it a bit more formal.",
+    "Great, and what about kids?",
+    "ok and if I only have an hour?",
+    "hmm, that didn't work. other ideas?",
 )
 LANGUAGES = ("German", "French", "Spanish", "Japanese", "Portuguese", "Italian", "Dutch")
-DOC_KINDS = ("product description", "support article", "newsletter paragraph",
-             "press release", "blog intro", "user manual section", "marketing email")
-PRODUCTS = ("a steel water bottle", "a standing desk", "a budgeting app", "noise-cancelling "
-            "headphones", "a cat water fountain", "an e-bike", "a project tracker", "a tea sampler")
+DOC_KINDS = (
+    "product description",
+    "support article",
+    "newsletter paragraph",
+    "press release",
+    "blog intro",
+    "user manual section",
+    "marketing email",
+)
+PRODUCTS = (
+    "a steel water bottle",
+    "a standing desk",
+    "a budgeting app",
+    "noise-cancelling headphones",
+    "a cat water fountain",
+    "an e-bike",
+    "a project tracker",
+    "a tea sampler",
+)
 CODE_TASKS = (
-    "fix the failing test in tests/test_parser.py", "add a --verbose flag to the CLI",
-    "refactor the retry loop in client.py", "rename the config field timeout to timeout_s",
-    "find why the cache returns stale entries", "add type hints to utils.py",
-    "write a migration for the new orders table", "speed up the CSV import",
+    "fix the failing test in tests/test_parser.py",
+    "add a --verbose flag to the CLI",
+    "refactor the retry loop in client.py",
+    "rename the config field timeout to timeout_s",
+    "find why the cache returns stale entries",
+    "add type hints to utils.py",
+    "write a migration for the new orders table",
+    "speed up the CSV import",
 )
 SAAS_INPUTS = (
     "Customer asks: my invoice shows the wrong VAT number, how do I change it?",
