@@ -15,7 +15,7 @@ import msgspec
 
 from tokenport.lab.redteam import score
 from tokenport.lab.redteam.driver import play
-from tokenport.lab.redteam.scenario import SCENARIOS, build
+from tokenport.lab.redteam.scenario import SCENARIOS, build, with_effort
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", choices=sorted(SCENARIOS), default="small")
     ap.add_argument("--out", type=Path, required=True, help="a new or empty directory")
     ap.add_argument("--seed", type=int, default=26)
+    ap.add_argument("--effort", type=float, default=None, help="every campaign at this 0..1")
     ap.add_argument("--database-url", default=None, help="default: a SQLite file in --out")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--rescore", action="store_true", help="only re-run the scan on --out's ledger")
@@ -34,7 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if out.exists() and any(out.iterdir()):
             ap.error(f"{out} is not empty")
-        accounts = build(SCENARIOS[args.scenario], args.seed)
+        sc = SCENARIOS[args.scenario]
+        if args.effort is not None:
+            if not 0 <= args.effort <= 1:
+                ap.error("--effort must be within 0..1")
+            sc = with_effort(sc, args.effort)
+        accounts = build(sc, args.seed)
         played = play(accounts, out, args.database_url, args.concurrency)
         print(
             f"played {played.sent} requests from {len(played.truth)} keys in "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tokenport.lab.redteam.campaigns import STYLES
 from tokenport.lab.redteam.honest import POPULATIONS
@@ -81,6 +81,11 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     ),
 }
+
+
+def with_effort(sc: Scenario, effort: float) -> Scenario:
+    """The same scenario with every campaign at one effort."""
+    return replace(sc, campaigns=tuple(replace(c, effort=effort) for c in sc.campaigns))
 
 
 def build(sc: Scenario, seed: int) -> list[Account]:
