@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -86,8 +87,6 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 60)
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
