@@ -188,6 +188,9 @@ def _settings(opts: Options, models: list[_SimModel]) -> Settings:
             # refusals that never reach the fake and would desynchronise its script queue.
             "breaker_failures": 1_000_000_000,
             "attempt_timeout_s": 60.0,
+            # Likewise retries and resumes: a retried scripted failure would take the next
+            # request's turn from the fake's queue. Each planned failure stays one failure.
+            "resilience": {"max_attempts": 1, "resume": False},
         }
     )
 
