@@ -23,7 +23,7 @@ from _cascade_synth import (
 from tokenport.lab.router.data import load_dataset
 from tokenport.lab.router.eval import evaluate
 from tokenport.lab.router.train import TrainConfig, train_router
-from tokenport.routing.auto.cascade import skip
+from tokenport.routing.auto.cascade_meta import skip
 from tokenport.routing.auto.decide import AutoRouter
 from tokenport.routing.auto.model import RouterArtifact
 

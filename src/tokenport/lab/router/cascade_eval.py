@@ -22,7 +22,8 @@ from numpy.typing import NDArray
 from tokenport.lab.router.cascade_train import answers_of, outcome
 from tokenport.lab.router.costs import PAIR_PRICES, call_costs
 from tokenport.lab.router.data import RoutingDataset
-from tokenport.routing.auto.cascade import CascadeMeta, skip_score, stage_vector
+from tokenport.routing.auto.cascade import stage_vector
+from tokenport.routing.auto.cascade_meta import CascadeMeta, skip_score
 from tokenport.routing.auto.decide import AutoRouter
 
 FloatArray = NDArray[np.float64]

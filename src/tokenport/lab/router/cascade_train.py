@@ -29,12 +29,11 @@ from tokenport.routing.auto import sandbox, verify
 from tokenport.routing.auto.cascade import (
     ALPHAS,
     Answer,
-    CascadeMeta,
-    SkipRule,
     feature_names,
     fit_stage,
 )
 from tokenport.routing.auto.cascade import stage_vector as _stage_vector
+from tokenport.routing.auto.cascade_meta import CascadeMeta, SkipRule
 from tokenport.routing.auto.checks import code_blocks
 
 FloatArray = NDArray[np.float64]

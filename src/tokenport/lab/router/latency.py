@@ -17,7 +17,8 @@ import numpy as np
 
 from tokenport.lab.router.data import RoutingDataset
 from tokenport.routing.auto import sandbox
-from tokenport.routing.auto.cascade import Answer, skip, stage_vector
+from tokenport.routing.auto.cascade import Answer, stage_vector
+from tokenport.routing.auto.cascade_meta import skip
 from tokenport.routing.auto.decide import AutoRouter, Pool
 
 

@@ -20,7 +20,7 @@ from tokenport.lab.router.cascade_train import INNER_FOLDS, train_cascade
 from tokenport.lab.router.data import RoutingDataset
 from tokenport.lab.router.folds import group_folds
 from tokenport.lab.router.ridge import Csr, RidgeFit, fit_ridge
-from tokenport.routing.auto.cascade import CascadeMeta
+from tokenport.routing.auto.cascade_meta import CascadeMeta
 from tokenport.routing.auto.features import FeatureConfig, Vectorizer
 from tokenport.routing.auto.model import FORMAT_VERSION, ArtifactMeta, RouterArtifact, new_version
 

@@ -3,8 +3,8 @@
 A cascade is a chain of cheap models and one strong model, learned from a routing file
 (`lab/router/cascade_train.py`). For a prompt:
 1. the prompt router predicts each model's quality; where it is confident enough that the
-   cascade would escalate anyway that the cheap call cannot pay for itself (`SkipRule`),
-   the cheap call is skipped and the strong model answers;
+   cascade would escalate anyway that the cheap call cannot pay for itself (`SkipRule`,
+   in `cascade_meta.py`), the cheap call is skipped and the strong model answers;
 2. otherwise the chain's models are called in order; after each call, stage k's trust model
    predicts the gain the strong model would add over the answer chosen so far (a ridge over
    the verifiers' numbers, `verify.py`); at or under the threshold, that answer is served;
@@ -25,16 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenport.routing.auto import verify
-from tokenport.routing.auto.cascade_meta import (
-    CascadeMeta,
-    SkipRule,
-    Stage,
-    skip,
-    skip_score,
-)
+from tokenport.routing.auto.cascade_meta import CascadeMeta, Stage
 from tokenport.routing.auto.sandbox import CodeResult
-
-__all__ = ["CascadeMeta", "SkipRule", "Stage", "skip", "skip_score"]  # cascade_meta's, here too
 
 FloatArray = NDArray[np.float64]
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, float("inf"))  # inf: the prompt router
